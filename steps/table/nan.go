@@ -1,0 +1,5 @@
+package table
+
+import "math"
+
+var nan = math.NaN()
