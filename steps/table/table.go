@@ -1,6 +1,3 @@
-// Package table is mlrun's columnar dataset: typed columns with validity
-// bitmaps, a parallel CSV reader that hashes while it parses, and a compact
-// canonical binary encoding whose SHA-256 fingerprints derived datasets.
 package table
 
 // Type is a column's type.

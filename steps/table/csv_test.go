@@ -1,0 +1,360 @@
+package table
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// col describes an expected column: type, values as strings ("<nil>" for a
+// null) rendered by render.
+type col struct {
+	name string
+	typ  Type
+	vals []string
+}
+
+// render shows row i of c as a string, "<nil>" for a null.
+func render(c *Column, i int) string {
+	if c.IsNull(i) {
+		return "<nil>"
+	}
+	switch c.Type {
+	case Float:
+		return formatFloat(c.Floats[i])
+	case Int:
+		return formatInt(c.Ints[i])
+	case Time:
+		return time.Unix(0, c.Ints[i]).UTC().Format(time.RFC3339Nano)
+	case Bool:
+		if c.Bools[i] {
+			return "true"
+		}
+		return "false"
+	case String:
+		return c.Dict[c.Codes[i]]
+	}
+	return "?"
+}
+
+func formatFloat(f float64) string {
+	if f == 0 && math.Signbit(f) {
+		return "-0"
+	}
+	return string(appendFloat(nil, f))
+}
+
+func checkDataset(t *testing.T, ds *Dataset, want []col) {
+	t.Helper()
+	if len(ds.Columns) != len(want) {
+		t.Fatalf("got %d columns %v, want %d", len(ds.Columns), ds.Schema().Names(), len(want))
+	}
+	if err := ds.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for j, w := range want {
+		c := ds.Columns[j]
+		if c.Name != w.name || c.Type != w.typ {
+			t.Errorf("column %d: got %q %s, want %q %s", j, c.Name, c.Type, w.name, w.typ)
+			continue
+		}
+		if ds.Rows != len(w.vals) {
+			t.Fatalf("got %d rows, want %d", ds.Rows, len(w.vals))
+		}
+		for i, v := range w.vals {
+			if got := render(c, i); got != v {
+				t.Errorf("column %q row %d: got %q, want %q", c.Name, i+1, got, v)
+			}
+		}
+	}
+}
+
+func TestParseCSV(t *testing.T) {
+	n := "<nil>"
+	tests := []struct {
+		name string
+		in   string
+		opts CSVOptions
+		want []col
+	}{
+		{"inference", "a,b,c,d,e,f\n1,1.5,true,2024-01-02,x,\n-2,2,FALSE,2024-02-29T10:00:00+02:00,y,\n", CSVOptions{},
+			[]col{{"a", Int, []string{"1", "-2"}}, {"b", Float, []string{"1.5", "2"}}, {"c", Bool, []string{"true", "false"}},
+				{"d", Time, []string{"2024-01-02T00:00:00Z", "2024-02-29T08:00:00Z"}}, {"e", String, []string{"x", "y"}}, {"f", Float, []string{n, n}}}},
+		{"bom crlf", "\xEF\xBB\xBFid,name\r\n1,a\r\n2,b\r\n", CSVOptions{},
+			[]col{{"id", Int, []string{"1", "2"}}, {"name", String, []string{"a", "b"}}}},
+		{"no final newline", "a,b\n1,x\n2,y", CSVOptions{},
+			[]col{{"a", Int, []string{"1", "2"}}, {"b", String, []string{"x", "y"}}}},
+		{"no final newline crlf", "a,b\r\n1,x\r\n2,y\r", CSVOptions{},
+			[]col{{"a", Int, []string{"1", "2"}}, {"b", String, []string{"x", "y"}}}},
+		{"quoted", "a,b\n\"x, y\",\"say \"\"hi\"\"\"\n\"line\nbreak\",\"\"\r\n\"crlf\r\nin\",\"z\"\n", CSVOptions{},
+			[]col{{"a", String, []string{"x, y", "line\nbreak", "crlf\r\nin"}}, {"b", String, []string{"say \"hi\"", n, "z"}}}},
+		{"quoted header", "\"a,1\",\"b\"\"\"\n1,2\n", CSVOptions{},
+			[]col{{"a,1", Int, []string{"1"}}, {"b\"", Int, []string{"2"}}}},
+		{"header only", "a,b\n", CSVOptions{Types: map[string]Type{"b": String}},
+			[]col{{"a", Float, []string{}}, {"b", String, []string{}}}},
+		{"header only no newline", "a", CSVOptions{}, []col{{"a", Float, []string{}}}},
+		{"blank lines skipped", "a,b\n\n1,2\r\n\r\n3,4\n\n", CSVOptions{},
+			[]col{{"a", Int, []string{"1", "3"}}, {"b", Int, []string{"2", "4"}}}},
+		{"missing defaults", "a,b,c\nNA,,x\n1,NA,\n", CSVOptions{},
+			[]col{{"a", Int, []string{n, "1"}}, {"b", Float, []string{n, n}}, {"c", String, []string{"x", n}}}},
+		{"missing custom", "a,b\n-,NA\n1,x\n", CSVOptions{Missing: []string{"-"}},
+			[]col{{"a", Int, []string{n, "1"}}, {"b", String, []string{"NA", "x"}}}},
+		{"missing none", "a\n\"\"\nx\n", CSVOptions{Missing: []string{}},
+			[]col{{"a", String, []string{"", "x"}}}},
+		{"int widens to float", "a\n1\n2\n2.5\nNA\n-7\n", CSVOptions{},
+			[]col{{"a", Float, []string{"1", "2", "2.5", n, "-7"}}}},
+		{"negative zero widens exactly", "a\n-0\n1.5\n", CSVOptions{},
+			[]col{{"a", Float, []string{"-0", "1.5"}}}},
+		{"int then text is string", "a\n1\n2\nthree\n", CSVOptions{},
+			[]col{{"a", String, []string{"1", "2", "three"}}}},
+		{"bool then int is string", "a\ntrue\n1\n", CSVOptions{},
+			[]col{{"a", String, []string{"true", "1"}}}},
+		{"int overflow is float", "a\n9223372036854775807\n9223372036854775808\n", CSVOptions{},
+			[]col{{"a", Float, []string{"9223372036854776000", "9223372036854776000"}}}},
+		{"nan is null", "a\n1.5\nNaN\n", CSVOptions{},
+			[]col{{"a", Float, []string{"1.5", n}}}},
+		{"declared", "a,b,c,d,e\n1,2,1,2024-01-02,7\n3,4.5,false,2024-01-03,x\n",
+			CSVOptions{Types: map[string]Type{"a": Float, "b": Float, "c": Bool, "d": Time, "e": String}},
+			[]col{{"a", Float, []string{"1", "3"}}, {"b", Float, []string{"2", "4.5"}}, {"c", Bool, []string{"true", "false"}},
+				{"d", Time, []string{"2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"}}, {"e", String, []string{"7", "x"}}}},
+		{"semicolon", "a;b\n\"1;2\";3,5\n", CSVOptions{Delimiter: ';'},
+			[]col{{"a", String, []string{"1;2"}}, {"b", String, []string{"3,5"}}}},
+		{"time layouts", "d\n02/01/2024\n", CSVOptions{TimeLayouts: []string{"02/01/2006"}},
+			[]col{{"d", Time, []string{"2024-01-02T00:00:00Z"}}}},
+		{"trailing empty field", "a,b\n1,", CSVOptions{},
+			[]col{{"a", Int, []string{"1"}}, {"b", Float, []string{n}}}},
+		{"utf8 strings", "name\nZoë\n日本\nZoë\n", CSVOptions{},
+			[]col{{"name", String, []string{"Zoë", "日本", "Zoë"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, size := range []int{0, 1, 3, 7} {
+				opts := tt.opts
+				opts.chunkSize = size
+				opts.Jobs = 3
+				ds, _, err := ParseCSV([]byte(tt.in), opts)
+				if err != nil {
+					t.Fatalf("chunk size %d: %v", size, err)
+				}
+				checkDataset(t, ds, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseCSVErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		opts CSVOptions
+		want string
+		is   error
+	}{
+		{"empty", "", CSVOptions{}, "in.csv: empty file: no header line", ErrEmpty},
+		{"bom only", "\xEF\xBB\xBF", CSVOptions{}, "in.csv: empty file: no header line", ErrEmpty},
+		{"duplicate header", "a,b,a\n1,2,3\n", CSVOptions{}, `in.csv:1: duplicate column name "a" (fields 1 and 3)`, ErrHeader},
+		{"empty header", "a,,c\n", CSVOptions{}, `in.csv:1: field 2: empty column name`, ErrHeader},
+		{"blank header", "\n1\n", CSVOptions{}, `in.csv:1: field 1: empty column name`, ErrHeader},
+		{"undeclared", "a\n1\n", CSVOptions{Types: map[string]Type{"b": Int}}, `in.csv:1: declared column "b" is not in the header`, ErrHeader},
+		{"ragged short", "a,b\n1,2\n3\n", CSVOptions{}, `in.csv:3: row 2: row has 1 fields, want 2`, ErrSyntax},
+		{"ragged long", "a,b\n1,2\n3,4\n5,6,7\n", CSVOptions{}, `in.csv:4: row 3: row has 3 fields, want 2`, ErrSyntax},
+		{"unterminated", "a,b\n1,\"abc\n2,3\n", CSVOptions{}, `in.csv:2: row 1: column "b": unterminated quoted field`, ErrSyntax},
+		{"bare quote", "a,b\n1,ab\"c\n", CSVOptions{}, `in.csv:2: row 1: column "b": bare quote in unquoted field`, ErrSyntax},
+		{"text after quote", "a,b\n1,\"ab\"c\n", CSVOptions{}, `in.csv:2: row 1: column "b": unexpected 'c' after closing quote`, ErrSyntax},
+		{"decimal comma", "id;annual_income\n1;12.5\n2;12,5\n", CSVOptions{Delimiter: ';', Types: map[string]Type{"annual_income": Float}},
+			`in.csv:3: row 2: column "annual_income": "12,5" is not a float (decimal comma?)`, ErrType},
+		{"text in float", "a\n1\nabc\n", CSVOptions{Types: map[string]Type{"a": Float}}, `in.csv:3: row 2: column "a": "abc" is not a float`, ErrType},
+		{"float in int", "a\n1\n1.5\n", CSVOptions{Types: map[string]Type{"a": Int}}, `in.csv:3: row 2: column "a": "1.5" is not an int (declare the column float?)`, ErrType},
+		{"bad bool", "a\nyes\n", CSVOptions{Types: map[string]Type{"a": Bool}}, `in.csv:2: row 1: column "a": "yes" is not a bool (want true, false, 1 or 0)`, ErrType},
+		{"bad time", "a\n2024-13-01\n", CSVOptions{Types: map[string]Type{"a": Time}}, `in.csv:2: row 1: column "a": "2024-13-01" is not a time (want RFC 3339 or 2006-01-02)`, ErrType},
+		{"line after quoted newline", "a,b\n\"x\ny\",1\n\"z\",w\n", CSVOptions{Types: map[string]Type{"b": Int}}, `in.csv:4: row 2: column "b": "w" is not an int`, ErrType},
+		{"invalid utf8 string", "a,b\n1,ok\n2,b\xffd\n", CSVOptions{}, `in.csv:3: row 2: column "b": invalid UTF-8 at byte 2 of value "b\xffd"`, ErrUTF8},
+		{"invalid utf8 declared", "a\n\xfe\n", CSVOptions{Types: map[string]Type{"a": Int}}, `in.csv:2: row 1: column "a": invalid UTF-8 at byte 1 of value "\xfe"`, ErrUTF8},
+		{"invalid utf8 after speculation", "a\n1\n2\n\xff\n", CSVOptions{}, `in.csv:4: row 3: column "a": invalid UTF-8 at byte 1 of value "\xff"`, ErrUTF8},
+		{"invalid utf8 header", "a,\xffb\n", CSVOptions{}, `in.csv:1: field 2: column name: invalid UTF-8 at byte 1 of value "\xffb"`, ErrUTF8},
+		{"first error wins", "a,b\n1,2\n3,x\"\n4\n", CSVOptions{}, `in.csv:3: row 2: column "b": bare quote in unquoted field`, ErrSyntax},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, size := range []int{0, 1, 2, 5} {
+				for _, jobs := range []int{1, 3} {
+					opts := tt.opts
+					opts.Name = "in.csv"
+					opts.chunkSize = size
+					opts.Jobs = jobs
+					_, _, err := ParseCSV([]byte(tt.in), opts)
+					if err == nil {
+						t.Fatalf("chunk size %d jobs %d: no error", size, jobs)
+					}
+					if err.Error() != tt.want {
+						t.Errorf("chunk size %d jobs %d:\n got %s\nwant %s", size, jobs, err, tt.want)
+					}
+					if !errors.Is(err, tt.is) {
+						t.Errorf("error %v is not %v", err, tt.is)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestParseErrorFields(t *testing.T) {
+	_, _, err := ParseCSV([]byte("x,annual_income\na,1\n\"b\nb\",2\nc,\"12,5\"\n"), CSVOptions{Name: "applications.csv", Types: map[string]Type{"annual_income": Float}})
+	var pe *ParseError
+	if !errors.As(err, &pe) {
+		t.Fatalf("got %v, want a *ParseError", err)
+	}
+	if pe.Line != 5 || pe.Row != 3 || pe.Column != "annual_income" || pe.Field != 2 || !strings.HasSuffix(pe.Msg, "(decimal comma?)") || pe.ExitCode() != 2 {
+		t.Errorf("got %+v", pe)
+	}
+}
+
+// TestDeterministicAcrossJobs parses generated data with many chunkings
+// and job counts; every result must encode to the same bytes.
+func TestDeterministicAcrossJobs(t *testing.T) {
+	data := genCSV(3000, 7)
+	// Add rows with quoted newlines and a late type change.
+	data = append(data, "\"APP-x\n\"\"y\"\"\",2020-01-01,40,NA,1000,\"new\nhome\",3,700,1.5,2,3000,4,5,\"a\nb\",12,1\n"...)
+	ref, _, err := ParseCSV(data, CSVOptions{Jobs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refFP := mustFingerprint(t, ref)
+	for _, size := range []int{1, 97, 1000, 65536} {
+		for _, jobs := range []int{1, 2, 8} {
+			ds, _, err := ParseCSV(data, CSVOptions{Jobs: jobs, chunkSize: size})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ds.Equal(ref) {
+				t.Fatalf("chunk size %d jobs %d: dataset differs", size, jobs)
+			}
+			if fp := mustFingerprint(t, ds); fp != refFP {
+				t.Fatalf("chunk size %d jobs %d: fingerprint %s, want %s", size, jobs, fp, refFP)
+			}
+			for j, c := range ds.Columns {
+				if strings.Join(c.Dict, "\x00") != strings.Join(ref.Columns[j].Dict, "\x00") {
+					t.Fatalf("chunk size %d jobs %d: column %q dictionary order differs", size, jobs, c.Name)
+				}
+			}
+		}
+	}
+	if got := ref.Column("home_ownership").Dict; len(got) != 5 || got[4] != "new\nhome" {
+		t.Errorf("home_ownership dictionary %q", got)
+	}
+}
+
+// TestLateTypeChange makes only a late chunk see the value that decides
+// the type, so earlier chunks' speculation must be redone.
+func TestLateTypeChange(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("a,b,c,d\n")
+	for i := range 500 {
+		b.WriteString(formatInt(int64(i)) + ",true,2024-01-01," + formatInt(int64(i%3)) + "\n")
+	}
+	b.WriteString("x,maybe,soon,1.25\n")
+	for _, size := range []int{0, 64, 1000} {
+		ds, _, err := ParseCSV(b.Bytes(), CSVOptions{Jobs: 2, chunkSize: size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Type{String, String, String, Float}
+		for j, c := range ds.Columns {
+			if c.Type != want[j] {
+				t.Errorf("chunk size %d: column %q is %s, want %s", size, c.Name, c.Type, want[j])
+			}
+		}
+		if got := render(ds.Column("a"), 499); got != "499" {
+			t.Errorf("a[499] = %q", got)
+		}
+		if got := render(ds.Column("c"), 0); got != "2024-01-01" {
+			t.Errorf("c[0] = %q", got)
+		}
+		if got := render(ds.Column("d"), 500); got != "1.25" {
+			t.Errorf("d[500] = %q", got)
+		}
+	}
+}
+
+func TestReadCSVFileInfo(t *testing.T) {
+	data := []byte("a,b\n1,x\nNA,y\n")
+	path := t.TempDir() + "/t.csv"
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ds, info, err := ReadCSVFile(path, CSVOptions{Types: map[string]Type{"b": String}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if info.SHA256 != hex.EncodeToString(sum[:]) || info.Size != int64(len(data)) || info.Rows != 2 || ds.Rows != 2 {
+		t.Errorf("info %+v", info)
+	}
+	want := []ColumnInfo{{Name: "a", Type: Int, Nulls: 1}, {Name: "b", Type: String, Declared: true}}
+	for i, w := range want {
+		if info.Columns[i] != w {
+			t.Errorf("column %d: got %+v, want %+v", i, info.Columns[i], w)
+		}
+	}
+	if _, _, err := ReadCSVFile(path+".missing", CSVOptions{}); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	// The reader path hashes the same bytes.
+	_, info2, err := ReadCSV(bytes.NewReader(data), CSVOptions{})
+	if err != nil || info2.SHA256 != info.SHA256 {
+		t.Errorf("ReadCSV: %v %+v", err, info2)
+	}
+	// An error still reports the hash.
+	_, info3, err := ReadCSV(strings.NewReader("a\n\"x"), CSVOptions{})
+	if err == nil || info3.Size != 4 {
+		t.Errorf("got %v %+v", err, info3)
+	}
+}
+
+func TestCreditData(t *testing.T) {
+	const path = "../../../shared/data/credit_data.csv"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("credit_data.csv: ../shared/data absent")
+	}
+	ds, info, err := ReadCSVFile(path, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Rows != 4454 || len(ds.Columns) != 14 {
+		t.Fatalf("got %d rows, %d columns", ds.Rows, len(ds.Columns))
+	}
+	if n := ds.Column("Income").NullCount(); n != 381 {
+		t.Errorf("Income has %d nulls, want 381", n)
+	}
+	st := ds.Column("Status")
+	if st.Type != String || len(st.Dict) != 2 {
+		t.Errorf("Status: %s with dictionary %q", st.Type, st.Dict)
+	}
+	if info.Columns[9].Name != "Income" || info.Columns[9].Nulls != 381 {
+		t.Errorf("info %+v", info.Columns[9])
+	}
+	for _, jobs := range []int{1, 2, 8} {
+		ds2, _, err := ReadCSVFile(path, CSVOptions{Jobs: jobs, chunkSize: 4096})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mustFingerprint(t, ds2) != mustFingerprint(t, ds) {
+			t.Errorf("jobs %d: fingerprint differs", jobs)
+		}
+	}
+}
+
+func mustFingerprint(t *testing.T, ds *Dataset) string {
+	t.Helper()
+	fp, err := Fingerprint(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fp
+}

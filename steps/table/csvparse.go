@@ -1,0 +1,609 @@
+package table
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+)
+
+// How the parallel parse works
+//
+// The input is held in memory. The header is parsed first. The data after
+// it is cut into chunks of about chunkSize bytes at record boundaries: the
+// quotes in each nominal chunk are counted in parallel, and a newline is a
+// record boundary exactly when the number of quotes before it is even
+// (in well-formed CSV quotes only open, close or double inside quoted
+// fields). Where the input is malformed, every boundary before the first
+// error is still exact, so the first error reported is the same for every
+// chunking.
+//
+// Each chunk is parsed into per-chunk typed buffers. Declared columns are
+// converted strictly. Inferred columns are converted speculatively as the
+// type of the chunk's first value; an int column meeting a float widens in
+// place, and any other mismatch switches the column to classification
+// (only tracking which types all its values admit). The global type of an
+// inferred column is decided from all chunks; chunk columns whose
+// speculation was wrong are parsed again as that type. Buffers are then
+// concatenated in chunk order; string dictionaries are merged in chunk
+// order, so the dictionary is in first-seen order whatever the chunking
+// and the number of jobs.
+
+type colMode uint8
+
+const (
+	modeSkip     colMode = iota // not converted (second pass)
+	modeUnknown                 // inferred, no value seen yet
+	modeConvert                 // converted as typ
+	modeClassify                // inferred, speculation failed: mask only
+)
+
+// nullCode marks a null in a chunk's string codes.
+const nullCode = math.MaxUint32
+
+// colBuf is one column of one chunk.
+type colBuf struct {
+	mode    colMode
+	typ     Type
+	strict  bool // declared (or re-parsed): a value that fails is an error
+	negZero bool // an int column saw "-0" (not exactly widenable to float)
+	mask    uint8
+	hint    int // capacity to allocate for the chunk's values
+
+	floats []float64
+	ints   []int64
+	bools  []bool
+	codes  []uint32
+	dict   strDict
+	nulls  []int32 // local rows that are null
+}
+
+// chunk is a byte range of the input holding whole records.
+type chunk struct {
+	start, end int
+	rows       int
+	cols       []colBuf
+	err        *ParseError
+	reparse    bool
+}
+
+// add converts the value f of local row r. It returns a message and a
+// sentinel error when the value is invalid.
+func (c *colBuf) add(p *parser, f []byte, r int) (string, error) {
+	if c.mode == modeSkip {
+		return "", nil
+	}
+	if p.missing.is(f) {
+		c.nulls = append(c.nulls, int32(r))
+		if c.mode == modeConvert {
+			c.appendNull()
+		}
+		return "", nil
+	}
+	switch c.mode {
+	case modeConvert:
+		if c.convert(p, f) {
+			return "", nil
+		}
+		if c.strict || c.typ == String {
+			return c.failure(f)
+		}
+		return c.widen(p, f, r)
+	case modeUnknown:
+		m := valueMask(f, maskAll, p.opts.TimeLayouts)
+		c.mode = modeConvert
+		c.typ = typeOfMask(m)
+		c.alloc()
+		for range r {
+			c.appendNull()
+		}
+		return c.add(p, f, r)
+	case modeClassify:
+		vm := valueMask(f, c.mask, p.opts.TimeLayouts)
+		c.mask &= vm
+		if vm == 0 && !utf8.Valid(f) {
+			return badUTF8(f), ErrUTF8
+		}
+	}
+	return "", nil
+}
+
+// alloc gives the buffer for c.typ its full capacity up front.
+func (c *colBuf) alloc() {
+	switch c.typ {
+	case Float:
+		c.floats = make([]float64, 0, c.hint)
+	case Int, Time:
+		c.ints = make([]int64, 0, c.hint)
+	case Bool:
+		c.bools = make([]bool, 0, c.hint)
+	case String:
+		c.codes = make([]uint32, 0, c.hint)
+	}
+}
+
+func (c *colBuf) appendNull() {
+	switch c.typ {
+	case Float:
+		c.floats = append(c.floats, nan)
+	case Int, Time:
+		c.ints = append(c.ints, 0)
+	case Bool:
+		c.bools = append(c.bools, false)
+	case String:
+		c.codes = append(c.codes, nullCode)
+	}
+}
+
+// convert appends f converted as c.typ, reporting false when it does not
+// parse (or, for strings, is not valid UTF-8).
+func (c *colBuf) convert(p *parser, f []byte) bool {
+	switch c.typ {
+	case Float:
+		v, ok := parseFloat(f)
+		if !ok {
+			return false
+		}
+		if v != v {
+			// NaN is how a float column holds a null.
+			c.nulls = append(c.nulls, int32(len(c.floats)))
+			v = nan
+		}
+		c.floats = append(c.floats, v)
+	case Int:
+		v, ok := parseInt(f)
+		if !ok {
+			return false
+		}
+		if v == 0 && f[0] == '-' {
+			c.negZero = true
+		}
+		c.ints = append(c.ints, v)
+	case Time:
+		v, ok := parseTime(f, p.opts.TimeLayouts)
+		if !ok {
+			return false
+		}
+		c.ints = append(c.ints, v)
+	case Bool:
+		var v, ok bool
+		if c.strict {
+			v, ok = parseBoolDeclared(f)
+		} else {
+			v, ok = parseBool(f)
+		}
+		if !ok {
+			return false
+		}
+		c.bools = append(c.bools, v)
+	case String:
+		code, slot, h, ok := c.dict.find(p.seed, f)
+		if !ok {
+			if !utf8.Valid(f) {
+				return false
+			}
+			code = c.dict.insert(p.seed, string(f), slot, h, len(c.codes)+1, c.hint)
+		}
+		c.codes = append(c.codes, code)
+	}
+	return true
+}
+
+// failure describes a value that does not convert as c.typ.
+func (c *colBuf) failure(f []byte) (string, error) {
+	if !utf8.Valid(f) {
+		return badUTF8(f), ErrUTF8
+	}
+	hint := ""
+	if looksDecimalComma(f) {
+		hint = " (decimal comma?)"
+	}
+	switch c.typ {
+	case Float:
+		return fmt.Sprintf("%s is not a float%s", quoteValue(f), hint), ErrType
+	case Int:
+		if _, ok := parseFloat(f); ok {
+			return fmt.Sprintf("%s is not an int (declare the column float?)", quoteValue(f)), ErrType
+		}
+		return fmt.Sprintf("%s is not an int%s", quoteValue(f), hint), ErrType
+	case Bool:
+		return fmt.Sprintf("%s is not a bool (want true, false, 1 or 0)", quoteValue(f)), ErrType
+	case Time:
+		return fmt.Sprintf("%s is not a time (want RFC 3339 or 2006-01-02)", quoteValue(f)), ErrType
+	}
+	return fmt.Sprintf("%s is not a %s", quoteValue(f), c.typ), ErrType
+}
+
+// looksDecimalComma reports whether f reads as a number with a decimal
+// comma: [sign] digits (dots allowed as thousands separators) ',' digits.
+func looksDecimalComma(f []byte) bool {
+	i := 0
+	if len(f) > 0 && (f[0] == '-' || f[0] == '+') {
+		i = 1
+	}
+	comma := bytes.IndexByte(f, ',')
+	if comma <= i || comma == len(f)-1 || f[comma-1] < '0' || f[comma-1] > '9' {
+		return false
+	}
+	for j := i; j < len(f); j++ {
+		c := f[j]
+		if (c < '0' || c > '9') && !(c == '.' && j < comma) && j != comma {
+			return false
+		}
+	}
+	return true
+}
+
+// widen handles an inferred column whose value f at local row r does not
+// convert as its speculated type.
+func (c *colBuf) widen(p *parser, f []byte, r int) (string, error) {
+	vm := valueMask(f, maskAll, p.opts.TimeLayouts)
+	if c.typ == Int && vm&maskFloat != 0 && !c.negZero {
+		// float64(int64) and ParseFloat of the same digits both round
+		// correctly, so converting in place is exact.
+		c.floats = make([]float64, len(c.ints), max(cap(c.ints), c.hint))
+		for i, v := range c.ints {
+			c.floats[i] = float64(v)
+		}
+		for _, n := range c.nulls {
+			c.floats[n] = nan
+		}
+		c.ints = nil
+		c.typ = Float
+		return c.add(p, f, r)
+	}
+	c.mask = maskOf(c.typ) & vm
+	c.mode = modeClassify
+	c.floats, c.ints, c.bools, c.codes, c.dict = nil, nil, nil, nil, strDict{}
+	if vm == 0 && !utf8.Valid(f) {
+		return badUTF8(f), ErrUTF8
+	}
+	return "", nil
+}
+
+// parseChunk parses the records of ch into cols.
+func (p *parser) parseChunk(ch *chunk, cols []colBuf) {
+	b := p.buf[ch.start:ch.end]
+	base := ch.start
+	n := len(cols)
+	var scratch []byte
+	hint := bytes.Count(b, []byte{'\n'}) + 1
+	for j := range cols {
+		cols[j].hint = hint
+		if cols[j].mode == modeConvert {
+			cols[j].alloc()
+		}
+	}
+	pos, row := 0, 0
+	for pos < len(b) {
+		if b[pos] == '\n' {
+			pos++
+			continue
+		}
+		if b[pos] == '\r' && pos+1 < len(b) && b[pos+1] == '\n' {
+			pos += 2
+			continue
+		}
+		recStart := pos
+		fieldNo := 0
+		for {
+			fieldNo++
+			fStart := pos
+			f, next, err := p.field(b, pos, &scratch, base, fieldNo, row+1)
+			if err != nil {
+				ch.err = err.(*ParseError)
+				return
+			}
+			if fieldNo <= n {
+				if msg, s := cols[fieldNo-1].add(p, f, row); s != nil {
+					ch.err = p.errAt(base+fStart, row+1, fieldNo, msg, s)
+					return
+				}
+			}
+			pos = next
+			if pos < len(b) && b[pos] == p.delim {
+				pos++
+				continue
+			}
+			pos = skipEOL(b, pos)
+			break
+		}
+		if fieldNo != n {
+			ch.err = p.errAt(base+recStart, row+1, 0, fmt.Sprintf("row has %d fields, want %d", fieldNo, n), ErrSyntax)
+			return
+		}
+		row++
+	}
+	ch.rows = row
+	ch.cols = cols
+}
+
+// parallel runs fn(i) for i in [0, n) on up to jobs goroutines, in
+// increasing order of start. When fn returns false, indices above i are
+// not started.
+func parallel(jobs, n int, fn func(i int) bool) {
+	if jobs > n {
+		jobs = n
+	}
+	if jobs <= 1 {
+		for i := range n {
+			if !fn(i) {
+				return
+			}
+		}
+		return
+	}
+	var next atomic.Int64
+	var stop atomic.Int64
+	stop.Store(int64(n))
+	var wg sync.WaitGroup
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || int64(i) > stop.Load() {
+					return
+				}
+				if !fn(i) {
+					for {
+						s := stop.Load()
+						if int64(i) >= s || stop.CompareAndSwap(s, int64(i)) {
+							break
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// split cuts p.buf[off:] into chunks at record boundaries.
+func (p *parser) split(off int) []chunk {
+	size := p.opts.chunkSize
+	total := len(p.buf) - off
+	if size <= 0 {
+		size = min(max(total/(p.jobs*8), 1<<20), 16<<20)
+	}
+	if total <= size {
+		return []chunk{{start: off, end: len(p.buf)}}
+	}
+	k := (total + size - 1) / size
+	bound := func(j int) int { return min(off+j*size, len(p.buf)) }
+	quotes := make([]int, k)
+	parallel(p.jobs, k, func(j int) bool {
+		quotes[j] = bytes.Count(p.buf[bound(j):bound(j+1)], []byte{'"'})
+		return true
+	})
+	// starts[j] is the first record boundary at or after bound(j).
+	starts := make([]int, k+1)
+	starts[k] = len(p.buf)
+	parity := make([]int, k)
+	for j := 1; j < k; j++ {
+		parity[j] = (parity[j-1] + quotes[j-1]) & 1
+	}
+	for j := k - 1; j >= 1; j-- {
+		lo, hi := bound(j), bound(j+1)
+		starts[j] = starts[j+1]
+		par := parity[j]
+		if p.buf[lo-1] == '\n' && par == 0 {
+			starts[j] = lo
+			continue
+		}
+		for i := lo; i < hi; i++ {
+			switch p.buf[i] {
+			case '"':
+				par ^= 1
+			case '\n':
+				if par == 0 {
+					starts[j] = i + 1
+					i = hi
+				}
+			}
+		}
+	}
+	starts[0] = off
+	chunks := make([]chunk, 0, k)
+	for j := range k {
+		if starts[j] < starts[j+1] {
+			chunks = append(chunks, chunk{start: starts[j], end: starts[j+1]})
+		}
+	}
+	if len(chunks) == 0 {
+		chunks = append(chunks, chunk{start: off, end: off})
+	}
+	return chunks
+}
+
+// run parses the data and assembles the dataset.
+func (p *parser) run() (*Dataset, []ColumnInfo, error) {
+	off, err := p.header()
+	if err != nil {
+		return nil, nil, err
+	}
+	n := len(p.names)
+	chunks := p.split(off)
+
+	// First pass.
+	parallel(p.jobs, len(chunks), func(i int) bool {
+		cols := make([]colBuf, n)
+		for j, t := range p.types {
+			if t != 0 {
+				cols[j] = colBuf{mode: modeConvert, typ: t, strict: true}
+			} else {
+				cols[j] = colBuf{mode: modeUnknown}
+			}
+		}
+		p.parseChunk(&chunks[i], cols)
+		return chunks[i].err == nil
+	})
+	rowBase := 0
+	for i := range chunks {
+		if e := chunks[i].err; e != nil {
+			if e.Row > 0 {
+				e.Row += rowBase
+			}
+			return nil, nil, e
+		}
+		rowBase += chunks[i].rows
+	}
+	total := rowBase
+
+	// Decide inferred types; fix up or mark chunks for a second pass.
+	final := make([]Type, n)
+	for j := range n {
+		if p.types[j] != 0 {
+			final[j] = p.types[j]
+			continue
+		}
+		seen, mask := false, maskAll
+		for i := range chunks {
+			c := &chunks[i].cols[j]
+			switch c.mode {
+			case modeConvert:
+				seen = true
+				mask &= maskOf(c.typ)
+			case modeClassify:
+				seen = true
+				mask &= c.mask
+			}
+		}
+		final[j] = Float
+		if seen {
+			final[j] = typeOfMask(mask)
+		}
+		for i := range chunks {
+			ch := &chunks[i]
+			c := &ch.cols[j]
+			switch {
+			case c.mode == modeUnknown:
+				c.mode, c.typ = modeConvert, final[j]
+				for range ch.rows {
+					c.appendNull()
+				}
+			case c.mode == modeConvert && c.typ == final[j]:
+			case c.mode == modeConvert && c.typ == Int && final[j] == Float && !c.negZero:
+				c.floats = make([]float64, len(c.ints))
+				for r, v := range c.ints {
+					c.floats[r] = float64(v)
+				}
+				for _, r := range c.nulls {
+					c.floats[r] = nan
+				}
+				c.ints, c.typ = nil, Float
+			default:
+				ch.reparse = true
+				c.mode = modeSkip
+			}
+		}
+	}
+
+	// Second pass: chunk columns whose speculation failed.
+	var reErr error
+	var reMu sync.Mutex
+	parallel(p.jobs, len(chunks), func(i int) bool {
+		ch := &chunks[i]
+		if !ch.reparse {
+			return true
+		}
+		old := ch.cols
+		cols := make([]colBuf, n)
+		for j := range cols {
+			if old[j].mode == modeSkip {
+				cols[j] = colBuf{mode: modeConvert, typ: final[j], strict: true}
+			}
+		}
+		again := chunk{start: ch.start, end: ch.end}
+		p.parseChunk(&again, cols)
+		if again.err != nil || again.rows != ch.rows {
+			reMu.Lock()
+			reErr = fmt.Errorf("%s: internal error: second pass disagrees: %v", p.name, again.err)
+			reMu.Unlock()
+			return false
+		}
+		for j := range cols {
+			if old[j].mode == modeSkip {
+				old[j] = cols[j]
+			}
+		}
+		return true
+	})
+	if reErr != nil {
+		return nil, nil, reErr
+	}
+
+	return p.assemble(chunks, final, total)
+}
+
+// assemble concatenates the chunks' buffers into the dataset.
+func (p *parser) assemble(chunks []chunk, final []Type, total int) (*Dataset, []ColumnInfo, error) {
+	n := len(p.names)
+	ds := &Dataset{Rows: total, Columns: make([]*Column, n)}
+	info := make([]ColumnInfo, n)
+	rowStart := make([]int, len(chunks)+1)
+	for i := range chunks {
+		rowStart[i+1] = rowStart[i] + chunks[i].rows
+	}
+	remaps := make([][][]uint32, n)
+	for j := range n {
+		c := &Column{Name: p.names[j], Type: final[j]}
+		ds.Columns[j] = c
+		switch final[j] {
+		case Float:
+			c.Floats = make([]float64, total)
+		case Int, Time:
+			c.Ints = make([]int64, total)
+		case Bool:
+			c.Bools = make([]bool, total)
+		case String:
+			c.Codes = make([]uint32, total)
+			dicts := make([]*strDict, len(chunks))
+			for i := range chunks {
+				dicts[i] = &chunks[i].cols[j].dict
+			}
+			c.Dict, remaps[j] = mergeDicts(dicts, p.jobs)
+		}
+		nulls := 0
+		for i := range chunks {
+			nulls += len(chunks[i].cols[j].nulls)
+		}
+		if nulls > 0 {
+			c.Valid = NewBitmap(total)
+			for i := range chunks {
+				for _, r := range chunks[i].cols[j].nulls {
+					c.Valid.SetNull(rowStart[i] + int(r))
+				}
+			}
+		}
+		info[j] = ColumnInfo{Name: c.Name, Type: c.Type, Declared: p.types[j] != 0, Nulls: nulls}
+	}
+	parallel(p.jobs, len(chunks), func(i int) bool {
+		at := rowStart[i]
+		for j, c := range ds.Columns {
+			b := &chunks[i].cols[j]
+			switch c.Type {
+			case Float:
+				copy(c.Floats[at:], b.floats)
+			case Int, Time:
+				copy(c.Ints[at:], b.ints)
+			case Bool:
+				copy(c.Bools[at:], b.bools)
+			case String:
+				rm := remaps[j][i]
+				dst := c.Codes[at : at+len(b.codes)]
+				for k, code := range b.codes {
+					if code != nullCode {
+						dst[k] = rm[code]
+					}
+				}
+			}
+			chunks[i].cols[j] = colBuf{}
+		}
+		return true
+	})
+	return ds, info, nil
+}

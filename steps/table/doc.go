@@ -1,0 +1,19 @@
+// Package table is mlrun's columnar dataset: typed columns with validity
+// bitmaps, a parallel CSV reader that hashes while it parses, and a compact
+// canonical binary encoding whose SHA-256 fingerprints derived datasets.
+//
+// ReadCSVFile reads a file into memory in large blocks while hashing it,
+// then parses it in parallel chunks (see csvparse.go for how chunk
+// boundaries are found inside quoted fields and how inferred types are
+// settled across chunks). The result does not depend on the number of
+// goroutines: string dictionaries keep the global first-seen order and
+// errors name the first offending row, line and column.
+//
+// Dataset.Encode writes the canonical encoding (format in encode.go):
+// equal datasets give identical bytes, and Decode accepts only canonical
+// encodings, so Fingerprint is a content address of a dataset's values.
+//
+// Nulls: a Column's Valid bitmap marks valid rows (nil: no nulls). In a
+// Float column a NaN is always a null, and null slots of every type hold
+// zero values (NaN for floats) in columns built by this package.
+package table

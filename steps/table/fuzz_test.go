@@ -1,0 +1,66 @@
+package table
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzReadCSV parses arbitrary input with one goroutine and one chunk, and
+// with three goroutines and tiny chunks: both must agree exactly (same
+// dataset and fingerprint, or the same error), and never panic.
+func FuzzReadCSV(f *testing.F) {
+	for _, s := range []string{
+		"a,b\n1,2\n", "a,b\r\n\"x\"\"\ny\",2\r\n3,\n", "\xEF\xBB\xBFa\n1\n1.5\nNA\n", "a,a\n", "a\n\"open\n",
+		"a;b\n1,5;x\n", "t,b\n2024-01-02,true\n2024-01-03T00:00:00Z,FALSE\n", "a,b\n1\n", "a\n\xff\n", "a\nx\"y\n",
+	} {
+		f.Add([]byte(s), uint8(3), false, uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, size uint8, semicolon bool, declare uint8) {
+		opts := CSVOptions{Jobs: 1}
+		if semicolon {
+			opts.Delimiter = ';'
+		}
+		// Declare the type of a column named "a", when there is one.
+		if typ := Type(declare % 6); typ != 0 && bytes.Contains(data, []byte("a")) {
+			if _, info, err := ParseCSV(data, CSVOptions{Delimiter: opts.Delimiter}); err == nil && len(info) > 0 && info[0].Name == "a" {
+				opts.Types = map[string]Type{"a": typ}
+			}
+		}
+		ref, refInfo, refErr := ParseCSV(data, opts)
+		opts.Jobs = 3
+		// Tiny chunks, but not so many that a long input crawls.
+		opts.chunkSize = max(1+int(size%16), len(data)/64)
+		ds, info, err := ParseCSV(data, opts)
+		if (err == nil) != (refErr == nil) {
+			t.Fatalf("jobs 1: %v; jobs 3 chunk %d: %v", refErr, opts.chunkSize, err)
+		}
+		if err != nil {
+			if err.Error() != refErr.Error() {
+				t.Fatalf("errors differ:\n jobs 1: %v\n jobs 3: %v", refErr, err)
+			}
+			return
+		}
+		if !ds.Equal(ref) {
+			t.Fatal("datasets differ")
+		}
+		for i := range info {
+			if info[i] != refInfo[i] {
+				t.Fatalf("column info differs: %+v vs %+v", info[i], refInfo[i])
+			}
+		}
+		var a, b bytes.Buffer
+		if err := ref.Encode(&a); err != nil {
+			t.Fatal(err)
+		}
+		if err := ds.Encode(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Fatal("encodings differ")
+		}
+		back, err := Decode(a.Bytes())
+		if err != nil || !back.Equal(ref) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
