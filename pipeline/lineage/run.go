@@ -1,0 +1,73 @@
+package lineage
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+)
+
+// NewRunRecord starts the record of a run of p at start: a new id, the
+// pipeline's name, file, hash and params, the user, host, git state of the
+// pipeline file's directory and the mlrun version; status RunRunning.
+func NewRunRecord(ctx context.Context, p *pipeline.Pipeline, version string, start time.Time) *RunRecord {
+	r := &RunRecord{
+		ID:         NewRunID(start),
+		Pipeline:   p.Name,
+		File:       p.File,
+		FileSHA256: p.SHA256,
+		Version:    version,
+		Start:      start.UTC(),
+		Status:     RunRunning,
+		Steps:      []StepRecord{},
+	}
+	if len(p.Params) > 0 {
+		r.Params = p.ParamMap()
+	}
+	if u, err := user.Current(); err == nil {
+		r.User = u.Username
+	} else if v := os.Getenv("USER"); v != "" {
+		r.User = v
+	}
+	if h, err := os.Hostname(); err == nil {
+		r.Host = h
+	}
+	dir := p.Dir
+	if dir == "" && p.File != "" {
+		dir = filepath.Dir(p.File)
+	}
+	if dir != "" {
+		r.Git = GitState(ctx, dir)
+	}
+	return r
+}
+
+// GitState returns the commit checked out in dir's git repository and
+// whether tracked files have uncommitted changes, or nil when dir is not
+// in a git repository or git is not installed.
+func GitState(ctx context.Context, dir string) *GitInfo {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	head := exec.CommandContext(ctx, "git", "rev-parse", "HEAD")
+	head.Dir = dir
+	out, err := head.Output()
+	if err != nil {
+		return nil
+	}
+	commit := strings.TrimSpace(string(out))
+	if commit == "" {
+		return nil
+	}
+	st := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no")
+	st.Dir = dir
+	out, err = st.Output()
+	if err != nil {
+		return &GitInfo{Commit: commit}
+	}
+	return &GitInfo{Commit: commit, Dirty: len(strings.TrimSpace(string(out))) > 0}
+}

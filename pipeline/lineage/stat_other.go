@@ -1,0 +1,11 @@
+//go:build !linux
+
+package lineage
+
+import "io/fs"
+
+// statInfo extracts size and mtime from a file's stat; inode and ctime are
+// left zero on systems other than Linux.
+func statInfo(fi fs.FileInfo) ObjectInfo {
+	return ObjectInfo{Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}
+}
