@@ -1,0 +1,552 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+)
+
+// Options configure Run and Plan.
+type Options struct {
+	// Store is the lineage store (required).
+	Store *lineage.Store
+	// Registry decodes stored objects by type name (required); it also
+	// supplies a step's kind when StepSpec.KindImpl is nil.
+	Registry *pipeline.Registry
+	// Jobs bounds the steps running at once and is passed to each step as
+	// RunRequest.Jobs; <= 0 means the number of CPUs.
+	Jobs int
+	// Force re-runs every step, ignoring the cache.
+	Force bool
+	// ForceSteps re-runs the named steps (their dependants re-run only if
+	// their inputs change).
+	ForceSteps []string
+	// Rehash ignores the fingerprint memo of external files.
+	Rehash bool
+	// CacheVerify runs steps even on a cache hit and fails a step whose
+	// outputs differ from the cached ones (MLRUN_CACHEVERIFY=1).
+	CacheVerify bool
+	// Logger receives the executor's logs; nil discards them.
+	Logger hclog.Logger
+	// Progress returns the progress sink of a step; nil means none.
+	Progress func(stepID string) pipeline.Progress
+	// Events receives step events as they happen; calls are serialised.
+	Events func(Event)
+	// Version is the mlrun version, recorded in the run record.
+	Version string
+}
+
+// EventType names what happened to a step.
+type EventType string
+
+// Event types. A step gets Started then Finished (status ok, failed or
+// check-failed), or only Cached, or only Skipped.
+const (
+	EventStarted  EventType = "started"
+	EventFinished EventType = "finished"
+	EventCached   EventType = "cached"
+	EventSkipped  EventType = "skipped"
+)
+
+// Event reports a step's progress through a run, for live output.
+type Event struct {
+	Type EventType
+	// RunID is the id of the run record being written.
+	RunID string
+	Step  string
+	Kind  string
+	// Record is the step's record, set on Finished, Cached and Skipped.
+	Record *lineage.StepRecord
+}
+
+type stepState struct {
+	spec *pipeline.StepSpec
+	kind pipeline.Kind
+	done chan struct{}
+	// Set before done is closed.
+	rec     lineage.StepRecord
+	outputs map[string]lineage.ObjectRef
+	err     error
+}
+
+type runner struct {
+	p     *pipeline.Pipeline
+	opts  Options
+	log   hclog.Logger
+	rec   *lineage.RunRecord
+	steps map[string]*stepState
+	force map[string]bool
+	sem   chan struct{}
+
+	mu       sync.Mutex
+	objects  map[lineage.ID]pipeline.Object
+	finished map[string]lineage.StepRecord
+	evMu     sync.Mutex
+}
+
+// prepare checks the pipeline and options and fills defaults.
+func prepare(p *pipeline.Pipeline, opts *Options) (map[string]*stepState, map[string]bool, error) {
+	if p == nil {
+		return nil, nil, errors.New("exec: nil pipeline")
+	}
+	if opts.Store == nil || opts.Registry == nil {
+		return nil, nil, errors.New("exec: Options.Store and Options.Registry are required")
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.NumCPU()
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	steps := make(map[string]*stepState, len(p.Steps))
+	for _, spec := range p.Steps {
+		if spec.Compiled == nil {
+			return nil, nil, pipeline.Invalidf("step %q did not compile", spec.ID)
+		}
+		kind := spec.KindImpl
+		if kind == nil {
+			k, ok := opts.Registry.Kind(spec.Kind)
+			if !ok {
+				return nil, nil, pipeline.Invalidf("step %q: unknown kind %q", spec.ID, spec.Kind)
+			}
+			kind = k
+		}
+		for _, dep := range spec.Deps() {
+			if _, ok := steps[dep]; !ok {
+				return nil, nil, fmt.Errorf("exec: step %q depends on %q, which does not come before it", spec.ID, dep)
+			}
+		}
+		steps[spec.ID] = &stepState{spec: spec, kind: kind, done: make(chan struct{})}
+	}
+	force := map[string]bool{}
+	for _, id := range opts.ForceSteps {
+		if _, ok := steps[id]; !ok {
+			return nil, nil, pipeline.Invalidf("cannot force step %q: the pipeline has no such step", id)
+		}
+		force[id] = true
+	}
+	return steps, force, nil
+}
+
+// Run executes p: every step whose inputs are ready runs (up to Jobs at
+// once) unless its cache entry is present and intact; outputs are stored,
+// cache entries and the run record written. The record is saved at the
+// start (status "running"), after each step, and at the end, and returned.
+//
+// Run holds the store's "gc" lock shared for its whole duration (waiting
+// while a GC holds it), so GC never removes what the run references.
+//
+// The error is nil when every step succeeded; it has exit code 1 when a
+// check failed (and nothing else went wrong), otherwise the failing step's
+// error keeps its own exit code, 3 by default.
+func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunRecord, error) {
+	steps, force, err := prepare(p, &opts)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := opts.Store.RunLock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	defer unlock()
+
+	r := &runner{
+		p: p, opts: opts, steps: steps, force: force,
+		log:      opts.Logger,
+		sem:      make(chan struct{}, opts.Jobs),
+		objects:  map[lineage.ID]pipeline.Object{},
+		finished: map[string]lineage.StepRecord{},
+	}
+	r.rec = lineage.NewRunRecord(ctx, p, opts.Version, time.Now())
+	r.log = r.log.With("run", r.rec.ID)
+	if err := opts.Store.PutRun(ctx, r.rec); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	r.log.Debug("run started", "pipeline", p.Name, "steps", len(p.Steps), "jobs", opts.Jobs)
+
+	var wg sync.WaitGroup
+	for _, spec := range p.Steps {
+		st := steps[spec.ID]
+		wg.Go(func() { r.step(ctx, st) })
+	}
+	wg.Wait()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rec.Steps = r.records()
+	r.rec.End = time.Now().UTC()
+	var failed, checkFailed []*stepState
+	for _, spec := range p.Steps {
+		st := steps[spec.ID]
+		switch st.rec.Status {
+		case lineage.StepFailed:
+			failed = append(failed, st)
+		case lineage.StepCheckFailed:
+			checkFailed = append(checkFailed, st)
+		}
+	}
+	var runErr error
+	switch {
+	case ctx.Err() != nil:
+		r.rec.Status = lineage.RunFailed
+		runErr = pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("run %s interrupted: %w", r.rec.ID, ctx.Err()))
+	case len(failed) > 0:
+		r.rec.Status = lineage.RunFailed
+		e := fmt.Errorf("step %q: %w", failed[0].spec.ID, failed[0].err)
+		if len(failed) > 1 {
+			e = fmt.Errorf("%w (and %d more failed steps)", e, len(failed)-1)
+		}
+		if pipeline.ExitCode(e) == pipeline.ExitCheckFailed {
+			e = pipeline.WithExitCode(pipeline.ExitRuntime, e) // only checks mean exit 1
+		}
+		runErr = e
+	case len(checkFailed) > 0:
+		r.rec.Status = lineage.RunCheckFailed
+		var parts []string
+		for _, st := range checkFailed {
+			var names []string
+			for _, c := range st.rec.Checks {
+				if c.Failed() {
+					names = append(names, c.Name)
+				}
+			}
+			parts = append(parts, fmt.Sprintf("step %q: %s", st.spec.ID, strings.Join(names, ", ")))
+		}
+		runErr = pipeline.WithExitCode(pipeline.ExitCheckFailed, fmt.Errorf("checks failed: %s", strings.Join(parts, "; ")))
+	default:
+		r.rec.Status = lineage.RunOK
+	}
+	r.rec.ExitCode = pipeline.ExitCode(runErr)
+	if runErr != nil {
+		r.rec.Error = runErr.Error()
+	}
+	// Saved even when ctx is cancelled, so an interrupted run is recorded.
+	if err := opts.Store.PutRun(context.WithoutCancel(ctx), r.rec); err != nil {
+		return r.rec, errors.Join(runErr, fmt.Errorf("save run record: %w", err))
+	}
+	r.log.Debug("run finished", "status", r.rec.Status, "exit_code", r.rec.ExitCode)
+	return r.rec, runErr
+}
+
+// records returns the records of the finished steps in pipeline order.
+// Callers hold r.mu.
+func (r *runner) records() []lineage.StepRecord {
+	out := make([]lineage.StepRecord, 0, len(r.p.Steps))
+	for _, spec := range r.p.Steps {
+		if rec, ok := r.finished[spec.ID]; ok {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+func (r *runner) event(e Event) {
+	if r.opts.Events == nil {
+		return
+	}
+	r.evMu.Lock()
+	defer r.evMu.Unlock()
+	r.opts.Events(e)
+}
+
+// finish records a step's outcome, saves the run record so far and emits
+// the event.
+func (r *runner) finish(ctx context.Context, st *stepState, typ EventType) {
+	r.mu.Lock()
+	r.finished[st.spec.ID] = st.rec
+	r.rec.Steps = r.records()
+	err := r.opts.Store.PutRun(context.WithoutCancel(ctx), r.rec)
+	r.mu.Unlock()
+	if err != nil {
+		r.log.Warn("cannot save run record", "error", err)
+	}
+	rec := st.rec
+	r.event(Event{Type: typ, RunID: r.rec.ID, Step: st.spec.ID, Kind: st.kind.Name(), Record: &rec})
+}
+
+// step runs one step once its dependencies are done.
+func (r *runner) step(ctx context.Context, st *stepState) {
+	defer close(st.done)
+	spec := st.spec
+	st.rec = lineage.StepRecord{ID: spec.ID, Kind: st.kind.Name(), KindVersion: st.kind.Version()}
+	deps := spec.Deps()
+	for _, dep := range deps {
+		<-r.steps[dep].done
+	}
+	for _, dep := range deps {
+		ds := r.steps[dep]
+		var reason string
+		switch ds.rec.Status {
+		case lineage.StepFailed:
+			reason = fmt.Sprintf("upstream step %q failed", dep)
+		case lineage.StepCheckFailed:
+			reason = fmt.Sprintf("upstream step %q failed checks", dep)
+		case lineage.StepSkipped:
+			reason = ds.rec.Reason
+		default:
+			continue
+		}
+		r.skip(ctx, st, reason)
+		return
+	}
+	select {
+	case r.sem <- struct{}{}:
+		defer func() { <-r.sem }()
+	case <-ctx.Done():
+		r.skip(ctx, st, "run interrupted")
+		return
+	}
+	if ctx.Err() != nil {
+		r.skip(ctx, st, "run interrupted")
+		return
+	}
+	start := time.Now()
+	typ := r.execute(ctx, st)
+	st.rec.Duration = time.Since(start)
+	if st.err != nil {
+		st.rec.Status = lineage.StepFailed
+		st.rec.Error = st.err.Error()
+		r.log.Error("step failed", "step", spec.ID, "error", st.err)
+	}
+	r.finish(ctx, st, typ)
+}
+
+func (r *runner) skip(ctx context.Context, st *stepState, reason string) {
+	st.rec.Status = lineage.StepSkipped
+	st.rec.Reason = reason
+	r.log.Info("step skipped", "step", st.spec.ID, "reason", reason)
+	r.finish(ctx, st, EventSkipped)
+}
+
+// execute computes the step's key, reuses its cache entry or runs it. It
+// sets st.rec, st.outputs and st.err, and returns the event to emit.
+func (r *runner) execute(ctx context.Context, st *stepState) EventType {
+	spec, store := st.spec, r.opts.Store
+	log := r.log.Named(spec.ID)
+	inputs := make(map[string]lineage.ObjectRef, len(spec.Inputs))
+	for _, in := range spec.Inputs {
+		ref, ok := r.steps[in.Step].outputs[in.Output]
+		if !ok {
+			st.err = fmt.Errorf("input %s: step %q has no output %q", in.Port, in.Step, in.Output)
+			return EventFinished
+		}
+		inputs[in.Port] = lineage.ObjectRef{ID: ref.ID, Type: ref.Type}
+	}
+	st.rec.Inputs = inputs
+	desc, files, err := stepDesc(ctx, r.p, spec, st.kind, inputs, store, r.opts.Rehash)
+	if err != nil {
+		st.err = err
+		return EventFinished
+	}
+	if len(files) > 0 {
+		st.rec.Files = make([]pipeline.FileInfo, 0, len(files))
+		for _, fi := range files {
+			st.rec.Files = append(st.rec.Files, fi)
+		}
+		sort.Slice(st.rec.Files, func(i, j int) bool { return st.rec.Files[i].Path < st.rec.Files[j].Path })
+	}
+	key, err := desc.key()
+	if err != nil {
+		st.err = err
+		return EventFinished
+	}
+	st.rec.CacheKey = key
+	if err := store.PutLastKey(ctx, keyRecord(r.p, spec, desc, key, r.rec.ID)); err != nil {
+		log.Warn("cannot save last key", "error", err)
+	}
+
+	var hit *lineage.CacheEntry
+	if r.opts.Force || r.force[spec.ID] {
+		st.rec.Reason = "forced"
+	} else if e, err := store.GetCache(ctx, key); err == nil {
+		if why := r.usable(ctx, st, e); why == "" {
+			hit = e
+		} else {
+			st.rec.Reason = why
+			log.Warn("cache entry not reused", "key", key, "reason", why)
+		}
+	} else if !errors.Is(err, lineage.ErrNotFound) {
+		st.rec.Reason = "cache entry unreadable"
+		log.Warn("cache entry not reused", "key", key, "error", err)
+	}
+	if hit != nil && !r.opts.CacheVerify {
+		st.outputs = hit.Outputs
+		st.rec.CacheHit = true
+		st.rec.Outputs = hit.Outputs
+		st.rec.Metrics, st.rec.Checks, st.rec.Notes = hit.Metrics, hit.Checks, hit.Notes
+		st.rec.Status = lineage.StepCached
+		if hit.Failed() {
+			st.rec.Status = lineage.StepCheckFailed
+		}
+		log.Info("step cached", "key", key[:12])
+		return EventCached
+	}
+
+	r.event(Event{Type: EventStarted, RunID: r.rec.ID, Step: spec.ID, Kind: st.kind.Name()})
+	objs := make(map[string]pipeline.Object, len(spec.Inputs))
+	for _, in := range spec.Inputs {
+		o, err := r.load(ctx, inputs[in.Port])
+		if err != nil {
+			st.err = fmt.Errorf("input %s (%s): %w", in.Port, in, err)
+			return EventFinished
+		}
+		objs[in.Port] = o
+	}
+	prog := pipeline.Progress(pipeline.NoProgress{})
+	if r.opts.Progress != nil {
+		if pr := r.opts.Progress(spec.ID); pr != nil {
+			prog = pr
+		}
+	}
+	log.Info("step started", "kind", st.kind.Name())
+	res, err := spec.Compiled.Run(ctx, &pipeline.RunRequest{
+		Inputs: objs, Files: files, Jobs: r.opts.Jobs, Logger: log, Progress: prog,
+	})
+	if err != nil {
+		st.err = err
+		return EventFinished
+	}
+	if res == nil {
+		st.err = errors.New("step returned no result")
+		return EventFinished
+	}
+	outputs, err := r.storeOutputs(ctx, st, res)
+	if err != nil {
+		st.err = err
+		return EventFinished
+	}
+	if hit != nil { // cache verify mode
+		for _, name := range sortedKeys(outputs) {
+			if old := hit.Outputs[name]; old.ID != outputs[name].ID {
+				st.err = fmt.Errorf("cache verify: output %q differs from the cached one (cached %s, recomputed %s): the step is not deterministic or its cache key misses an input",
+					name, old.ID.Short(), outputs[name].ID.Short())
+				return EventFinished
+			}
+		}
+		st.rec.CacheHit = true
+	}
+	st.outputs = outputs
+	st.rec.Outputs = outputs
+	st.rec.Metrics, st.rec.Checks, st.rec.Notes = lineage.Metrics(res.Metrics), res.Checks, res.Notes
+	st.rec.Status = lineage.StepOK
+	if res.Failed() {
+		st.rec.Status = lineage.StepCheckFailed
+	}
+	// The outcome, failed checks included, is a function of the key.
+	entry := &lineage.CacheEntry{
+		Key: key, Step: spec.ID, Kind: st.kind.Name(), KindVersion: st.kind.Version(),
+		Outputs: outputs, Metrics: st.rec.Metrics, Checks: res.Checks, Notes: res.Notes, RunID: r.rec.ID,
+	}
+	if err := r.opts.Store.PutCache(ctx, entry); err != nil {
+		st.err = err
+		return EventFinished
+	}
+	log.Info("step finished", "status", st.rec.Status)
+	return EventFinished
+}
+
+// usable reports why a cache entry cannot be reused, or "" when it can:
+// it must hold every declared output, each present and intact.
+func (r *runner) usable(ctx context.Context, st *stepState, e *lineage.CacheEntry) string {
+	return checkEntry(ctx, r.opts.Store, st.kind, e, true)
+}
+
+func checkEntry(ctx context.Context, store *lineage.Store, kind pipeline.Kind, e *lineage.CacheEntry, repair bool) string {
+	for _, name := range kind.Outputs() {
+		ref, ok := e.Outputs[name]
+		if !ok {
+			return fmt.Sprintf("cached result lacks output %q", name)
+		}
+		err := store.VerifyObjectCached(ctx, ref.ID)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, lineage.ErrNotFound):
+			return fmt.Sprintf("cached output %q (%s) is missing", name, ref.ID.Short())
+		case errors.Is(err, lineage.ErrInvalidData):
+			if repair {
+				// Remove it so that the recomputed object can be stored.
+				_, _ = store.DeleteCorrupt(ctx, ref.ID)
+			}
+			return fmt.Sprintf("cached output %q (%s) is corrupt", name, ref.ID.Short())
+		default:
+			return fmt.Sprintf("cached output %q (%s) cannot be checked: %v", name, ref.ID.Short(), err)
+		}
+	}
+	return ""
+}
+
+// storeOutputs checks the result against the kind's declared outputs and
+// stores each object, keeping it in memory for the rest of the run.
+func (r *runner) storeOutputs(ctx context.Context, st *stepState, res *pipeline.Result) (map[string]lineage.ObjectRef, error) {
+	declared := map[string]bool{}
+	for _, name := range st.kind.Outputs() {
+		declared[name] = true
+		if res.Outputs[name] == nil {
+			return nil, fmt.Errorf("step produced no %q output", name)
+		}
+	}
+	outputs := make(map[string]lineage.ObjectRef, len(res.Outputs))
+	for _, name := range sortedKeys(res.Outputs) {
+		if !declared[name] {
+			return nil, fmt.Errorf("step produced undeclared output %q", name)
+		}
+		o := res.Outputs[name]
+		id, size, err := r.opts.Store.PutObject(ctx, o.TypeName(), o)
+		if err != nil {
+			return nil, fmt.Errorf("output %q: %w", name, err)
+		}
+		outputs[name] = lineage.ObjectRef{ID: id, Type: o.TypeName(), Size: size}
+		r.mu.Lock()
+		if _, ok := r.objects[id]; !ok {
+			r.objects[id] = o
+		}
+		r.mu.Unlock()
+	}
+	return outputs, nil
+}
+
+// load returns the object ref names: from memory when this run produced or
+// loaded it, otherwise read (and re-hashed) from the store and decoded.
+func (r *runner) load(ctx context.Context, ref lineage.ObjectRef) (pipeline.Object, error) {
+	r.mu.Lock()
+	o, ok := r.objects[ref.ID]
+	r.mu.Unlock()
+	if ok {
+		return o, nil
+	}
+	data, err := r.opts.Store.GetObject(ctx, ref.ID)
+	if err != nil {
+		return nil, err
+	}
+	o, err = r.opts.Registry.Decode(ref.Type, data)
+	if err != nil {
+		return nil, fmt.Errorf("decode object %s: %w", ref.ID.Short(), err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev, ok := r.objects[ref.ID]; ok {
+		return prev, nil
+	}
+	r.objects[ref.ID] = o
+	return o, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
