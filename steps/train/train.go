@@ -1,0 +1,370 @@
+package train
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/model"
+	"github.com/mlrun-cli/mlrun/steps/stats"
+	"github.com/mlrun-cli/mlrun/steps/table"
+)
+
+// Version is the implementation version of the train kind, part of every
+// cache key.
+const Version = 1
+
+// Kind returns the train step kind.
+func Kind() pipeline.Kind { return kind{} }
+
+type kind struct{}
+
+func (kind) Name() string { return "train" }
+
+func (kind) Version() int { return Version }
+
+func (kind) Inputs() []pipeline.Port {
+	return []pipeline.Port{
+		{Name: "input", Required: true, Doc: "the training dataset"},
+		{Name: "valid", Doc: "a validation dataset for algorithms that use one (early stopping); logistic_regression ignores it"},
+	}
+}
+
+func (kind) Outputs() []string { return []string{"model"} }
+
+func (kind) Required() []string { return []string{"algorithm", "target"} }
+
+func (kind) Settings() map[string]any {
+	names := algorithmNames()
+	props := map[string]any{
+		"algorithm": map[string]any{
+			"type": "string", "enum": names,
+			"description": "the learning algorithm: " + strings.Join(names, ", "),
+		},
+		"target": map[string]any{
+			"type":        "string",
+			"description": "the column to predict: int, float or bool holding 0/1, or any column with `positive` set",
+		},
+		"positive": map[string]any{
+			"type":        []string{"string", "number", "boolean"},
+			"description": "the target value counted as the positive class (1); required for a string target, default 1/true",
+		},
+		"features": map[string]any{
+			"type": "array", "items": map[string]any{"type": "string"}, "minItems": 1, "uniqueItems": true,
+			"description": "the feature columns (numeric, bool or string; string columns are one-hot encoded); exclusive with exclude",
+		},
+		"exclude": map[string]any{
+			"type": "array", "items": map[string]any{"type": "string"}, "uniqueItems": true,
+			"description": "use every column except the target, time columns and these; exclusive with features",
+		},
+		"seed": map[string]any{
+			"type": "integer", "default": 0,
+			"description": "seed of randomised algorithms; logistic_regression is deterministic and ignores it",
+		},
+	}
+	for _, a := range algorithms() {
+		for k, v := range a.Settings() {
+			props[k] = v
+		}
+	}
+	return props
+}
+
+// Config is the resolved configuration of a train step; it is the step's
+// cache config.
+type Config struct {
+	Algorithm string   `json:"algorithm"`
+	Target    string   `json:"target"`
+	Positive  string   `json:"positive,omitempty"`
+	Features  []string `json:"features"`
+	Seed      int64    `json:"seed"`
+	Params    any      `json:"params"`
+}
+
+type compiled struct {
+	cfg    Config
+	spec   Spec
+	fitter Fitter
+	typ    *model.Type
+}
+
+func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
+	d := new(diag.List)
+	defer req.Diags.Merge(d)
+	var schema *table.Schema
+	if t, ok := req.Inputs["input"]; ok && t != nil {
+		s, ok := t.(*table.Schema)
+		if !ok {
+			d.Add(req.Pos(req.Setting("input")), "input must be a dataset, got %s", t.TypeName())
+			return nil
+		}
+		schema = s
+	}
+	if t, ok := req.Inputs["valid"]; ok && t != nil {
+		if _, ok := t.(*table.Schema); !ok {
+			d.Add(req.Pos(req.Setting("valid")), "valid must be a dataset, got %s", t.TypeName())
+		}
+	}
+
+	var algo Algorithm
+	if n := req.Setting("algorithm"); n == nil {
+		d.Add(req.Step.Pos, "train needs algorithm (%s)", strings.Join(algorithmNames(), ", "))
+	} else if s, ok := str(n); !ok {
+		d.Add(req.Pos(n), "algorithm must be a string, got %s", describe(n))
+	} else if algo, ok = lookupAlgorithm(s); !ok {
+		hint := suggest(s, algorithmNames())
+		if hint == "" {
+			hint = " (want " + strings.Join(algorithmNames(), ", ") + ")"
+		}
+		d.Add(req.Pos(n), "unknown algorithm %q%s", s, hint)
+	}
+	// Settings of another algorithm do not apply.
+	if algo != nil {
+		own := algo.Settings()
+		for _, other := range algorithms() {
+			if other.Name() == algo.Name() {
+				continue
+			}
+			for _, key := range sortedKeys(other.Settings()) {
+				if _, mine := own[key]; !mine && req.Setting(key) != nil {
+					d.Add(req.Pos(keyNode(req.Step.Node, key)), "%s applies to algorithm %s, not %s", key, other.Name(), algo.Name())
+				}
+			}
+		}
+	}
+
+	cfg := Config{}
+	target := model.Target{}
+	targetNode := req.Setting("target")
+	if targetNode == nil {
+		d.Add(req.Step.Pos, "train needs target: the column to predict")
+	} else if s, ok := str(targetNode); !ok {
+		d.Add(req.Pos(targetNode), "target must be a column name, got %s", describe(targetNode))
+	} else {
+		target.Name = s
+		if schema != nil {
+			if f, found := schema.Lookup(s); !found {
+				d.Add(req.Pos(targetNode), "unknown target column %q%s", s, suggest(s, schema.Names()))
+			} else {
+				target.Type = f.Type
+			}
+		}
+	}
+	posNode := req.Setting("positive")
+	if posNode != nil {
+		if posNode.Kind != yaml.ScalarNode || posNode.ShortTag() == "!!null" {
+			d.Add(req.Pos(posNode), "positive must be a value of the target column, got %s", describe(posNode))
+		} else {
+			target.Positive = posNode.Value
+		}
+	}
+	if target.Type != 0 {
+		if err := target.CheckPositive(); err != nil {
+			p := req.Pos(posNode)
+			if posNode == nil {
+				p = req.Pos(targetNode)
+			}
+			d.Add(p, "%v", err)
+		}
+	}
+	cfg.Target, cfg.Positive = target.Name, target.Positive
+
+	cfg.Features = compileFeatures(req, d, schema, target.Name)
+
+	if n := req.Setting("seed"); n != nil {
+		s, ok := integer(n)
+		if !ok {
+			d.Add(req.Pos(n), "seed must be an integer, got %s", describe(n))
+		}
+		cfg.Seed = s
+	}
+
+	var fitter Fitter
+	if algo != nil {
+		cfg.Algorithm = algo.Name()
+		fitter = algo.Compile(&AlgoCompile{Req: req, Diags: d, Target: target})
+	}
+	if d.HasErrors() || schema == nil || fitter == nil {
+		return nil
+	}
+	cfg.Params = fitter.Config()
+	typ := &model.Type{Algorithm: cfg.Algorithm, Target: target}
+	for _, f := range cfg.Features {
+		field, _ := schema.Lookup(f)
+		typ.Features = append(typ.Features, field)
+	}
+	return &compiled{
+		cfg:    cfg,
+		spec:   Spec{Target: target, Features: cfg.Features, Seed: cfg.Seed},
+		fitter: fitter,
+		typ:    typ,
+	}
+}
+
+// compileFeatures resolves `features` or `exclude` against the schema.
+func compileFeatures(req *pipeline.CompileRequest, d *diag.List, schema *table.Schema, target string) []string {
+	fn, en := req.Setting("features"), req.Setting("exclude")
+	switch {
+	case fn != nil && en != nil:
+		d.Add(req.Pos(en), "exclude and features are exclusive: list the features, or exclude columns from all")
+		return nil
+	case fn == nil && en == nil:
+		d.Add(req.Step.Pos, "train needs features (a list of columns) or exclude (columns to leave out of all)")
+		return nil
+	case fn != nil:
+		names, nodes := strList(d, req.Pos, "features", fn)
+		if fn.Kind == yaml.SequenceNode && len(fn.Content) == 0 {
+			d.Add(req.Pos(fn), "features is empty")
+		}
+		seen := map[string]bool{}
+		for i, name := range names {
+			n := nodes[i]
+			if seen[name] {
+				d.Add(req.Pos(n), "feature %q is listed twice", name)
+				continue
+			}
+			seen[name] = true
+			if name == target && target != "" {
+				d.Add(req.Pos(n), "feature %q is the target", name)
+				continue
+			}
+			if schema == nil {
+				continue
+			}
+			f, ok := schema.Lookup(name)
+			switch {
+			case !ok:
+				d.Add(req.Pos(n), "unknown column %q%s", name, suggest(name, schema.Names()))
+			case f.Type == table.Time:
+				d.Add(req.Pos(n), "feature %q is a time column: derive a numeric feature from it", name)
+			}
+		}
+		return names
+	}
+	names, nodes := strList(d, req.Pos, "exclude", en)
+	skip := map[string]bool{target: true}
+	for i, name := range names {
+		if schema != nil && schema.Index(name) < 0 {
+			d.Add(req.Pos(nodes[i]), "unknown column %q%s", name, suggest(name, schema.Names()))
+		}
+		if name == target {
+			d.Warn(req.Pos(nodes[i]), "the target %q is never a feature; no need to exclude it", name)
+		}
+		skip[name] = true
+	}
+	if schema == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range schema.Fields {
+		switch {
+		case skip[f.Name]:
+		case f.Type == table.Time:
+			d.Warn(req.Pos(en), "time column %q is not used as a feature (derive a numeric feature from it)", f.Name)
+		default:
+			out = append(out, f.Name)
+		}
+	}
+	if len(out) == 0 {
+		d.Add(req.Pos(en), "exclude leaves no feature columns")
+	}
+	return out
+}
+
+// keyNode returns the key node of a mapping entry, or nil.
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	for _, p := range pairs(n) {
+		if p.key.Value == key {
+			return p.key
+		}
+	}
+	return nil
+}
+
+func (c *compiled) OutputTypes() map[string]pipeline.Type {
+	return map[string]pipeline.Type{"model": c.typ}
+}
+
+func (c *compiled) CacheConfig() any { return c.cfg }
+
+// Run fits the model. Problems of the data (a null or non-binary target,
+// one class only, a feature with no values) are errors with exit code 2.
+func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline.Result, error) {
+	train, err := dataset(req, "input")
+	if err != nil {
+		return nil, err
+	}
+	if train == nil {
+		return nil, fmt.Errorf("train: input not connected")
+	}
+	valid, err := dataset(req, "valid")
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m, info, err := c.fitter.Fit(ctx, train, valid, c.spec, max(req.Jobs, 1))
+	if err != nil {
+		return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("train %s: %w", c.cfg.Algorithm, err))
+	}
+	p, err := m.Predict(train, max(req.Jobs, 1))
+	if err != nil {
+		return nil, fmt.Errorf("train: predict training rows: %w", err)
+	}
+	y, err := m.Target().Labels(train)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	auc, err := stats.AUC(p, y, nil)
+	if err != nil {
+		return nil, fmt.Errorf("train: training AUC: %w", err)
+	}
+	ll, err := stats.LogLoss(p, y, nil)
+	if err != nil {
+		return nil, fmt.Errorf("train: training log loss: %w", err)
+	}
+	pos := 0
+	for _, v := range y {
+		pos += int(v)
+	}
+	res := &pipeline.Result{
+		Outputs: map[string]pipeline.Object{"model": m},
+		Metrics: map[string]float64{
+			"train_rows":     float64(train.Rows),
+			"iterations":     float64(info.Iterations),
+			"train_auc":      auc,
+			"train_log_loss": ll,
+		},
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("%s on %d rows (%.1f%% %s), %d features; %d iterations; train AUC %.4f, log loss %.4f",
+		c.cfg.Algorithm, train.Rows, 100*float64(pos)/float64(max(train.Rows, 1)), positiveName(m.Target()),
+		len(c.cfg.Features), info.Iterations, auc, ll))
+	res.Notes = append(res.Notes, info.Notes...)
+	return res, nil
+}
+
+// positiveName describes the positive class, e.g. "Status = bad".
+func positiveName(t model.Target) string {
+	if t.Positive == "" {
+		return "positive"
+	}
+	return t.Name + " = " + t.Positive
+}
+
+// dataset returns the dataset connected to port, or nil.
+func dataset(req *pipeline.RunRequest, port string) (*table.Dataset, error) {
+	obj, ok := req.Inputs[port]
+	if !ok || obj == nil {
+		return nil, nil
+	}
+	ds, ok := obj.(*table.Dataset)
+	if !ok {
+		return nil, fmt.Errorf("train: %s is a %s, not a dataset", port, obj.TypeName())
+	}
+	return ds, nil
+}
