@@ -1,0 +1,48 @@
+# mlrun — run `make help` for the targets.
+GO        ?= go
+BIN       := bin/mlrun
+RACE_PKGS := ./pipeline/exec/... ./pipeline/lineage/... ./steps/table/... ./steps/exprenv/... ./steps/model/...
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: help build demo test vet fmt-check race fuzz bench bench-deps schema clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/mlrun and bin/mlrun-synth
+	$(GO) build -o $(BIN) ./cmd/mlrun
+	$(GO) build -o bin/mlrun-synth ./cmd/mlrun-synth
+
+demo: build ## build, then run the example pipeline on the bundled sample data (twice is all cached)
+	./$(BIN) validate examples/pipelines/credit-risk.yaml
+	./$(BIN) run examples/pipelines/credit-risk.yaml
+
+test: fmt-check vet ## gofmt, go vet, all tests, and the race detector on the concurrent packages
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+vet: ## go vet
+	$(GO) vet ./...
+
+fmt-check: ## fail when a file is not gofmt'ed
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
+	@for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs grep -ho '^func Fuzz[A-Za-z0-9_]*' | sort -u | sed 's/func //'); do \
+	  pkg=$$(grep -rl --include='*_test.go' "^func $$spec(" . | head -1 | xargs dirname); \
+	  echo "== $$pkg $$spec"; $(GO) test -run '^$$' -fuzz "^$$spec$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
+	done
+
+bench-deps: ## install the Python baselines (Debian packages) and hyperfine
+	@if ! /usr/bin/python3 -c 'import pandas, sklearn, scipy, xgboost' 2>/dev/null || ! command -v hyperfine >/dev/null; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pandas python3-sklearn python3-scipy python3-xgboost hyperfine; fi
+
+bench: build bench-deps ## side-by-side benchmarks against pandas/scikit-learn (see BENCHMARKS.md)
+	bash bench/run.sh
+
+schema: ## regenerate schemas/pipeline.schema.json from the registered step kinds
+	$(GO) run ./cmd/mlrun schema > schemas/pipeline.schema.json
+
+clean: ## remove build output and the demo store
+	rm -rf bin .mlrun

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/steps"
+)
+
+// app holds what every command shares: streams, global flags, the logger.
+// It is built once per Main call; there is no package-level state.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	storeDir  string
+	logLevel  string
+	logFormat string
+
+	log hclog.Logger
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{stdin: stdin, stdout: stdout, stderr: stderr}
+}
+
+const rootLong = `mlrun turns machine-learning work in regulated finance into pipeline-as-code.
+
+A pipeline is one YAML file: load (CSV, fingerprinted), validate, derive,
+split, train and evaluate steps, connected by references. mlrun runs the steps
+as a DAG, in parallel where it can, caches each one by a hash of its inputs
+and resolved configuration, and records every run in a content-addressed
+lineage store (default .mlrun/, or --store / MLRUN_STORE).
+
+Exit codes:
+  0  ok
+  1  a validation rule, gate or check failed
+  2  invalid pipeline file, input or usage
+  3  runtime failure (I/O, corrupt store, internal error)`
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "mlrun",
+		Short:         "Pipeline-as-code for credit-risk machine learning",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return a.setup()
+		},
+	}
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath()))
+	})
+	pf := root.PersistentFlags()
+	defStore := os.Getenv("MLRUN_STORE")
+	if defStore == "" {
+		defStore = ".mlrun"
+	}
+	pf.StringVar(&a.storeDir, "store", defStore, "lineage store directory (env MLRUN_STORE)")
+	pf.StringVar(&a.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
+	pf.StringVar(&a.logFormat, "log-format", "human", "log format: human or json")
+
+	root.AddCommand(
+		a.runCommand(),
+		a.planCommand(),
+		a.validateCommand(),
+		a.dagCommand(),
+		a.runsCommand(),
+		a.lineageCommand(),
+		a.verifyCommand(),
+		a.gcCommand(),
+		a.versionCommand(),
+		a.schemaCommand(),
+	)
+	return root
+}
+
+func (a *app) setup() error {
+	switch a.logFormat {
+	case "human", "json":
+	default:
+		return pipeline.Invalidf("--log-format must be human or json, not %q", a.logFormat)
+	}
+	level := hclog.LevelFromString(a.logLevel)
+	if level == hclog.NoLevel {
+		return pipeline.Invalidf("--log-level must be trace, debug, info, warn or error, not %q", a.logLevel)
+	}
+	a.log = hclog.New(&hclog.LoggerOptions{
+		Name:       "mlrun",
+		Level:      level,
+		Output:     a.stderr,
+		JSONFormat: a.logFormat == "json",
+		Color:      hclog.AutoColor,
+	})
+	return nil
+}
+
+// registry builds the registry of built-in step kinds.
+func (a *app) registry() (*pipeline.Registry, error) {
+	reg, err := steps.Builtin()
+	if err != nil {
+		return nil, fmt.Errorf("registering step kinds: %w", err)
+	}
+	return reg, nil
+}
+
+// openStore opens (creating if needed) the lineage store.
+func (a *app) openStore() (*lineage.Store, error) {
+	st, err := lineage.Open(a.storeDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", a.storeDir, err)
+	}
+	return st, nil
+}
+
+// loadPipeline loads and compiles a pipeline file with -p overrides.
+func (a *app) loadPipeline(path string, overrides []string) (*pipeline.Pipeline, error) {
+	reg, err := a.registry()
+	if err != nil {
+		return nil, err
+	}
+	ov := map[string]string{}
+	for _, kv := range overrides {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, pipeline.Invalidf("-p %q: want name=value", kv)
+		}
+		ov[k] = v
+	}
+	return pipeline.Load(path, pipeline.LoadOptions{Registry: reg, Overrides: ov})
+}
+
+// printError prints err to stderr: diagnostics one per line, with GitHub
+// annotations when running in GitHub Actions.
+func (a *app) printError(err error) {
+	if de, ok := diag.AsErrors(err); ok {
+		for _, d := range de.Diagnostics {
+			fmt.Fprintln(a.stderr, d.String())
+			if d.Snippet != "" {
+				fmt.Fprintln(a.stderr, d.Snippet)
+			}
+		}
+		if os.Getenv("GITHUB_ACTIONS") == "true" {
+			for _, d := range de.Diagnostics {
+				fmt.Fprintf(a.stderr, "::error file=%s,line=%d,col=%d::%s\n", d.Pos.File, d.Pos.Line, d.Pos.Col, ghEscape(d.Message))
+			}
+		}
+		errs := 0
+		for _, d := range de.Diagnostics {
+			if d.Severity == diag.Error {
+				errs++
+			}
+		}
+		fmt.Fprintf(a.stderr, "mlrun: %d problem(s) found\n", errs)
+		return
+	}
+	fmt.Fprintf(a.stderr, "mlrun: %v\n", err)
+}
+
+func ghEscape(s string) string {
+	r := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+	return r.Replace(s)
+}
+
+// isTerminal reports whether w is an interactive terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// writeJSON writes v as indented JSON to stdout.
+func (a *app) writeJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func defaultJobs() int { return runtime.NumCPU() }

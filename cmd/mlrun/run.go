@@ -1,0 +1,336 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/exec"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+)
+
+// execFlags are the flags shared by run and plan.
+type execFlags struct {
+	params []string
+	jobs   int
+	force  []string
+	rehash bool
+}
+
+func (f *execFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.params, "param", "p", nil, "override a parameter: name=value (repeatable)")
+	fl.IntVarP(&f.jobs, "jobs", "j", defaultJobs(), "steps (and workers inside a step) running at once")
+	fl.StringSliceVar(&f.force, "force", nil, "re-run every step (--force) or the named ones (--force=STEP,...), ignoring the cache")
+	fl.Lookup("force").NoOptDefVal = forceAll
+	fl.BoolVar(&f.rehash, "rehash", false, "re-hash input files instead of trusting the fingerprint memo")
+}
+
+const forceAll = "*all*"
+
+// options builds executor options for p.
+func (f *execFlags) options(a *app, p *pipeline.Pipeline, st *lineage.Store, reg *pipeline.Registry) (exec.Options, error) {
+	if f.jobs < 1 {
+		return exec.Options{}, pipeline.Invalidf("--jobs must be at least 1, not %d", f.jobs)
+	}
+	opts := exec.Options{
+		Store:    st,
+		Registry: reg,
+		Jobs:     f.jobs,
+		Rehash:   f.rehash,
+		Logger:   a.log,
+		Version:  buildVersion().String(),
+	}
+	for _, s := range f.force {
+		if s == forceAll {
+			opts.Force = true
+			continue
+		}
+		if p.Step(s) == nil {
+			return exec.Options{}, pipeline.Invalidf("--force: no step %q in %s (steps: %s)", s, p.File, strings.Join(stepIDs(p), ", "))
+		}
+		opts.ForceSteps = append(opts.ForceSteps, s)
+	}
+	return opts, nil
+}
+
+func stepIDs(p *pipeline.Pipeline) []string {
+	ids := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+func (a *app) runCommand() *cobra.Command {
+	var (
+		ef     execFlags
+		asJSON bool
+		quiet  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run FILE",
+		Short: "Run a pipeline, reusing cached steps",
+		Long: `Run a pipeline: every step whose inputs are ready runs, in parallel up to
+--jobs, unless an intact cache entry exists for the exact same inputs, input
+files (by SHA-256) and resolved settings. Outputs, the cache entry and a run
+record go to the lineage store.
+
+Set MLRUN_CACHEVERIFY=1 to run cached steps anyway and fail when their outputs
+differ from the cached ones (a check that steps are deterministic).
+
+Exit codes: 0 ok, 1 a validation rule or gate failed, 2 invalid pipeline or
+input, 3 runtime failure.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.loadPipeline(args[0], ef.params)
+			if err != nil {
+				return err
+			}
+			reg, err := a.registry()
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			opts, err := ef.options(a, p, st, reg)
+			if err != nil {
+				return err
+			}
+			opts.CacheVerify = os.Getenv("MLRUN_CACHEVERIFY") == "1"
+			var live *liveOutput
+			if !asJSON && !quiet {
+				live = newLiveOutput(a.stdout, p)
+				opts.Events = live.event
+			}
+			rec, runErr := exec.Run(cmd.Context(), p, opts)
+			if rec == nil {
+				return runErr
+			}
+			if asJSON {
+				if err := a.writeJSON(rec); err != nil {
+					return err
+				}
+			} else if !quiet {
+				writeRunSummary(a.stdout, rec)
+			}
+			if runErr != nil {
+				if asJSON || pipeline.ExitCode(runErr) == pipeline.ExitCheckFailed {
+					// The summary (or JSON) already says what failed.
+					return &silentError{code: pipeline.ExitCode(runErr)}
+				}
+				return runErr
+			}
+			return nil
+		},
+	}
+	ef.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON instead of the summary")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
+	return cmd
+}
+
+// liveOutput prints one line per step as it finishes (or is found cached).
+type liveOutput struct {
+	w      io.Writer
+	width  int
+	header bool
+	p      *pipeline.Pipeline
+}
+
+func newLiveOutput(w io.Writer, p *pipeline.Pipeline) *liveOutput {
+	width := 4
+	for _, s := range p.Steps {
+		width = max(width, len(s.ID))
+	}
+	return &liveOutput{w: w, width: width, p: p}
+}
+
+// event is exec.Options.Events; the executor serialises calls.
+func (l *liveOutput) event(e exec.Event) {
+	if !l.header {
+		l.header = true
+		fmt.Fprintf(l.w, "run %s  pipeline %s  (%s)\n", e.RunID, l.p.Name, l.p.File)
+	}
+	if e.Type == exec.EventStarted || e.Record == nil {
+		return
+	}
+	fmt.Fprintln(l.w, stepLine(e.Record, l.width))
+}
+
+// stepLine renders a step record as one aligned line.
+func stepLine(s *lineage.StepRecord, width int) string {
+	status := s.Status
+	if s.CacheHit {
+		status = "cached"
+		if s.Status == lineage.StepCheckFailed {
+			status = "cached, check failed"
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "  %-*s  %-9s %-8s", width, s.ID, s.Kind, statusMark(s)+" "+status)
+	if !s.CacheHit && s.Status != lineage.StepSkipped {
+		fmt.Fprintf(&b, "  %s", fmtDuration(s.Duration))
+	}
+	if m := fmtMetrics(s.Metrics, 6); m != "" {
+		fmt.Fprintf(&b, "  %s", m)
+	}
+	if s.Reason != "" {
+		fmt.Fprintf(&b, "  (%s)", s.Reason)
+	}
+	if s.Error != "" {
+		fmt.Fprintf(&b, "\n      error: %s", s.Error)
+	}
+	return b.String()
+}
+
+func statusMark(s *lineage.StepRecord) string {
+	switch {
+	case s.Status == lineage.StepFailed:
+		return "x"
+	case s.Status == lineage.StepCheckFailed:
+		return "!"
+	case s.Status == lineage.StepSkipped:
+		return "-"
+	case s.CacheHit:
+		return "="
+	default:
+		return "+"
+	}
+}
+
+// writeRunSummary prints failing checks, warnings, the metrics of the
+// final steps and the run id.
+func writeRunSummary(w io.Writer, rec *lineage.RunRecord) {
+	var ran, cached, skipped, failed int
+	for _, s := range rec.Steps {
+		switch {
+		case s.Status == lineage.StepSkipped:
+			skipped++
+		case s.Status == lineage.StepFailed:
+			failed++
+		case s.CacheHit:
+			cached++
+		default:
+			ran++
+		}
+	}
+	var failing, warnings []string
+	for _, s := range rec.Steps {
+		for _, c := range s.Checks {
+			line := fmt.Sprintf("  %s/%s: %s", s.ID, c.Name, c.Message)
+			if len(c.Rows) > 0 {
+				line += fmt.Sprintf(" (first rows: %s)", joinInts(c.Rows, 10))
+			}
+			switch {
+			case c.Failed():
+				failing = append(failing, line)
+			case !c.Passed:
+				warnings = append(warnings, line)
+			}
+		}
+	}
+	if len(failing) > 0 {
+		fmt.Fprintln(w, "\nFAILED checks:")
+		for _, l := range failing {
+			fmt.Fprintln(w, l)
+		}
+	}
+	if len(warnings) > 0 {
+		fmt.Fprintln(w, "\nwarnings:")
+		for _, l := range warnings {
+			fmt.Fprintln(w, l)
+		}
+	}
+	for _, s := range rec.Steps {
+		if s.Kind != "evaluate" || len(s.Metrics) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s metrics:\n", s.ID)
+		for _, k := range sortedKeys(s.Metrics) {
+			fmt.Fprintf(w, "  %-14s %s\n", k, fmtFloat(s.Metrics[k]))
+		}
+		for _, c := range s.Checks {
+			if c.Kind == "gate" {
+				mark := "pass"
+				if !c.Passed {
+					mark = "FAIL"
+				}
+				fmt.Fprintf(w, "  gate %-7s %s  %s\n", c.Name, mark, c.Expr)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\n%s: %s in %s  (%d ran, %d cached, %d skipped, %d failed)\nrun id %s\n",
+		rec.Pipeline, strings.ToUpper(rec.Status), fmtDuration(rec.End.Sub(rec.Start)), ran, cached, skipped, failed, rec.ID)
+}
+
+func joinInts(xs []int, limit int) string {
+	var parts []string
+	for i, x := range xs {
+		if i == limit {
+			parts = append(parts, "...")
+			break
+		}
+		parts = append(parts, fmt.Sprint(x))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// fmtMetrics renders up to limit metrics as k=v, sorted by name.
+func fmtMetrics(m lineage.Metrics, limit int) string {
+	var parts []string
+	for i, k := range sortedKeys(m) {
+		if i == limit {
+			parts = append(parts, fmt.Sprintf("(+%d)", len(m)-limit))
+			break
+		}
+		parts = append(parts, k+"="+fmtFloat(m[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func fmtFloat(v float64) string {
+	if v == float64(int64(v)) && v < 1e15 && v > -1e15 {
+		return fmt.Sprintf("%d", int64(v))
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%dms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	default:
+		return d.Round(time.Second).String()
+	}
+}
+
+// notFound turns a lineage.ErrNotFound into a usage error (exit 2).
+func notFound(err error) error {
+	if errors.Is(err, lineage.ErrNotFound) {
+		return pipeline.WithExitCode(pipeline.ExitInvalid, err)
+	}
+	return err
+}

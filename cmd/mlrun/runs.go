@@ -1,0 +1,613 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/steps/exprenv"
+)
+
+func (a *app) runsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List, show and compare recorded runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(a.runsListCommand(), a.runsShowCommand(), a.runsDiffCommand())
+	return cmd
+}
+
+// runMetrics flattens a run's step metrics for --where and --sort. Each
+// metric is available as step_metric (e.g. evaluation_auc) and, when no
+// later step has a metric of the same name, unqualified (auc): the
+// unqualified name refers to the last step in the run that reports it.
+func runMetrics(r *lineage.RunRecord) map[string]float64 {
+	m := map[string]float64{}
+	for _, s := range r.Steps {
+		for k, v := range s.Metrics {
+			k = metricIdent(k)
+			m[k] = v
+			m[metricIdent(s.ID)+"_"+k] = v
+		}
+	}
+	return m
+}
+
+type runsListFlags struct {
+	where    string
+	sortBy   string
+	limit    int
+	pipeline string
+	status   string
+	asJSON   bool
+}
+
+func (a *app) runsListCommand() *cobra.Command {
+	var f runsListFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Long: `List recorded runs, newest first.
+
+--where takes an expression over the runs' metrics and params, e.g.
+  --where 'auc >= 0.8 && params.seed == 42'
+A metric is named by itself (auc: the last step of the run reporting it) or
+qualified by its step (evaluation_auc). Runs lacking a metric the expression
+reads do not match.
+
+--sort takes a metric name, '-' in front for descending (--sort -auc), or
+"time" (the default, newest first).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runsList(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.where, "where", "", "keep runs for which this expression over metrics and params is true")
+	fl.StringVar(&f.sortBy, "sort", "time", "sort by a metric (prefix - for descending) or time")
+	fl.IntVarP(&f.limit, "limit", "n", 20, "show at most N runs (0: all)")
+	fl.StringVar(&f.pipeline, "pipeline", "", "only runs of this pipeline name")
+	fl.StringVar(&f.status, "status", "", "only runs with this status: ok, check-failed, failed, running")
+	fl.BoolVar(&f.asJSON, "json", false, "print the run records as JSON")
+	return cmd
+}
+
+func (a *app) runsList(ctx context.Context, f runsListFlags) error {
+	st, err := a.openStore()
+	if err != nil {
+		return err
+	}
+	runs, err := st.ListRuns(ctx)
+	if err != nil {
+		return err
+	}
+	// Newest first.
+	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
+		runs[i], runs[j] = runs[j], runs[i]
+	}
+	var kept []*lineage.RunRecord
+	for _, r := range runs {
+		if f.pipeline != "" && r.Pipeline != f.pipeline {
+			continue
+		}
+		if f.status != "" && r.Status != f.status {
+			continue
+		}
+		kept = append(kept, r)
+	}
+	if f.where != "" {
+		kept, err = filterRuns(kept, f.where)
+		if err != nil {
+			return err
+		}
+	}
+	if err := sortRuns(kept, f.sortBy); err != nil {
+		return err
+	}
+	if f.limit > 0 && len(kept) > f.limit {
+		kept = kept[:f.limit]
+	}
+	if f.asJSON {
+		if kept == nil {
+			kept = []*lineage.RunRecord{}
+		}
+		return a.writeJSON(kept)
+	}
+	if len(kept) == 0 {
+		fmt.Fprintln(a.stdout, "no runs")
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tPIPELINE\tSTATUS\tSTEPS\tDURATION\tMETRICS")
+	for _, r := range kept {
+		ran, cached := 0, 0
+		for _, s := range r.Steps {
+			if s.CacheHit {
+				cached++
+			} else if s.Status != lineage.StepSkipped {
+				ran++
+			}
+		}
+		dur := "-"
+		if !r.End.IsZero() {
+			dur = fmtDuration(r.End.Sub(r.Start))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d ran, %d cached\t%s\t%s\n", r.ID, r.Pipeline, r.Status, ran, cached, dur, headlineMetrics(r))
+	}
+	return tw.Flush()
+}
+
+// headlineMetrics shows the metrics of the run's evaluate steps.
+func headlineMetrics(r *lineage.RunRecord) string {
+	var parts []string
+	for _, s := range r.Steps {
+		if s.Kind != "evaluate" {
+			continue
+		}
+		for _, k := range []string{"auc", "gini", "ks", "accuracy", "f1"} {
+			if v, ok := s.Metrics[k]; ok {
+				parts = append(parts, k+"="+fmtFloat(v))
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func filterRuns(runs []*lineage.RunRecord, where string) ([]*lineage.RunRecord, error) {
+	// Compile once against the union of names to report syntax errors
+	// (exit 2) even when no run matches.
+	names := map[string]bool{}
+	params := map[string]any{}
+	for _, r := range runs {
+		for k := range runMetrics(r) {
+			names[k] = true
+		}
+		for k, v := range r.Params {
+			params[k] = v
+		}
+	}
+	if _, err := exprenv.CompileGate(where, sortedKeys(names), params); err != nil {
+		return nil, pipeline.Invalidf("--where: %v", err)
+	}
+	var kept []*lineage.RunRecord
+	for _, r := range runs {
+		m := runMetrics(r)
+		g, err := exprenv.CompileGate(where, sortedKeys(m), r.Params)
+		if err != nil {
+			continue // reads a metric or param this run lacks
+		}
+		ok, err := g.Eval(m)
+		if err == nil && ok {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
+
+// metricIdent makes a metric or step name usable as an expression
+// identifier: "rows.test" becomes rows_test.
+func metricIdent(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func sortRuns(runs []*lineage.RunRecord, by string) error {
+	switch by {
+	case "time", "-time", "":
+		return nil // already newest first
+	case "+time":
+		sort.SliceStable(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
+		return nil
+	}
+	desc := strings.HasPrefix(by, "-")
+	name := strings.TrimLeft(by, "-+")
+	val := func(r *lineage.RunRecord) float64 {
+		v, ok := runMetrics(r)[name]
+		if !ok || math.IsNaN(v) {
+			return math.NaN()
+		}
+		return v
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		vi, vj := val(runs[i]), val(runs[j])
+		switch {
+		case math.IsNaN(vi):
+			return false // missing values last
+		case math.IsNaN(vj):
+			return true
+		case desc:
+			return vi > vj
+		default:
+			return vi < vj
+		}
+	})
+	return nil
+}
+
+func (a *app) runsShowCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show a run: its data, config, steps, metrics and checks",
+		Long: `Show everything recorded about a run: the pipeline file and its SHA-256,
+params, the mlrun version and git commit, who ran it where, and for each step
+its cache key, input files (path, SHA-256, size), input and output object
+ids, duration, metrics and checks. RUN may be a unique prefix of a run id,
+or "latest".`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			r, err := getRun(cmd.Context(), st, args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(r)
+			}
+			writeRunDetail(a.stdout, r)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON")
+	return cmd
+}
+
+// getRun resolves "latest" or a run id prefix.
+func getRun(ctx context.Context, st *lineage.Store, ref string) (*lineage.RunRecord, error) {
+	if ref == "latest" {
+		runs, err := st.ListRuns(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(runs) == 0 {
+			return nil, pipeline.Invalidf("no runs in store %s", st.Dir())
+		}
+		return runs[len(runs)-1], nil
+	}
+	r, err := st.GetRun(ctx, ref)
+	if err != nil {
+		return nil, notFound(fmt.Errorf("run %q: %w", ref, err))
+	}
+	return r, nil
+}
+
+func writeRunDetail(w io.Writer, r *lineage.RunRecord) {
+	fmt.Fprintf(w, "run       %s\n", r.ID)
+	fmt.Fprintf(w, "pipeline  %s\n", r.Pipeline)
+	fmt.Fprintf(w, "file      %s  sha256:%s\n", r.File, r.FileSHA256)
+	fmt.Fprintf(w, "status    %s (exit %d)\n", r.Status, r.ExitCode)
+	if r.Error != "" {
+		fmt.Fprintf(w, "error     %s\n", r.Error)
+	}
+	fmt.Fprintf(w, "mlrun     %s\n", r.Version)
+	if r.Git != nil {
+		dirty := ""
+		if r.Git.Dirty {
+			dirty = " (uncommitted changes)"
+		}
+		fmt.Fprintf(w, "git       %s%s\n", r.Git.Commit, dirty)
+	}
+	if r.User != "" || r.Host != "" {
+		fmt.Fprintf(w, "by        %s@%s\n", r.User, r.Host)
+	}
+	fmt.Fprintf(w, "started   %s\n", r.Start.UTC().Format("2006-01-02 15:04:05.000 MST"))
+	if !r.End.IsZero() {
+		fmt.Fprintf(w, "duration  %s\n", fmtDuration(r.End.Sub(r.Start)))
+	}
+	if len(r.Params) > 0 {
+		fmt.Fprintln(w, "params")
+		for _, k := range sortedKeys(r.Params) {
+			fmt.Fprintf(w, "  %s = %v\n", k, r.Params[k])
+		}
+	}
+	fmt.Fprintln(w, "steps")
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		status := s.Status
+		if s.CacheHit {
+			status += ", cache hit"
+		}
+		fmt.Fprintf(w, "  %s (%s v%d): %s", s.ID, s.Kind, s.KindVersion, status)
+		if !s.CacheHit && s.Status != lineage.StepSkipped {
+			fmt.Fprintf(w, " in %s", fmtDuration(s.Duration))
+		}
+		fmt.Fprintln(w)
+		if s.Reason != "" {
+			fmt.Fprintf(w, "      reason   %s\n", s.Reason)
+		}
+		if s.CacheKey != "" {
+			fmt.Fprintf(w, "      key      %s\n", s.CacheKey)
+		}
+		for _, f := range s.Files {
+			fmt.Fprintf(w, "      file     %s  sha256:%s  %d bytes\n", f.Path, f.SHA256, f.Size)
+		}
+		for _, k := range sortedKeys(s.Inputs) {
+			ref := s.Inputs[k]
+			fmt.Fprintf(w, "      in       %-8s %s %s\n", k, ref.Type, ref.ID)
+		}
+		for _, k := range sortedKeys(s.Outputs) {
+			ref := s.Outputs[k]
+			fmt.Fprintf(w, "      out      %-8s %s %s (%d bytes)\n", k, ref.Type, ref.ID, ref.Size)
+		}
+		if len(s.Metrics) > 0 {
+			fmt.Fprintf(w, "      metrics  %s\n", fmtMetrics(s.Metrics, 1000))
+		}
+		for _, c := range s.Checks {
+			mark := "pass"
+			switch {
+			case c.Failed():
+				mark = "FAIL"
+			case !c.Passed:
+				mark = "warn"
+			}
+			fmt.Fprintf(w, "      check    %s %s: %s\n", mark, c.Name, c.Message)
+		}
+		for _, n := range s.Notes {
+			fmt.Fprintf(w, "      note     %s\n", n)
+		}
+		if s.Error != "" {
+			fmt.Fprintf(w, "      error    %s\n", s.Error)
+		}
+	}
+}
+
+// runDiff is the difference between two runs.
+type runDiff struct {
+	A        string         `json:"a"`
+	B        string         `json:"b"`
+	Params   []valueChange  `json:"params,omitempty"`
+	Files    []fileChange   `json:"files,omitempty"`
+	Steps    []stepChange   `json:"steps,omitempty"`
+	Metrics  []metricChange `json:"metrics,omitempty"`
+	Pipeline *valueChange   `json:"pipeline_file,omitempty"`
+	Version  *valueChange   `json:"mlrun_version,omitempty"`
+}
+
+type valueChange struct {
+	Name string `json:"name"`
+	A    any    `json:"a"`
+	B    any    `json:"b"`
+}
+
+type fileChange struct {
+	Step string `json:"step"`
+	Path string `json:"path"`
+	A    string `json:"a_sha256"`
+	B    string `json:"b_sha256"`
+}
+
+type stepChange struct {
+	Step   string `json:"step"`
+	Change string `json:"change"`
+}
+
+type metricChange struct {
+	Step   string  `json:"step"`
+	Metric string  `json:"metric"`
+	A      float64 `json:"a"`
+	B      float64 `json:"b"`
+	Delta  float64 `json:"delta"`
+}
+
+func (a *app) runsDiffCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "diff RUN_A RUN_B",
+		Short: "Compare two runs: params, data fingerprints, steps and metrics",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			ra, err := getRun(cmd.Context(), st, args[0])
+			if err != nil {
+				return err
+			}
+			rb, err := getRun(cmd.Context(), st, args[1])
+			if err != nil {
+				return err
+			}
+			d := diffRuns(ra, rb)
+			if asJSON {
+				return a.writeJSON(d)
+			}
+			writeRunDiff(a.stdout, d)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the difference as JSON")
+	return cmd
+}
+
+func diffRuns(ra, rb *lineage.RunRecord) *runDiff {
+	d := &runDiff{A: ra.ID, B: rb.ID}
+	if ra.FileSHA256 != rb.FileSHA256 || ra.File != rb.File {
+		d.Pipeline = &valueChange{Name: "file", A: ra.File + " sha256:" + short(ra.FileSHA256), B: rb.File + " sha256:" + short(rb.FileSHA256)}
+	}
+	if ra.Version != rb.Version {
+		d.Version = &valueChange{Name: "mlrun", A: ra.Version, B: rb.Version}
+	}
+	keys := map[string]bool{}
+	for k := range ra.Params {
+		keys[k] = true
+	}
+	for k := range rb.Params {
+		keys[k] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		va, oka := ra.Params[k]
+		vb, okb := rb.Params[k]
+		if oka != okb || fmt.Sprint(va) != fmt.Sprint(vb) {
+			c := valueChange{Name: k, A: va, B: vb}
+			if !oka {
+				c.A = nil
+			}
+			if !okb {
+				c.B = nil
+			}
+			d.Params = append(d.Params, c)
+		}
+	}
+	stepsA := map[string]*lineage.StepRecord{}
+	for i := range ra.Steps {
+		stepsA[ra.Steps[i].ID] = &ra.Steps[i]
+	}
+	seen := map[string]bool{}
+	for i := range rb.Steps {
+		sb := &rb.Steps[i]
+		seen[sb.ID] = true
+		sa, ok := stepsA[sb.ID]
+		if !ok {
+			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: "added"})
+			continue
+		}
+		filesA := map[string]string{}
+		for _, f := range sa.Files {
+			filesA[f.Path] = f.SHA256
+		}
+		for _, f := range sb.Files {
+			if ha, ok := filesA[f.Path]; ok && ha != f.SHA256 {
+				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, A: ha, B: f.SHA256})
+			} else if !ok {
+				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, B: f.SHA256})
+			}
+		}
+		switch {
+		case sa.Kind != sb.Kind:
+			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("kind %s -> %s", sa.Kind, sb.Kind)})
+		case sa.CacheKey != sb.CacheKey:
+			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("cache key %s -> %s%s", short(sa.CacheKey), short(sb.CacheKey), outputsChange(sa, sb))})
+		case sa.Status != sb.Status:
+			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("status %s -> %s", sa.Status, sb.Status)})
+		}
+		for _, k := range unionKeys(sa.Metrics, sb.Metrics) {
+			va, oka := sa.Metrics[k]
+			vb, okb := sb.Metrics[k]
+			if !oka {
+				va = math.NaN()
+			}
+			if !okb {
+				vb = math.NaN()
+			}
+			if va != vb && !(math.IsNaN(va) && math.IsNaN(vb)) {
+				d.Metrics = append(d.Metrics, metricChange{Step: sb.ID, Metric: k, A: va, B: vb, Delta: vb - va})
+			}
+		}
+	}
+	for i := range ra.Steps {
+		if !seen[ra.Steps[i].ID] {
+			d.Steps = append(d.Steps, stepChange{Step: ra.Steps[i].ID, Change: "removed"})
+		}
+	}
+	return d
+}
+
+func outputsChange(sa, sb *lineage.StepRecord) string {
+	for k, oa := range sa.Outputs {
+		if ob, ok := sb.Outputs[k]; ok && ob.ID != oa.ID {
+			return ", outputs differ"
+		}
+	}
+	if len(sa.Outputs) > 0 {
+		return ", same outputs"
+	}
+	return ""
+}
+
+func unionKeys(a, b lineage.Metrics) []string {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return sortedKeys(keys)
+}
+
+func short(hex string) string {
+	if len(hex) > 12 {
+		return hex[:12]
+	}
+	return hex
+}
+
+func writeRunDiff(w io.Writer, d *runDiff) {
+	fmt.Fprintf(w, "--- %s\n+++ %s\n", d.A, d.B)
+	empty := true
+	if d.Pipeline != nil {
+		empty = false
+		fmt.Fprintf(w, "pipeline file: %v -> %v\n", d.Pipeline.A, d.Pipeline.B)
+	}
+	if d.Version != nil {
+		empty = false
+		fmt.Fprintf(w, "mlrun version: %v -> %v\n", d.Version.A, d.Version.B)
+	}
+	if len(d.Params) > 0 {
+		empty = false
+		fmt.Fprintln(w, "params:")
+		for _, p := range d.Params {
+			fmt.Fprintf(w, "  %s: %v -> %v\n", p.Name, fmtAny(p.A), fmtAny(p.B))
+		}
+	}
+	if len(d.Files) > 0 {
+		empty = false
+		fmt.Fprintln(w, "data:")
+		for _, f := range d.Files {
+			fmt.Fprintf(w, "  %s %s: sha256 %s -> %s\n", f.Step, f.Path, orNone(short(f.A)), short(f.B))
+		}
+	}
+	if len(d.Steps) > 0 {
+		empty = false
+		fmt.Fprintln(w, "steps:")
+		for _, s := range d.Steps {
+			fmt.Fprintf(w, "  %s: %s\n", s.Step, s.Change)
+		}
+	}
+	if len(d.Metrics) > 0 {
+		empty = false
+		fmt.Fprintln(w, "metrics:")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, m := range d.Metrics {
+			fmt.Fprintf(tw, "  %s.%s\t%s\t->\t%s\t(%+.4g)\n", m.Step, m.Metric, fmtFloat(m.A), fmtFloat(m.B), m.Delta)
+		}
+		tw.Flush()
+	}
+	if empty {
+		fmt.Fprintln(w, "no differences in params, data, steps or metrics")
+	}
+}
+
+func fmtAny(v any) string {
+	if v == nil {
+		return "(unset)"
+	}
+	return fmt.Sprint(v)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

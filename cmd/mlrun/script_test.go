@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"mlrun": func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScript runs the end-to-end CLI scripts in testdata/script/*.txtar.
+// Each script runs in a fresh temporary directory holding the files of its
+// archive; $REPO is the repository root (for examples/), and $SHARED the
+// shared data folder when it exists.
+func TestScript(t *testing.T) {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: false,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("REPO", repo)
+			env.Setenv("MLRUN_STORE", "")
+			shared := filepath.Join(repo, "..", "shared", "data")
+			if _, err := os.Stat(filepath.Join(shared, "credit_data.csv")); err == nil {
+				env.Setenv("SHARED_DATA", shared)
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode": cmdExitCode,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "shareddata" {
+				_, err := os.Stat(filepath.Join(repo, "..", "shared", "data", "credit_data.csv"))
+				return err == nil, nil
+			}
+			return false, nil
+		},
+	})
+}
+
+// cmdExitCode implements "exitcode N prog args...": run prog and fail
+// unless it exits with code N. Its output is kept for stdout/stderr checks.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N prog [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: %v", err)
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		ts.Fatalf("exitcode: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}

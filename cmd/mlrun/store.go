@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+)
+
+func (a *app) verifyCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Re-hash every stored object and check every record's references",
+		Long: `Re-hash every object in the lineage store and check that every object a
+run record or cache entry references exists and is intact. Corrupt or missing
+objects are listed with the runs and cache entries that use them; the next
+'mlrun run' recomputes what a cache entry lost.
+
+Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			rep, err := st.Verify(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := a.writeJSON(rep); err != nil {
+					return err
+				}
+			} else {
+				writeVerify(a.stdout, st, rep)
+			}
+			if !rep.OK() {
+				return &silentError{code: pipeline.ExitCheckFailed}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+func writeVerify(w io.Writer, st *lineage.Store, rep *lineage.VerifyReport) {
+	fmt.Fprintf(w, "checked %d objects (%s), %d run records, %d cache entries in %s\n",
+		rep.Objects, fmtBytes(rep.Bytes), rep.Runs, rep.CacheEntries, st.Dir())
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "  %s\n", p.String())
+	}
+	for _, b := range rep.BadRecords {
+		fmt.Fprintf(w, "  bad record %s\n", b)
+	}
+	if rep.OK() {
+		fmt.Fprintln(w, "store intact")
+		return
+	}
+	fmt.Fprintf(w, "store damaged: %d object problem(s), %d bad record(s)\n", len(rep.Problems), len(rep.BadRecords))
+}
+
+func fmtBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func (a *app) gcCommand() *cobra.Command {
+	var (
+		opts   lineage.GCOptions
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove objects no run or cache entry references",
+		Long: `Remove the objects that no kept run record or cache entry references, and
+temporary files of interrupted writes. With --keep-last N, only the last N runs
+of each pipeline are kept, with the cache entries they use.
+
+gc refuses to start while an 'mlrun run' holds the store.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.KeepLast < 0 {
+				return pipeline.Invalidf("--keep-last must not be negative")
+			}
+			st, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			rep, err := st.GC(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(rep)
+			}
+			verb := "removed"
+			if rep.DryRun {
+				verb = "would remove"
+			}
+			fmt.Fprintf(a.stdout, "%s %d of %d objects (%s), %d of %d run records, %d cache entries, %d temporary files\n",
+				verb, rep.DeletedObjects, rep.Objects, fmtBytes(rep.DeletedBytes), len(rep.DroppedRuns), rep.Runs, len(rep.PrunedCache), rep.TempFiles)
+			for _, r := range rep.DroppedRuns {
+				fmt.Fprintf(a.stdout, "  run %s\n", r)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.DryRun, "dry-run", "n", false, "report what would be removed, remove nothing")
+	cmd.Flags().IntVar(&opts.KeepLast, "keep-last", 0, "keep only the last N runs of each pipeline (0: keep all runs)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+// lineageNode is one step in the upstream tree of an object.
+type lineageNode struct {
+	Step     string                       `json:"step"`
+	Kind     string                       `json:"kind"`
+	Run      string                       `json:"run"`
+	CacheKey string                       `json:"cache_key,omitempty"`
+	CacheHit bool                         `json:"cache_hit"`
+	Files    []pipeline.FileInfo          `json:"files,omitempty"`
+	Outputs  map[string]lineage.ObjectRef `json:"outputs,omitempty"`
+	Metrics  lineage.Metrics              `json:"metrics,omitempty"`
+	Inputs   map[string]*lineageInput     `json:"inputs,omitempty"`
+}
+
+type lineageInput struct {
+	Object lineage.ObjectRef `json:"object"`
+	From   *lineageNode      `json:"from,omitempty"`
+}
+
+func (a *app) lineageCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "lineage (OBJECT | RUN [STEP])",
+		Short: "Trace an object or a step back to the data files and settings behind it",
+		Long: `Trace a model, dataset or metrics object back through every step that led to
+it, down to the input files and their SHA-256.
+
+  mlrun lineage RUN STEP     the step of a run (RUN: id, unique prefix or "latest")
+  mlrun lineage RUN          the last step of the run
+  mlrun lineage OBJECT_ID    an object id (or a unique prefix of at least 8
+                             hex digits), found in the newest run that made it`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			run, step, err := resolveLineageTarget(cmd.Context(), st, args)
+			if err != nil {
+				return err
+			}
+			node := buildLineage(run, step, map[string]bool{})
+			if asJSON {
+				return a.writeJSON(node)
+			}
+			fmt.Fprintf(a.stdout, "run %s  pipeline %s  file %s sha256:%s  mlrun %s\n", run.ID, run.Pipeline, run.File, short(run.FileSHA256), run.Version)
+			writeLineage(a.stdout, node, "", "", map[string]bool{})
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the lineage tree as JSON")
+	return cmd
+}
+
+func resolveLineageTarget(ctx context.Context, st *lineage.Store, args []string) (*lineage.RunRecord, string, error) {
+	if len(args) == 2 {
+		run, err := getRun(ctx, st, args[0])
+		if err != nil {
+			return nil, "", err
+		}
+		if findStep(run, args[1]) == nil {
+			return nil, "", pipeline.Invalidf("run %s has no step %q", run.ID, args[1])
+		}
+		return run, args[1], nil
+	}
+	ref := strings.ToLower(args[0])
+	if isHexPrefix(ref) && len(ref) >= 8 {
+		runs, err := st.ListRuns(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		matches := map[string]bool{}
+		var hitRun *lineage.RunRecord
+		var hitStep string
+		for i := len(runs) - 1; i >= 0; i-- {
+			for _, s := range runs[i].Steps {
+				for _, o := range s.Outputs {
+					if strings.HasPrefix(o.ID.String(), ref) {
+						matches[o.ID.String()] = true
+						if hitRun == nil {
+							hitRun, hitStep = runs[i], s.ID
+						}
+					}
+				}
+			}
+		}
+		switch len(matches) {
+		case 1:
+			return hitRun, hitStep, nil
+		case 0:
+		default:
+			ids := sortedKeys(matches)
+			return nil, "", pipeline.Invalidf("object prefix %q is ambiguous: %s", ref, strings.Join(ids, ", "))
+		}
+	}
+	run, err := getRun(ctx, st, args[0])
+	if err != nil {
+		return nil, "", pipeline.Invalidf("%q is neither an object produced by a recorded run nor a run id", args[0])
+	}
+	if len(run.Steps) == 0 {
+		return nil, "", pipeline.Invalidf("run %s has no steps", run.ID)
+	}
+	return run, run.Steps[len(run.Steps)-1].ID, nil
+}
+
+func isHexPrefix(s string) bool {
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func findStep(run *lineage.RunRecord, id string) *lineage.StepRecord {
+	for i := range run.Steps {
+		if run.Steps[i].ID == id {
+			return &run.Steps[i]
+		}
+	}
+	return nil
+}
+
+// buildLineage walks from a step of a run to the steps whose outputs it
+// read, matching input object ids to outputs within the same run.
+func buildLineage(run *lineage.RunRecord, stepID string, visiting map[string]bool) *lineageNode {
+	s := findStep(run, stepID)
+	if s == nil || visiting[stepID] {
+		return nil
+	}
+	visiting[stepID] = true
+	defer delete(visiting, stepID)
+	n := &lineageNode{Step: s.ID, Kind: s.Kind, Run: run.ID, CacheKey: s.CacheKey, CacheHit: s.CacheHit,
+		Files: s.Files, Outputs: s.Outputs, Metrics: s.Metrics}
+	for port, ref := range s.Inputs {
+		in := &lineageInput{Object: ref}
+		// Steps are recorded in pipeline (topological) order; a step that
+		// passes its input through (validate) outputs the same object as
+		// its upstream, so the nearest producer before this step is the one
+		// it read from.
+		producer := ""
+		for i := range run.Steps {
+			if run.Steps[i].ID == stepID {
+				break
+			}
+			for _, o := range run.Steps[i].Outputs {
+				if o.ID == ref.ID {
+					producer = run.Steps[i].ID
+				}
+			}
+		}
+		if producer != "" {
+			in.From = buildLineage(run, producer, visiting)
+		}
+		if n.Inputs == nil {
+			n.Inputs = map[string]*lineageInput{}
+		}
+		n.Inputs[port] = in
+	}
+	return n
+}
+
+func writeLineage(w io.Writer, n *lineageNode, indent, via string, printed map[string]bool) {
+	if printed[n.Step] {
+		fmt.Fprintf(w, "%s%s%s (%s, see above)\n", indent, via, n.Step, n.Kind)
+		return
+	}
+	printed[n.Step] = true
+	hit := ""
+	if n.CacheHit {
+		hit = ", cache hit"
+	}
+	fmt.Fprintf(w, "%s%s%s (%s%s) key %s\n", indent, via, n.Step, n.Kind, hit, short(n.CacheKey))
+	for _, k := range sortedKeys(n.Outputs) {
+		o := n.Outputs[k]
+		fmt.Fprintf(w, "%s    out %s: %s %s\n", indent, k, o.Type, o.ID)
+	}
+	if len(n.Metrics) > 0 {
+		fmt.Fprintf(w, "%s    metrics %s\n", indent, fmtMetrics(n.Metrics, 8))
+	}
+	for _, f := range n.Files {
+		fmt.Fprintf(w, "%s    file %s sha256:%s (%d bytes)\n", indent, f.Path, f.SHA256, f.Size)
+	}
+	ports := make([]string, 0, len(n.Inputs))
+	for p := range n.Inputs {
+		ports = append(ports, p)
+	}
+	sort.Strings(ports)
+	for _, p := range ports {
+		in := n.Inputs[p]
+		if in.From == nil {
+			fmt.Fprintf(w, "%s  <- %s: %s %s (not produced in this run)\n", indent, p, in.Object.Type, in.Object.ID)
+			continue
+		}
+		writeLineage(w, in.From, indent+"  ", "<- "+p+": ", printed)
+	}
+}
