@@ -35,8 +35,8 @@ func Builtin() (*pipeline.Registry, error) {
 		}
 	}
 	decoders := map[string]pipeline.DecodeFunc{
-		"dataset": func(b []byte) (pipeline.Object, error) { return table.Decode(b) },
-		"model": func(b []byte) (pipeline.Object, error) { return model.Decode(b) },
+		"dataset":    func(b []byte) (pipeline.Object, error) { return table.Decode(b) },
+		"model":      func(b []byte) (pipeline.Object, error) { return model.Decode(b) },
 		"validation": pipeline.DocumentDecoder("validation"),
 		"metrics":    pipeline.DocumentDecoder("metrics"),
 	}
