@@ -84,6 +84,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.lineageCommand(),
 		a.verifyCommand(),
 		a.gcCommand(),
+		a.auditCommand(),
 		a.versionCommand(),
 		a.schemaCommand(),
 	)

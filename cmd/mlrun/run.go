@@ -110,11 +110,31 @@ input, 3 runtime failure.`,
 			var live *liveOutput
 			if !asJSON && !quiet {
 				live = newLiveOutput(a.stdout, p)
-				opts.Events = live.event
+			}
+			var auditErr error
+			started := false
+			opts.Events = func(e exec.Event) {
+				if !started {
+					started = true
+					_, auditErr = st.AppendAudit(cmd.Context(), lineage.AuditEntry{
+						Type: lineage.AuditRunStarted, Run: e.RunID, Pipeline: p.Name,
+						Detail: map[string]string{"file": p.File, "file_sha256": p.SHA256},
+					})
+				}
+				if live != nil {
+					live.event(e)
+				}
 			}
 			rec, runErr := exec.Run(cmd.Context(), p, opts)
 			if rec == nil {
 				return runErr
+			}
+			head, err := st.AppendAudit(cmd.Context(), runAuditEntries(rec)...)
+			if auditErr == nil {
+				auditErr = err
+			}
+			if auditErr != nil {
+				return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("run %s finished but the audit log could not be written: %w", rec.ID, auditErr))
 			}
 			if asJSON {
 				if err := a.writeJSON(rec); err != nil {
@@ -122,6 +142,7 @@ input, 3 runtime failure.`,
 				}
 			} else if !quiet {
 				writeRunSummary(a.stdout, rec)
+				fmt.Fprintf(a.stdout, "audit head %s\n", head)
 			}
 			if runErr != nil {
 				if asJSON || pipeline.ExitCode(runErr) == pipeline.ExitCheckFailed {
@@ -137,6 +158,37 @@ input, 3 runtime failure.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON instead of the summary")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	return cmd
+}
+
+// runAuditEntries are the audit events of a finished run: each step
+// executed or cached, then the run's outcome.
+func runAuditEntries(rec *lineage.RunRecord) []lineage.AuditEntry {
+	var out []lineage.AuditEntry
+	for _, s := range rec.Steps {
+		if s.Status == lineage.StepSkipped {
+			continue
+		}
+		typ := lineage.AuditStepExecuted
+		if s.CacheHit {
+			typ = lineage.AuditStepCached
+		}
+		d := map[string]string{"kind": s.Kind, "status": s.Status}
+		if s.CacheKey != "" {
+			d["cache_key"] = s.CacheKey
+		}
+		for name, o := range s.Outputs {
+			d["output."+name] = o.Type + ":" + o.ID.String()
+		}
+		for _, f := range s.Files {
+			d["file."+f.Path] = f.SHA256
+		}
+		out = append(out, lineage.AuditEntry{Type: typ, Run: rec.ID, Step: s.ID, Pipeline: rec.Pipeline, Detail: d})
+	}
+	d := map[string]string{"status": rec.Status, "exit_code": fmt.Sprint(rec.ExitCode), "mlrun_version": rec.Version, "file_sha256": rec.FileSHA256}
+	if rec.Git != nil {
+		d["git_commit"] = rec.Git.Commit
+	}
+	return append(out, lineage.AuditEntry{Type: lineage.AuditRunFinished, Run: rec.ID, Pipeline: rec.Pipeline, Detail: d})
 }
 
 // liveOutput prints one line per step as it finishes (or is found cached).

@@ -21,7 +21,8 @@ func (a *app) verifyCommand() *cobra.Command {
 		Long: `Re-hash every object in the lineage store and check that every object a
 run record or cache entry references exists and is intact. Corrupt or missing
 objects are listed with the runs and cache entries that use them; the next
-'mlrun run' recomputes what a cache entry lost.
+'mlrun run' recomputes what a cache entry lost. The audit log's hash chain is
+checked too (see 'mlrun audit verify').
 
 Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
 		Args: cobra.NoArgs,
@@ -34,14 +35,23 @@ Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
 			if err != nil {
 				return err
 			}
+			arep, err := st.VerifyAudit(cmd.Context())
+			if err != nil {
+				return err
+			}
 			if asJSON {
-				if err := a.writeJSON(rep); err != nil {
+				out := struct {
+					*lineage.VerifyReport
+					Audit *lineage.AuditReport `json:"audit"`
+				}{rep, arep}
+				if err := a.writeJSON(out); err != nil {
 					return err
 				}
 			} else {
 				writeVerify(a.stdout, st, rep)
+				writeAuditVerify(a.stdout, arep)
 			}
-			if !rep.OK() {
+			if !rep.OK() || !arep.OK() {
 				return &silentError{code: pipeline.ExitCheckFailed}
 			}
 			return nil
@@ -106,9 +116,24 @@ gc refuses to start while an 'mlrun run' holds the store.`,
 			if err != nil {
 				return err
 			}
+			var head string
+			if !rep.DryRun {
+				head, err = st.AppendAudit(cmd.Context(), lineage.AuditEntry{Type: lineage.AuditGC, Detail: map[string]string{
+					"deleted_objects": fmt.Sprint(rep.DeletedObjects), "deleted_bytes": fmt.Sprint(rep.DeletedBytes),
+					"dropped_runs": strings.Join(rep.DroppedRuns, ","), "pruned_cache": fmt.Sprint(len(rep.PrunedCache)),
+				}})
+				if err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return a.writeJSON(rep)
 			}
+			defer func() {
+				if head != "" {
+					fmt.Fprintf(a.stdout, "audit head %s\n", head)
+				}
+			}()
 			verb := "removed"
 			if rep.DryRun {
 				verb = "would remove"
