@@ -26,9 +26,13 @@ step will re-run, no previous run, forced), or "skip".
 Exit codes: 0 ok, 2 invalid pipeline, 3 runtime failure. With
 --detailed-exitcode (the convention of 'terraform plan'): 0 when every step is
 cached, 2 when some step would run, 1 on any error.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := a.plan(cmd, args[0], &ef)
+			file, err := ef.pipelineArg(args)
+			var rep *exec.PlanReport
+			if err == nil {
+				rep, err = a.plan(cmd, file, &ef)
+			}
 			if err != nil {
 				if detailed {
 					a.printError(err)

@@ -61,6 +61,32 @@ func (f *execFlags) options(a *app, p *pipeline.Pipeline, st *lineage.Store, reg
 	return opts, nil
 }
 
+// pipelineArg returns the pipeline file among args. "--force STEP FILE"
+// parses as --force (every step) followed by two arguments; the one that is
+// not a pipeline file is then taken as the step(s) to force.
+func (f *execFlags) pipelineArg(args []string) (string, error) {
+	if len(args) == 1 {
+		return args[0], nil
+	}
+	if len(f.force) == 1 && f.force[0] == forceAll {
+		file, steps := args[1], args[0]
+		if isPipelineFile(args[0]) && !isPipelineFile(args[1]) {
+			file, steps = args[0], args[1]
+		}
+		f.force = strings.Split(steps, ",")
+		return file, nil
+	}
+	return "", pipeline.Invalidf("want one pipeline file, got %d arguments: %s", len(args), strings.Join(args, " "))
+}
+
+func isPipelineFile(name string) bool {
+	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		return true
+	}
+	fi, err := os.Stat(name)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 func stepIDs(p *pipeline.Pipeline) []string {
 	ids := make([]string, len(p.Steps))
 	for i, s := range p.Steps {
@@ -88,9 +114,13 @@ differ from the cached ones (a check that steps are deterministic).
 
 Exit codes: 0 ok, 1 a validation rule or gate failed, 2 invalid pipeline or
 input, 3 runtime failure.`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadPipeline(args[0], ef.params)
+			file, err := ef.pipelineArg(args)
+			if err != nil {
+				return err
+			}
+			p, err := a.loadPipeline(file, ef.params)
 			if err != nil {
 				return err
 			}
