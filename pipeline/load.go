@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -578,15 +579,59 @@ func (l *loader) checkTop(root *yaml.Node, p *Pipeline) map[string]*yaml.Node {
 			l.errAt("/description", v, "description must be a string")
 		}
 	}
-	for _, key := range []string{"model_card", "reasons", "protected"} {
-		if v := vals[key]; v != nil && v.Kind != yaml.MappingNode {
-			l.errAt("/"+key, v, "%s must be a mapping", key)
-		}
+	if v := vals["model_card"]; v != nil && v.Kind != yaml.MappingNode {
+		l.errAt("/model_card", v, "model_card must be a mapping")
 	}
+	l.parseProtected(vals["protected"], p)
+	l.parseReasons(vals["reasons"], p)
 	if vals["steps"] == nil {
 		missing("steps", "missing required key %q", "steps")
 	}
 	return vals
+}
+
+// parseProtected reads the top-level `protected:` list of column names.
+func (l *loader) parseProtected(v *yaml.Node, p *Pipeline) {
+	if v == nil {
+		return
+	}
+	if v.Kind != yaml.SequenceNode {
+		l.errAt("/protected", v, "protected must be a list of column names, got %s", describeValue(v))
+		return
+	}
+	for i, n := range v.Content {
+		ptr := fmt.Sprintf("/protected/%d", i)
+		switch {
+		case !isString(n) || n.Value == "":
+			l.errAt(ptr, n, "protected column must be a non-empty string, got %s", describeValue(n))
+		case slices.Contains(p.Protected, n.Value):
+			l.errAt(ptr, n, "protected column %q listed twice", n.Value)
+		default:
+			p.Protected = append(p.Protected, n.Value)
+			p.ProtectedPos = append(p.ProtectedPos, l.pos(n))
+		}
+	}
+}
+
+// parseReasons reads the top-level `reasons:` mapping of feature name to
+// reason text.
+func (l *loader) parseReasons(v *yaml.Node, p *Pipeline) {
+	if v == nil {
+		return
+	}
+	if v.Kind != yaml.MappingNode {
+		l.errAt("/reasons", v, "reasons must be a mapping of feature name to reason text, got %s", describeValue(v))
+		return
+	}
+	p.Reasons = map[string]string{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, t := v.Content[i], v.Content[i+1]
+		if !isString(t) || t.Value == "" {
+			l.errAt("/reasons/"+pointerEscape(k.Value), t, "reason text for %q must be a non-empty string, got %s", k.Value, describeValue(t))
+			continue
+		}
+		p.Reasons[k.Value] = t.Value
+	}
 }
 
 // describeValue renders a value for a message: a string quoted, another

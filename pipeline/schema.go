@@ -153,8 +153,17 @@ func schemaDocument(reg *Registry, editor bool) (map[string]any, error) {
 				"additionalProperties": map[string]any{"$ref": "#/$defs/step"},
 			},
 			"model_card": reserved("Model card"),
-			"reasons":    reserved("Reason codes"),
-			"protected":  reserved("Protected attributes"),
+			"reasons": map[string]any{
+				"description":          "Reason-code text by feature name, used by `mlrun predict` for adverse decisions.",
+				"type":                 "object",
+				"additionalProperties": map[string]any{"type": "string", "minLength": 1},
+			},
+			"protected": map[string]any{
+				"description": "Protected attributes: columns never used as model features and never given as reasons.",
+				"type":        "array",
+				"items":       map[string]any{"type": "string", "minLength": 1},
+				"uniqueItems": true,
+			},
 		},
 		"$defs": defs,
 	}, nil

@@ -31,6 +31,15 @@ type Pipeline struct {
 	Steps []*StepSpec
 	// Root is the document's root mapping node.
 	Root *yaml.Node
+	// Protected lists the protected attributes of the top-level
+	// `protected:` list, in file order: columns that train refuses as
+	// features and that are never given as reason codes. ProtectedPos
+	// holds the position of each entry.
+	Protected    []string
+	ProtectedPos []diag.Pos
+	// Reasons maps a feature to the text of its reason code, from the
+	// top-level `reasons:` mapping (nil when absent).
+	Reasons map[string]string
 }
 
 // Param is one entry of the top-level `params:` mapping.

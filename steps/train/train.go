@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -232,6 +233,10 @@ func compileFeatures(req *pipeline.CompileRequest, d *diag.List, schema *table.S
 				d.Add(req.Pos(n), "feature %q is the target", name)
 				continue
 			}
+			if slices.Contains(req.Pipeline.Protected, name) {
+				d.Add(req.Pos(n), "feature %q is a protected attribute (listed under protected:); it must not be a model feature", name)
+				continue
+			}
 			if schema == nil {
 				continue
 			}
@@ -247,6 +252,9 @@ func compileFeatures(req *pipeline.CompileRequest, d *diag.List, schema *table.S
 	}
 	names, nodes := strList(d, req.Pos, "exclude", en)
 	skip := map[string]bool{target: true}
+	for _, name := range req.Pipeline.Protected {
+		skip[name] = true // never a feature
+	}
 	for i, name := range names {
 		if schema != nil && schema.Index(name) < 0 {
 			d.Add(req.Pos(nodes[i]), "unknown column %q%s", name, suggest(name, schema.Names()))
