@@ -41,9 +41,10 @@ type GCReport struct {
 // ErrStoreBusy is returned by GC when a run holds the store.
 var ErrStoreBusy = errors.New("the store is in use by a running mlrun process; try again when it has finished")
 
-// GC removes the objects that no kept run record and no kept cache entry
-// references, the records of dropped runs (see GCOptions.KeepLast) and the
-// cache entries they produced (unless a kept run used them), and temporary
+// GC removes the objects that no kept run record, no kept cache entry and
+// no pin (see Pin) references, the records of dropped runs (see GCOptions.KeepLast) and the
+// cache entries they produced (unless a kept run used them; a pinned run is
+// always kept), and temporary
 // files older than TempMaxAge.
 //
 // GC takes the "gc" lock exclusive and does not wait: while any `mlrun run`
@@ -76,6 +77,20 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 	for _, r := range runs {
 		byPipeline[r.Pipeline] = append(byPipeline[r.Pipeline], r)
 	}
+	pins, err := s.Pins(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("gc: %w (fix or remove the pin first; gc never guesses)", err)
+	}
+	live := map[ID]bool{}
+	pinnedRuns := map[string]bool{}
+	for _, p := range pins {
+		for _, id := range p.Objects {
+			live[id] = true
+		}
+		for _, r := range p.Runs {
+			pinnedRuns[r] = true
+		}
+	}
 	dropped := map[string]bool{}
 	var kept []*RunRecord
 	for _, rs := range byPipeline { // each is sorted by id (start time)
@@ -84,7 +99,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 			cut = len(rs) - opts.KeepLast
 		}
 		for i, r := range rs {
-			if i < cut {
+			if i < cut && !pinnedRuns[r.ID] {
 				dropped[r.ID] = true
 				rep.DroppedRuns = append(rep.DroppedRuns, r.ID)
 			} else {
@@ -94,7 +109,6 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 	}
 	sort.Strings(rep.DroppedRuns)
 
-	live := map[ID]bool{}
 	usedKeys := map[string]bool{}
 	for _, r := range kept {
 		for _, st := range r.Steps {

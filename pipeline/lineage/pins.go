@@ -1,0 +1,64 @@
+package lineage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// nsPins holds the pins: records/pins/<name>.json.
+const nsPins = "pins"
+
+// Pin names roots that GC keeps whatever runs it drops: objects that no run
+// record references (a registered model version's description, a scored
+// batch's decision log) and run records that must outlive --keep-last (the
+// run that trained a registered version). Pins are written by the packages
+// that need them (pipeline/registry, predict) under names of their choosing.
+type Pin struct {
+	// Objects are kept, with Runs' objects.
+	Objects []ID `json:"objects,omitempty"`
+	// Runs are run ids whose records GC never drops.
+	Runs []string `json:"runs,omitempty"`
+	// Why says what the pin is for, for people reading the store.
+	Why string `json:"why,omitempty"`
+}
+
+// PutPin stores (or replaces) the pin with the given name. Callers should
+// hold RunLock while they store the objects a pin names and the pin, so that
+// a concurrent GC cannot remove an object in between.
+func (s *Store) PutPin(ctx context.Context, name string, p *Pin) error {
+	if err := ValidateName(name); err != nil {
+		return fmt.Errorf("pin %q: %w", name, err)
+	}
+	return s.putJSON(ctx, nsPins, name, p)
+}
+
+// GetPin returns the named pin, or an error wrapping ErrNotFound.
+func (s *Store) GetPin(ctx context.Context, name string) (*Pin, error) {
+	var p Pin
+	if err := s.getJSON(ctx, nsPins, name, &p); err != nil {
+		return nil, fmt.Errorf("pin %q: %w", name, err)
+	}
+	return &p, nil
+}
+
+// Pins returns every pin by name. A pin that cannot be decoded is an error:
+// GC must not guess what it protects.
+func (s *Store) Pins(ctx context.Context) (map[string]*Pin, error) {
+	names, err := s.b.ListRecords(ctx, nsPins)
+	if err != nil {
+		return nil, fmt.Errorf("pins: %w", err)
+	}
+	out := make(map[string]*Pin, len(names))
+	for _, name := range names {
+		p, err := s.GetPin(ctx, name)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[name] = p
+	}
+	return out, nil
+}
