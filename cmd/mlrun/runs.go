@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -212,7 +213,7 @@ func sortRuns(runs []*lineage.RunRecord, by string) error {
 	case "time", "-time", "":
 		return nil // already newest first
 	case "+time":
-		sort.SliceStable(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
+		slices.Reverse(runs) // newest first -> oldest first
 		return nil
 	}
 	desc := strings.HasPrefix(by, "-")

@@ -93,7 +93,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 	}
 	dropped := map[string]bool{}
 	var kept []*RunRecord
-	for _, rs := range byPipeline { // each is sorted by id (start time)
+	for _, rs := range byPipeline { // each is sorted by start time (ListRuns)
 		cut := 0
 		if opts.KeepLast > 0 && len(rs) > opts.KeepLast {
 			cut = len(rs) - opts.KeepLast

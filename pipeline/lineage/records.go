@@ -297,7 +297,9 @@ func (s *Store) GetRun(ctx context.Context, idOrPrefix string) (*RunRecord, erro
 	return nil, fmt.Errorf("run %q is ambiguous: it matches %s", idOrPrefix, strings.Join(match, ", "))
 }
 
-// ListRuns returns every run record, oldest first. A record that cannot be
+// ListRuns returns every run record, oldest first: by start time, then id
+// (ids only have one-second resolution, so two runs started within the same
+// second would otherwise sort at random). A record that cannot be
 // decoded is an error (GC must not guess what it references).
 func (s *Store) ListRuns(ctx context.Context) ([]*RunRecord, error) {
 	names, err := s.b.ListRecords(ctx, nsRuns)
@@ -315,7 +317,12 @@ func (s *Store) ListRuns(ctx context.Context) ([]*RunRecord, error) {
 		}
 		runs = append(runs, &r)
 	}
-	sort.SliceStable(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
+	sort.SliceStable(runs, func(i, j int) bool {
+		if !runs[i].Start.Equal(runs[j].Start) {
+			return runs[i].Start.Before(runs[j].Start)
+		}
+		return runs[i].ID < runs[j].ID
+	})
 	return runs, nil
 }
 
