@@ -217,6 +217,12 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		d.Add(req.Pos(pathNode), "%v", err)
 		return nil
 	}
+	if ds.Rows == 0 {
+		// A header and nothing else is almost always a truncated export;
+		// fail here, before anything runs, rather than in a later step.
+		d.Add(req.Pos(pathNode), "%s: header only, no data rows", c.written)
+		return nil
+	}
 	c.schema = ds.Schema()
 	return c
 }

@@ -56,6 +56,7 @@ func setup(t *testing.T) string {
 	writeFile(t, filepath.Join(dir, "data", "a.csv"), sample)
 	writeFile(t, filepath.Join(dir, "data", "semi.csv"), "x;y\n1;a\n-;b\n")
 	writeFile(t, filepath.Join(dir, "data", "bad.csv"), "x,y\n1,2\nthree,4\n")
+	writeFile(t, filepath.Join(dir, "data", "header.csv"), "x,y\r\n")
 	return dir
 }
 
@@ -80,6 +81,7 @@ func TestCompileErrors(t *testing.T) {
 		{"path: data/a.csv\ndelimiter: ';;'", []string{`p.yaml:2:12: delimiter must be one ASCII character other than a quote or a line break, got ";;"`}},
 		{"path: data/a.csv\ndelimiter: '\"'", []string{`p.yaml:2:12: delimiter must be one ASCII character other than a quote or a line break, got "\""`}},
 		{"path: data/bad.csv\ncolumns: {x: int}", []string{`p.yaml:1:7: data/bad.csv:3: row 2: column "x": "three" is not an int`}},
+		{"path: data/header.csv", []string{`p.yaml:1:7: data/header.csv: header only, no data rows`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
