@@ -1,0 +1,49 @@
+// Package registry is mlrun's model registry: immutable, monotonically
+// numbered versions of named models, and aliases (champion, production, any
+// name) that point at versions and move only through promotion gates.
+//
+// A version is built from a recorded run: the model object a train step
+// produced, the SHA-256 of every file its load steps read (found by walking
+// the run record upstream from the step), the training dataset object, the
+// metrics and checks of every evaluate step of the same run that read the
+// model, and the pipeline file with its SHA-256 and the mlrun version. The
+// description is stored as an object ("model-version", named by its
+// SHA-256), so it cannot change without changing its id, and pinned so that
+// gc keeps it, the model, the training dataset and the run record.
+//
+// # Layout
+//
+//	records/models/<name>.json   the model: versions (number -> version object
+//	                             id), gates, aliases and every alias move
+//	objects/..                   one "model-version" object per version
+//	records/pins/model-<name>-v<N>.json  what gc must keep for version N
+//	locks/registry.lock          serialises every change to every model
+//
+// Every change takes the "registry" lock exclusive, re-reads the model record,
+// writes it and appends to the audit log under the lock, so concurrent
+// registers number their versions 1, 2, ... without gaps or duplicates and
+// the audit log lists them in the same order. Audit types: "model.registered"
+// and "alias.moved".
+//
+// # Promotion gates
+//
+// Gates belong to the model (set, or replaced, by a register that names
+// any) and are boolean expressions over the candidate version's metrics, with
+// the same syntax as evaluate's gates (steps/exprenv.CompileGate):
+//
+//	auc >= 0.75 && ks >= 0.3
+//	auc >= current.auc + 0.005
+//
+// `current.NAME` is the metric of the version that holds the alias now, so
+// the second gate asks for an improvement of at least 0.005 AUC over it. A
+// gate that reads current.* is skipped (and says so) while the alias has no
+// holder. The metrics of a version are those of the evaluate steps that read
+// the model (the first such step, in pipeline order, wins a name clash) and
+// of the train step itself (train_auc, train_rows, ...).
+//
+// Promote moves an alias only when every gate passes; otherwise it returns
+// an error with exit code 1 and the gate results with the numbers. Rollback
+// returns an alias to the version that held it before its current holder
+// (promotions push, rollbacks pop). Every move records who, when, why, from
+// which version to which, and the gate results.
+package registry

@@ -1,0 +1,257 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+)
+
+// RegisterRequest asks for a new version of a model.
+type RegisterRequest struct {
+	// Name is the model's name.
+	Name string
+	// Run is the run record and Step the id of the step (a train step)
+	// whose "model" output is registered.
+	Run  *lineage.RunRecord
+	Step string
+	// Gates, when not empty, replace the model's promotion gates.
+	Gates []string
+	// Aliases are set to the new version without gates (e.g. challenger).
+	Aliases []string
+	// Reason is recorded with the aliases set.
+	Reason string
+	// Describe fills Algorithm, Features and Target from the model object;
+	// nil leaves them empty.
+	Describe func(ctx context.Context, ref lineage.ObjectRef) (algorithm string, features []string, target string, err error)
+}
+
+// Describe builds the version description of a run's step, without
+// storing anything: the model object, the training data fingerprints
+// (files read by the load steps upstream of the step), the training dataset
+// and the evaluate steps that read the model.
+func Describe(run *lineage.RunRecord, stepID string) (*Version, error) {
+	s := findStep(run, stepID)
+	if s == nil {
+		return nil, pipeline.Invalidf("run %s has no step %q", run.ID, stepID)
+	}
+	obj, ok := s.Outputs["model"]
+	if !ok {
+		for _, o := range s.Outputs {
+			if o.Type == "model" {
+				obj, ok = o, true
+			}
+		}
+	}
+	if !ok {
+		return nil, pipeline.Invalidf("step %q of run %s (%s) has no model output", stepID, run.ID, s.Kind)
+	}
+	switch s.Status {
+	case lineage.StepOK, lineage.StepCached:
+	default:
+		return nil, pipeline.Invalidf("step %q of run %s has status %s; only a step that succeeded can be registered", stepID, run.ID, s.Status)
+	}
+	v := &Version{
+		Run: run.ID, Step: stepID, Object: obj,
+		Pipeline: run.Pipeline, PipelineFile: run.File, PipelineSHA256: run.FileSHA256,
+		Params: run.Params, Git: run.Git, MlrunVersion: run.Version,
+		Threshold:    0.5,
+		TrainingData: []pipeline.FileInfo{},
+		Metrics:      lineage.Metrics{},
+	}
+	if in, ok := s.Inputs["input"]; ok {
+		in := in
+		v.TrainingSet = &in
+	}
+	seen := map[string]bool{}
+	walkUpstream(run, stepID, map[string]bool{}, func(u *lineage.StepRecord) {
+		for _, f := range u.Files {
+			if k := f.Path + "\x00" + f.SHA256; !seen[k] {
+				seen[k] = true
+				v.TrainingData = append(v.TrainingData, f)
+			}
+		}
+	})
+	sort.Slice(v.TrainingData, func(i, j int) bool { return v.TrainingData[i].Path < v.TrainingData[j].Path })
+	for i := range run.Steps {
+		e := &run.Steps[i]
+		reads := false
+		for _, in := range e.Inputs {
+			reads = reads || in.ID == obj.ID
+		}
+		if !reads || e.ID == stepID {
+			continue
+		}
+		v.Evaluations = append(v.Evaluations, Evaluation{Step: e.ID, Kind: e.Kind, Metrics: e.Metrics, Checks: e.Checks, Outputs: e.Outputs})
+		for k, x := range e.Metrics {
+			if _, dup := v.Metrics[k]; !dup {
+				v.Metrics[k] = x
+			}
+		}
+	}
+	if len(v.Evaluations) > 0 {
+		if t, ok := v.Evaluations[0].Metrics["threshold"]; ok {
+			v.Threshold = t
+		}
+	}
+	for k, x := range s.Metrics {
+		if _, dup := v.Metrics[k]; !dup {
+			v.Metrics[k] = x
+		}
+	}
+	return v, nil
+}
+
+// findStep returns the step record with the given id, or nil.
+func findStep(run *lineage.RunRecord, id string) *lineage.StepRecord {
+	for i := range run.Steps {
+		if run.Steps[i].ID == id {
+			return &run.Steps[i]
+		}
+	}
+	return nil
+}
+
+// walkUpstream calls fn for the step and every step it read from,
+// transitively. Steps are recorded in pipeline (topological) order, and a
+// step that passes its input through (validate) outputs the same object as
+// its producer, so the producer of an input is the nearest earlier step
+// that output it (as `mlrun lineage` does).
+func walkUpstream(run *lineage.RunRecord, stepID string, visited map[string]bool, fn func(*lineage.StepRecord)) {
+	s := findStep(run, stepID)
+	if s == nil || visited[stepID] {
+		return
+	}
+	visited[stepID] = true
+	fn(s)
+	for _, ref := range s.Inputs {
+		producer := ""
+		for i := range run.Steps {
+			if run.Steps[i].ID == stepID {
+				break
+			}
+			for _, o := range run.Steps[i].Outputs {
+				if o.ID == ref.ID {
+					producer = run.Steps[i].ID
+				}
+			}
+		}
+		if producer != "" {
+			walkUpstream(run, producer, visited, fn)
+		}
+	}
+}
+
+// Register adds the next version of req.Name and returns it with the audit
+// head. Version numbers are assigned under the registry lock; the version
+// description is stored as an object and pinned (with the model, the
+// training dataset, the evaluation outputs and the run record) before the
+// model record names it.
+func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Version, string, error) {
+	if err := CheckName(req.Name); err != nil {
+		return nil, "", err
+	}
+	for _, a := range req.Aliases {
+		if err := CheckAlias(a); err != nil {
+			return nil, "", err
+		}
+	}
+	v, err := Describe(req.Run, req.Step)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := r.st.VerifyObjectCached(ctx, v.Object.ID); err != nil {
+		return nil, "", fmt.Errorf("model object %s of %s %s: %w", v.Object.ID.Short(), req.Run.ID, req.Step, err)
+	}
+	if req.Describe != nil {
+		v.Algorithm, v.Features, v.Target, err = req.Describe(ctx, v.Object)
+		if err != nil {
+			return nil, "", err
+		}
+	}
+	// Gates must compile against the version's metrics.
+	for _, g := range req.Gates {
+		if _, err := r.compileGate(g, v.Metrics, v.Metrics); err != nil {
+			return nil, "", err
+		}
+	}
+	unlockRun, err := r.st.RunLock(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer unlockRun()
+
+	v.Model = req.Name
+	v.User, v.Host = currentUser(), hostname()
+	head, err := r.update(ctx, req.Name, true, func(m *Model) ([]lineage.AuditEntry, error) {
+		v.Version = m.Latest() + 1
+		v.Registered = r.now().UTC()
+		id, _, err := r.st.PutObject(ctx, VersionType, &pipeline.Document{Type: VersionType, Value: v})
+		if err != nil {
+			return nil, err
+		}
+		pin := &lineage.Pin{Objects: []lineage.ID{id, v.Object.ID}, Runs: []string{v.Run}, Why: "registered model " + v.Ref()}
+		if v.TrainingSet != nil {
+			pin.Objects = append(pin.Objects, v.TrainingSet.ID)
+		}
+		for _, e := range v.Evaluations {
+			for _, o := range sortedKeys(e.Outputs) {
+				pin.Objects = append(pin.Objects, e.Outputs[o].ID)
+			}
+		}
+		if err := r.st.PutPin(ctx, fmt.Sprintf("model-%s-v%d", v.Model, v.Version), pin); err != nil {
+			return nil, err
+		}
+		m.Versions = append(m.Versions, VersionRef{Version: v.Version, Doc: id, Registered: v.Registered, Run: v.Run})
+		if len(req.Gates) > 0 {
+			m.Gates = append([]string(nil), req.Gates...)
+		}
+		var files []string
+		for _, f := range v.TrainingData {
+			files = append(files, f.Path+"@"+f.SHA256)
+		}
+		entries := []lineage.AuditEntry{{
+			Type: AuditModelRegistered, User: v.User, Host: v.Host, Time: v.Registered,
+			Run: v.Run, Step: v.Step, Pipeline: v.Pipeline,
+			Detail: map[string]string{
+				"model": v.Model, "version": strconv.Itoa(v.Version), "version_object": id.String(),
+				"model_object": v.Object.ID.String(), "training_data": strings.Join(files, ","),
+				"pipeline_sha256": v.PipelineSHA256, "gates": strings.Join(m.Gates, " ; "),
+			},
+		}}
+		for _, a := range req.Aliases {
+			mv := Move{Alias: a, Action: "register", From: m.Aliases[a], To: v.Version, Time: v.Registered, User: v.User, Host: v.Host, Reason: req.Reason}
+			m.History = append(m.History, mv)
+			if m.Aliases == nil {
+				m.Aliases = map[string]int{}
+			}
+			m.Aliases[a] = v.Version
+			entries = append(entries, moveEntry(m.Name, mv))
+		}
+		return entries, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return v, head, nil
+}
+
+// moveEntry is the audit entry of an alias move.
+func moveEntry(model string, mv Move) lineage.AuditEntry {
+	d := map[string]string{
+		"model": model, "alias": mv.Alias, "action": mv.Action,
+		"from": strconv.Itoa(mv.From), "to": strconv.Itoa(mv.To), "reason": mv.Reason,
+	}
+	var gates []string
+	for _, g := range mv.Gates {
+		gates = append(gates, g.String())
+	}
+	if len(gates) > 0 {
+		d["gates"] = strings.Join(gates, " ; ")
+	}
+	return lineage.AuditEntry{Type: AuditAliasMoved, Time: mv.Time, User: mv.User, Host: mv.Host, Detail: d}
+}

@@ -1,0 +1,338 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+)
+
+// Audit event types appended by the registry.
+const (
+	AuditModelRegistered = "model.registered"
+	AuditAliasMoved      = "alias.moved"
+)
+
+// VersionType is the object type name of a stored version description.
+const VersionType = "model-version"
+
+const (
+	nsModels     = "models"
+	lockRegistry = "registry"
+)
+
+// Sentinel errors. Test with errors.Is.
+var (
+	// ErrNoModel reports an unknown model, version or alias.
+	ErrNoModel = errors.New("no such model")
+	// ErrGateFailed reports a promotion refused by a gate.
+	ErrGateFailed = errors.New("promotion gate failed")
+)
+
+var (
+	nameRe  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
+	aliasRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+)
+
+// Version is the immutable description of one registered model version.
+type Version struct {
+	Model      string    `json:"model"`
+	Version    int       `json:"version"`
+	Registered time.Time `json:"registered"`
+	User       string    `json:"user,omitempty"`
+	Host       string    `json:"host,omitempty"`
+	// Run and Step name the train step that produced the model.
+	Run  string `json:"run"`
+	Step string `json:"step"`
+	// Object is the model object; Algorithm, Features and Target describe it.
+	Object    lineage.ObjectRef `json:"object"`
+	Algorithm string            `json:"algorithm,omitempty"`
+	Features  []string          `json:"features,omitempty"`
+	Target    string            `json:"target,omitempty"`
+	// TrainingData are the files the run's load steps upstream of the
+	// train step read, with their SHA-256; TrainingSet is the dataset
+	// object the train step fitted on.
+	TrainingData []pipeline.FileInfo `json:"training_data"`
+	TrainingSet  *lineage.ObjectRef  `json:"training_set,omitempty"`
+	// Evaluations are the evaluate steps of the run that read the model.
+	Evaluations []Evaluation `json:"evaluations,omitempty"`
+	// Metrics are the metrics promotion gates read (see the package doc).
+	Metrics lineage.Metrics `json:"metrics,omitempty"`
+	// Threshold is the decision threshold of the first evaluation (0.5
+	// when there is none).
+	Threshold float64 `json:"threshold"`
+	// The pipeline file the run read, its SHA-256 and name, its params,
+	// the git state and the mlrun version of the run.
+	Pipeline       string           `json:"pipeline"`
+	PipelineFile   string           `json:"pipeline_file"`
+	PipelineSHA256 string           `json:"pipeline_sha256"`
+	Params         map[string]any   `json:"params,omitempty"`
+	Git            *lineage.GitInfo `json:"git,omitempty"`
+	MlrunVersion   string           `json:"mlrun_version"`
+}
+
+// Ref renders "name@version".
+func (v *Version) Ref() string { return fmt.Sprintf("%s@%d", v.Model, v.Version) }
+
+// Evaluation is an evaluate step that read the model.
+type Evaluation struct {
+	Step    string                       `json:"step"`
+	Kind    string                       `json:"kind"`
+	Metrics lineage.Metrics              `json:"metrics,omitempty"`
+	Checks  []pipeline.Check             `json:"checks,omitempty"`
+	Outputs map[string]lineage.ObjectRef `json:"outputs,omitempty"`
+}
+
+// Model is the mutable record of a named model.
+type Model struct {
+	Name string `json:"name"`
+	// Gates are the promotion gates (see the package doc).
+	Gates []string `json:"gates,omitempty"`
+	// Versions are in version order, numbered from 1.
+	Versions []VersionRef `json:"versions"`
+	// Aliases maps an alias to the version holding it.
+	Aliases map[string]int `json:"aliases,omitempty"`
+	// History lists every alias move, oldest first.
+	History []Move `json:"history,omitempty"`
+}
+
+// VersionRef locates a version's description in the object store.
+type VersionRef struct {
+	Version    int        `json:"version"`
+	Doc        lineage.ID `json:"doc"`
+	Registered time.Time  `json:"registered"`
+	Run        string     `json:"run"`
+}
+
+// Move is one change of an alias.
+type Move struct {
+	Alias string `json:"alias"`
+	// Action is "promote", "rollback" or "register" (an alias set at
+	// registration).
+	Action string `json:"action"`
+	// From is the previous holder (0: none); To the new one.
+	From   int          `json:"from"`
+	To     int          `json:"to"`
+	Time   time.Time    `json:"time"`
+	User   string       `json:"user,omitempty"`
+	Host   string       `json:"host,omitempty"`
+	Reason string       `json:"reason,omitempty"`
+	Gates  []GateResult `json:"gates,omitempty"`
+}
+
+// Latest returns the highest version number (0 when none).
+func (m *Model) Latest() int { return len(m.Versions) }
+
+// Registry reads and changes the models in a lineage store.
+type Registry struct {
+	st      *lineage.Store
+	compile GateCompiler
+	// now is replaced in tests.
+	now func() time.Time
+}
+
+// New returns the registry of the store; compile compiles promotion gates.
+func New(st *lineage.Store, compile GateCompiler) *Registry {
+	return &Registry{st: st, compile: compile, now: time.Now}
+}
+
+// CheckName reports whether name can name a model.
+func CheckName(name string) error {
+	if !nameRe.MatchString(name) {
+		return pipeline.Invalidf("model name %q: want lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// CheckAlias reports whether alias can name an alias.
+func CheckAlias(alias string) error {
+	if !aliasRe.MatchString(alias) || isNumber(alias) {
+		return pipeline.Invalidf("alias %q: want a lower-case word (letters, digits, '_', '-'), such as production or champion", alias)
+	}
+	return nil
+}
+
+func isNumber(s string) bool { _, err := strconv.Atoi(s); return err == nil }
+
+// Get returns the model's record, or an error wrapping ErrNoModel.
+func (r *Registry) Get(ctx context.Context, name string) (*Model, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	b, err := r.st.Backend().GetRecord(ctx, nsModels, name)
+	if errors.Is(err, lineage.ErrNotFound) {
+		return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("model %q: %w", name, ErrNoModel))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", name, err)
+	}
+	var m Model
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("model %q: decode record: %w", name, err)
+	}
+	return &m, nil
+}
+
+// List returns every model, sorted by name.
+func (r *Registry) List(ctx context.Context) ([]*Model, error) {
+	names, err := r.st.Backend().ListRecords(ctx, nsModels)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Model, 0, len(names))
+	for _, n := range names {
+		m, err := r.Get(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Version returns version v of a model, read from the object store
+// (re-hashed, so a tampered description is an error wrapping
+// lineage.ErrInvalidData).
+func (r *Registry) Version(ctx context.Context, m *Model, v int) (*Version, error) {
+	if v < 1 || v > len(m.Versions) {
+		return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("model %q has no version %d (latest %d): %w", m.Name, v, m.Latest(), ErrNoModel))
+	}
+	ref := m.Versions[v-1]
+	b, err := r.st.GetObject(ctx, ref.Doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s@%d: version object %s: %w", m.Name, v, ref.Doc.Short(), err)
+	}
+	var out Version
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("%s@%d: decode version: %w", m.Name, v, err)
+	}
+	if out.Model != m.Name || out.Version != v {
+		return nil, fmt.Errorf("%s@%d: version object %s describes %s: %w", m.Name, v, ref.Doc.Short(), out.Ref(), lineage.ErrInvalidData)
+	}
+	return &out, nil
+}
+
+// Resolve returns the version a reference names: NAME (the latest version),
+// NAME@N or NAME@ALIAS.
+func (r *Registry) Resolve(ctx context.Context, ref string) (*Model, *Version, error) {
+	name, sel, hasSel := strings.Cut(ref, "@")
+	m, err := r.Get(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := m.Latest()
+	switch {
+	case !hasSel:
+	case isNumber(sel):
+		v, _ = strconv.Atoi(sel)
+	default:
+		h, ok := m.Aliases[sel]
+		if !ok {
+			return nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("model %q has no alias %q (aliases: %s): %w", name, sel, aliasList(m), ErrNoModel))
+		}
+		v = h
+	}
+	ver, err := r.Version(ctx, m, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, ver, nil
+}
+
+func aliasList(m *Model) string {
+	if len(m.Aliases) == 0 {
+		return "none"
+	}
+	var out []string
+	for _, a := range sortedKeys(m.Aliases) {
+		out = append(out, fmt.Sprintf("%s=%d", a, m.Aliases[a]))
+	}
+	return strings.Join(out, ", ")
+}
+
+// update runs fn on the model's record under the registry lock, writes the
+// record back when fn succeeds, then appends fn's audit entries (still under
+// the lock, so the log orders changes as the record does) and returns the
+// audit head. A missing model is passed as a new, empty model when create is
+// set.
+func (r *Registry) update(ctx context.Context, name string, create bool, fn func(m *Model) ([]lineage.AuditEntry, error)) (string, error) {
+	lctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	unlock, err := r.st.Backend().Lock(lctx, lockRegistry, true)
+	if err != nil {
+		return "", fmt.Errorf("registry: %w", err)
+	}
+	defer unlock()
+	m, err := r.Get(ctx, name)
+	switch {
+	case errors.Is(err, ErrNoModel) && create:
+		m = &Model{Name: name, Versions: []VersionRef{}}
+	case err != nil:
+		return "", err
+	}
+	entries, err := fn(m)
+	if err != nil {
+		return "", err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := r.st.Backend().PutRecord(ctx, nsModels, name, append(b, '\n')); err != nil {
+		return "", fmt.Errorf("registry: %w", err)
+	}
+	return r.st.AppendAudit(ctx, entries...)
+}
+
+// sortedKeys returns m's keys sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// holders replays an alias's moves: promotions push, rollbacks pop. The
+// last element is the current holder.
+func holders(m *Model, alias string) []int {
+	var stack []int
+	for _, mv := range m.History {
+		if mv.Alias != alias {
+			continue
+		}
+		if mv.Action == "rollback" && len(stack) > 0 {
+			stack = stack[:len(stack)-1]
+			if len(stack) == 0 || stack[len(stack)-1] != mv.To {
+				stack = append(stack, mv.To)
+			}
+			continue
+		}
+		stack = append(stack, mv.To)
+	}
+	return slices.Clip(stack)
+}
