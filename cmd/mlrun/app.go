@@ -87,6 +87,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.auditCommand(),
 		a.versionCommand(),
 		a.schemaCommand(),
+		a.modelsCommand(),
 	)
 	return root
 }

@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/pipeline/registry"
+	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/model"
+)
+
+// openRegistry opens the store and its model registry.
+func (a *app) openRegistry() (*lineage.Store, *registry.Registry, error) {
+	st, err := a.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, registry.New(st, func(src string, metrics []string) (registry.Gate, error) {
+		return exprenv.CompileGate(src, metrics, nil)
+	}), nil
+}
+
+func (a *app) modelsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "models",
+		Short: "Register model versions and move aliases through promotion gates",
+		Long: `The model registry holds immutable, numbered versions of named models, each
+linked to the run and step that trained it, the SHA-256 of its training data,
+its evaluation metrics and the pipeline file. Aliases (production, champion,
+any name) point at versions and move only when the model's promotion gates
+pass. Gates are expressions over the candidate's metrics; current.NAME is the
+metric of the version holding the alias now:
+
+  mlrun models register --run latest --step model --name credit-risk \
+      --gate 'auc >= 0.75' --gate 'auc >= current.auc + 0.005'
+  mlrun models promote credit-risk 1 --alias production --reason "first release"
+  mlrun models rollback credit-risk --alias production --reason "incident 42"
+
+Registrations and alias moves are appended to the audit log.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(a.modelsRegisterCommand(), a.modelsPromoteCommand(), a.modelsRollbackCommand(),
+		a.modelsListCommand(), a.modelsShowCommand(), a.modelsHistoryCommand())
+	return cmd
+}
+
+func (a *app) modelsRegisterCommand() *cobra.Command {
+	var (
+		runID, step, name, reason string
+		gates, aliases            []string
+		asJSON                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "register --run RUN --step STEP --name NAME",
+		Short: "Add the next version of a model from a recorded run's train step",
+		Long: `Add the next version (1, 2, ...) of the named model: the model a train step of
+a recorded run produced (RUN: id, unique prefix or "latest"). The version
+records the training data files' SHA-256, the evaluation metrics of the
+evaluate steps that read the model, the pipeline file and its SHA-256.
+
+--gate sets (replaces) the model's promotion gates; --alias points aliases at
+the new version without gates (for a challenger).
+
+Exit codes: 0 registered, 2 invalid usage or step, 3 store failure.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runID == "" || step == "" || name == "" {
+				return pipeline.Invalidf("--run, --step and --name are required")
+			}
+			st, reg, err := a.openRegistry()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			run, err := getRun(ctx, st, runID)
+			if err != nil {
+				return err
+			}
+			v, head, err := reg.Register(ctx, registry.RegisterRequest{
+				Name: name, Run: run, Step: step, Gates: gates, Aliases: aliases, Reason: reason,
+				Describe: func(ctx context.Context, ref lineage.ObjectRef) (string, []string, string, error) {
+					m, err := a.loadModel(ctx, st, ref.ID)
+					if err != nil {
+						return "", nil, "", err
+					}
+					return m.Algorithm(), m.Features(), m.Target().Name, nil
+				},
+			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(v)
+			}
+			fmt.Fprintf(a.stdout, "registered %s (run %s step %s, model %s)\n", v.Ref(), v.Run, v.Step, v.Object.ID.Short())
+			for _, f := range v.TrainingData {
+				fmt.Fprintf(a.stdout, "  trained on %s sha256:%s\n", f.Path, f.SHA256)
+			}
+			for _, al := range aliases {
+				fmt.Fprintf(a.stdout, "  alias %s -> %d\n", al, v.Version)
+			}
+			fmt.Fprintf(a.stdout, "audit head %s\n", head)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&runID, "run", "", "the run (id, unique prefix or latest)")
+	fl.StringVar(&step, "step", "", "the train step whose model is registered")
+	fl.StringVar(&name, "name", "", "the model's name")
+	fl.StringArrayVar(&gates, "gate", nil, "promotion gate (repeatable; replaces the model's gates), e.g. 'auc >= current.auc + 0.005'")
+	fl.StringArrayVar(&aliases, "alias", nil, "point this alias at the new version, without gates (repeatable)")
+	fl.StringVar(&reason, "reason", "", "why, recorded with --alias")
+	fl.BoolVar(&asJSON, "json", false, "print the version as JSON")
+	return cmd
+}
+
+// loadModel reads and decodes a model object.
+func (a *app) loadModel(ctx context.Context, st *lineage.Store, id lineage.ID) (model.Model, error) {
+	b, err := st.GetObject(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("model object %s: %w", id.Short(), err)
+	}
+	m, err := model.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("model object %s: %w", id.Short(), err)
+	}
+	return m, nil
+}
+
+func (a *app) modelsPromoteCommand() *cobra.Command {
+	var (
+		alias, reason string
+		gates         []string
+		asJSON        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "promote NAME VERSION --alias ALIAS --reason TEXT",
+		Short: "Move an alias to a version if the promotion gates pass",
+		Long: `Move ALIAS to VERSION of model NAME when every promotion gate of the model
+(and every --gate given here) passes; otherwise refuse with exit code 1 and
+print each gate with the numbers it read. current.NAME in a gate is the metric
+of the version that holds the alias now; such a gate is skipped while the
+alias has no holder.
+
+Exit codes: 0 moved, 1 a gate failed, 2 invalid usage, 3 store failure.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ver, err := strconv.Atoi(args[1])
+			if err != nil || ver < 1 {
+				return pipeline.Invalidf("VERSION must be a version number, got %q", args[1])
+			}
+			if alias == "" {
+				return pipeline.Invalidf("--alias is required")
+			}
+			_, reg, err := a.openRegistry()
+			if err != nil {
+				return err
+			}
+			mv, head, err := reg.Promote(cmd.Context(), registry.PromoteRequest{Name: args[0], Version: ver, Alias: alias, Reason: reason, Gates: gates})
+			var ge *registry.GateError
+			if errors.As(err, &ge) {
+				if asJSON {
+					_ = a.writeJSON(ge.Results)
+				} else {
+					fmt.Fprintf(a.stdout, "refused: %s@%d not promoted to %s\n", ge.Model, ge.Version, ge.Alias)
+					writeGates(a.stdout, ge.Results)
+				}
+				return &silentError{code: pipeline.ExitCheckFailed}
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(mv)
+			}
+			writeGates(a.stdout, mv.Gates)
+			fmt.Fprintf(a.stdout, "%s %s: %s -> %d\n", args[0], alias, holderText(mv.From), mv.To)
+			fmt.Fprintf(a.stdout, "audit head %s\n", head)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&alias, "alias", "", "the alias to move (production, champion, ...)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required; recorded)")
+	cmd.Flags().StringArrayVar(&gates, "gate", nil, "an extra gate for this promotion (repeatable)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the move (or the gate results) as JSON")
+	return cmd
+}
+
+func holderText(v int) string {
+	if v == 0 {
+		return "(none)"
+	}
+	return strconv.Itoa(v)
+}
+
+func writeGates(w io.Writer, gates []registry.GateResult) {
+	for _, g := range gates {
+		fmt.Fprintf(w, "  gate %s\n", g.String())
+	}
+}
+
+func (a *app) modelsRollbackCommand() *cobra.Command {
+	var (
+		alias, reason string
+		asJSON        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rollback NAME --alias ALIAS --reason TEXT",
+		Short: "Return an alias to the version that held it before",
+		Long: `Return ALIAS to the version that held it before its current holder, without
+gates. Promotions push and rollbacks pop, so two rollbacks go back two holders.
+
+Exit codes: 0 moved, 2 invalid usage or nothing to roll back to, 3 store failure.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if alias == "" {
+				return pipeline.Invalidf("--alias is required")
+			}
+			_, reg, err := a.openRegistry()
+			if err != nil {
+				return err
+			}
+			mv, head, err := reg.Rollback(cmd.Context(), args[0], alias, reason)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(mv)
+			}
+			fmt.Fprintf(a.stdout, "%s %s: %d -> %d (rollback)\n", args[0], alias, mv.From, mv.To)
+			fmt.Fprintf(a.stdout, "audit head %s\n", head)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&alias, "alias", "", "the alias to roll back")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required; recorded)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the move as JSON")
+	return cmd
+}
+
+func (a *app) modelsListCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the registered models with their latest version and aliases",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, reg, err := a.openRegistry()
+			if err != nil {
+				return err
+			}
+			models, err := reg.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(models)
+			}
+			if len(models) == 0 {
+				fmt.Fprintln(a.stdout, "no registered models")
+			}
+			for _, m := range models {
+				var al []string
+				for _, k := range sortedKeys(m.Aliases) {
+					al = append(al, fmt.Sprintf("%s=%d", k, m.Aliases[k]))
+				}
+				fmt.Fprintf(a.stdout, "%-24s latest %-3d aliases %s\n", m.Name, m.Latest(), orNone(strings.Join(al, " ")))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the models as JSON")
+	return cmd
+}
+
+func (a *app) modelsShowCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show NAME[@ALIAS|@VERSION]",
+		Short: "Show a model version: run, training data, metrics, pipeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, reg, err := a.openRegistry()
+			if err != nil {
+				return err
+			}
+			m, v, err := reg.Resolve(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(v)
+			}
+			writeVersion(a.stdout, m, v)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the version as JSON")
+	return cmd
+}
+
+func writeVersion(w io.Writer, m *registry.Model, v *registry.Version) {
+	var al []string
+	for _, k := range sortedKeys(m.Aliases) {
+		if m.Aliases[k] == v.Version {
+			al = append(al, k)
+		}
+	}
+	fmt.Fprintf(w, "%s  registered %s by %s@%s  aliases %s\n", v.Ref(), v.Registered.Format("2006-01-02 15:04:05Z"), v.User, v.Host, orNone(strings.Join(al, " ")))
+	fmt.Fprintf(w, "  run %s step %s  mlrun %s\n", v.Run, v.Step, v.MlrunVersion)
+	fmt.Fprintf(w, "  model %s %s, target %s, features %s\n", v.Object.ID, v.Algorithm, v.Target, strings.Join(v.Features, ", "))
+	fmt.Fprintf(w, "  pipeline %s (%s) sha256:%s\n", v.Pipeline, v.PipelineFile, v.PipelineSHA256)
+	for _, f := range v.TrainingData {
+		fmt.Fprintf(w, "  training data %s sha256:%s (%d bytes)\n", f.Path, f.SHA256, f.Size)
+	}
+	for _, e := range v.Evaluations {
+		fmt.Fprintf(w, "  evaluation %s: %s\n", e.Step, fmtMetrics(e.Metrics, 10))
+		for _, c := range e.Checks {
+			status := "passed"
+			if !c.Passed {
+				status = "FAILED"
+			}
+			fmt.Fprintf(w, "    %s %s %s: %s\n", c.Kind, c.Name, status, c.Message)
+		}
+	}
+	fmt.Fprintf(w, "  threshold %g\n", v.Threshold)
+	if len(m.Gates) > 0 {
+		fmt.Fprintf(w, "  promotion gates: %s\n", strings.Join(m.Gates, " ; "))
+	}
+}
+
+func (a *app) modelsHistoryCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "history NAME",
+		Short: "List a model's versions and every alias move",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, reg, err := a.openRegistry()
+			if err != nil {
+				return err
+			}
+			m, err := reg.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(m)
+			}
+			for _, v := range m.Versions {
+				fmt.Fprintf(a.stdout, "%s  version %d registered (run %s, object %s)\n", v.Registered.Format("2006-01-02 15:04:05Z"), v.Version, v.Run, v.Doc.Short())
+			}
+			for _, mv := range m.History {
+				fmt.Fprintf(a.stdout, "%s  %s %s: %s -> %d by %s@%s: %s\n", mv.Time.Format("2006-01-02 15:04:05Z"), mv.Action, mv.Alias, holderText(mv.From), mv.To, mv.User, mv.Host, mv.Reason)
+				for _, g := range mv.Gates {
+					fmt.Fprintf(a.stdout, "      gate %s\n", g.String())
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the model record as JSON")
+	return cmd
+}
