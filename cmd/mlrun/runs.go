@@ -286,7 +286,7 @@ func getRun(ctx context.Context, st *lineage.Store, ref string) (*lineage.RunRec
 	}
 	r, err := st.GetRun(ctx, ref)
 	if err != nil {
-		return nil, notFound(fmt.Errorf("run %q: %w", ref, err))
+		return nil, notFound(err) // GetRun's errors name the run
 	}
 	return r, nil
 }
