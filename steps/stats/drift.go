@@ -1,0 +1,209 @@
+package stats
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// PSIEpsilon is the share given to an empty bin (in either sample) before
+// the PSI terms are computed, so that ln(c/r) stays finite: an empty
+// bin contributes (c − ε)·ln(c/ε), large but bounded. Shares are not
+// renormalised after the substitution.
+const PSIEpsilon = 1e-4
+
+// QuantileEdges returns the interior edges of (at most) bins quantile
+// bins of sorted (ascending, no NaN): the quantiles at k/bins for
+// k = 1..bins−1 (see Quantile), duplicates removed, and without an edge at
+// the maximum (which would leave the last bin empty). A constant sample
+// has no edges (one bin). Tied data give fewer bins.
+func QuantileEdges(sorted []float64, bins int) []float64 {
+	n := len(sorted)
+	if n == 0 || bins < 2 {
+		return nil
+	}
+	var edges []float64
+	for k := 1; k < bins; k++ {
+		q := Quantile(sorted, float64(k)/float64(bins))
+		if len(edges) == 0 || q > edges[len(edges)-1] {
+			edges = append(edges, q)
+		}
+	}
+	// An edge equal to the maximum would leave the last bin empty.
+	for len(edges) > 0 && edges[len(edges)-1] >= sorted[n-1] {
+		edges = edges[:len(edges)-1]
+	}
+	return edges
+}
+
+// Quantile returns the p-quantile of sorted (ascending, no NaN) by linear
+// interpolation between order statistics, numpy's default:
+// h = (n−1)·p, Q = x[⌊h⌋] + (h − ⌊h⌋)·(x[⌊h⌋+1] − x[⌊h⌋]).
+func Quantile(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return math.NaN()
+	}
+	h := float64(n-1) * p
+	lo := int(math.Floor(h))
+	if lo >= n-1 {
+		return sorted[n-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
+
+// BinCounts counts the non-NaN values of v in the bins delimited by edges
+// (ascending): bin 0 is (−∞, e_0], bin i is (e_{i−1}, e_i], the last bin
+// (e_{k−1}, +∞). There are len(edges)+1 bins.
+func BinCounts(v, edges []float64) []float64 {
+	counts := make([]float64, len(edges)+1)
+	for _, x := range v {
+		if math.IsNaN(x) {
+			continue
+		}
+		counts[sort.SearchFloat64s(edges, x)]++
+	}
+	return counts
+}
+
+// Shares returns counts divided by their sum (all zeros when the sum is 0).
+func Shares(counts []float64) []float64 {
+	var total float64
+	for _, c := range counts {
+		total += c
+	}
+	out := make([]float64, len(counts))
+	if total == 0 {
+		return out
+	}
+	for i, c := range counts {
+		out[i] = c / total
+	}
+	return out
+}
+
+// PSI returns the population stability index of the current shares cur
+// against the reference shares ref over the same bins:
+//
+//	PSI = Σ_i (c_i − r_i)·ln(c_i / r_i),
+//
+// with every share below PSIEpsilon replaced by PSIEpsilon. The usual
+// credit-industry reading: < 0.10 stable, 0.10–0.25 moderate shift,
+// > 0.25 major shift.
+func PSI(ref, cur []float64) (float64, error) {
+	if len(ref) != len(cur) {
+		return math.NaN(), fmt.Errorf("PSI: %w: %d and %d bins", ErrLength, len(ref), len(cur))
+	}
+	if len(ref) == 0 {
+		return math.NaN(), fmt.Errorf("PSI: %w", ErrEmpty)
+	}
+	psi := 0.0
+	for i := range ref {
+		r, c := max(ref[i], PSIEpsilon), max(cur[i], PSIEpsilon)
+		psi += (c - r) * math.Log(c/r)
+	}
+	return psi, nil
+}
+
+// JensenShannon returns the Jensen–Shannon distance between two discrete
+// distributions p and q (each normalised to sum 1 first), in base 2 so
+// that it lies in [0, 1]:
+//
+//	JS = √((KL(p‖m) + KL(q‖m)) / 2),  m = (p+q)/2,  KL(p‖m) = Σ p_i·log₂(p_i/m_i),
+//
+// with 0·log 0 = 0. It equals scipy.spatial.distance.jensenshannon(p, q,
+// base=2).
+func JensenShannon(p, q []float64) (float64, error) {
+	if len(p) != len(q) {
+		return math.NaN(), fmt.Errorf("Jensen-Shannon: %w: %d and %d bins", ErrLength, len(p), len(q))
+	}
+	p, q = Shares(p), Shares(q)
+	var sp, sq float64
+	for i := range p {
+		sp += p[i]
+		sq += q[i]
+	}
+	if sp == 0 || sq == 0 {
+		return math.NaN(), fmt.Errorf("Jensen-Shannon: %w", ErrEmpty)
+	}
+	var kl float64
+	for i := range p {
+		m := (p[i] + q[i]) / 2
+		if p[i] > 0 {
+			kl += p[i] * math.Log(p[i]/m)
+		}
+		if q[i] > 0 {
+			kl += q[i] * math.Log(q[i]/m)
+		}
+	}
+	return math.Sqrt(max(kl/2, 0) / math.Ln2), nil
+}
+
+// Wasserstein returns the first Wasserstein (earth mover's) distance
+// between the empirical distributions of two samples sorted ascending
+// without NaNs,
+//
+//	W₁ = ∫ |F_a(x) − F_b(x)| dx,
+//
+// summed exactly over the intervals between consecutive distinct values.
+// It equals scipy.stats.wasserstein_distance(a, b).
+func Wasserstein(a, b []float64) (float64, error) {
+	n1, n2 := len(a), len(b)
+	if n1 == 0 || n2 == 0 {
+		return math.NaN(), fmt.Errorf("Wasserstein: %w: %d and %d values", ErrEmpty, n1, n2)
+	}
+	i, j := 0, 0
+	w := 0.0
+	prev := min(a[0], b[0])
+	for i < n1 || j < n2 {
+		var v float64
+		switch {
+		case i == n1:
+			v = b[j]
+		case j == n2:
+			v = a[i]
+		default:
+			v = min(a[i], b[j])
+		}
+		w += math.Abs(float64(i)/float64(n1)-float64(j)/float64(n2)) * (v - prev)
+		for i < n1 && a[i] == v {
+			i++
+		}
+		for j < n2 && b[j] == v {
+			j++
+		}
+		prev = v
+	}
+	return w, nil
+}
+
+// MeanStd returns the mean and the population standard deviation (ddof 0,
+// numpy's default) of the non-NaN values of v, and their count.
+func MeanStd(v []float64) (mean, std float64, n int) {
+	var sum float64
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			sum += x
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN(), math.NaN(), 0
+	}
+	mean = sum / float64(n)
+	var ss float64
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			ss += (x - mean) * (x - mean)
+		}
+	}
+	return mean, math.Sqrt(ss / float64(n)), n
+}
+
+// SortedCopy returns the non-NaN values of v, sorted ascending.
+func SortedCopy(v []float64) []float64 { return sortedFinite(v) }
+
+// sortIdx sorts idx by v ascending, ties by index (a stable order).
+func sortIdx(idx []int, v []float64) {
+	sort.SliceStable(idx, func(a, b int) bool { return v[idx[a]] < v[idx[b]] })
+}

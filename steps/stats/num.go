@@ -1,0 +1,31 @@
+package stats
+
+import (
+	"math"
+	"strconv"
+)
+
+// Num is a float64 that JSON-encodes NaN and ±Inf (undefined values: a
+// rate with an empty denominator, the AUC of one class) as null, and
+// decodes null as NaN. encoding/json rejects non-finite float64s.
+type Num float64
+
+// MarshalJSON implements json.Marshaler.
+func (n Num) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = Num(math.NaN())
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	*n = Num(f)
+	return err
+}
