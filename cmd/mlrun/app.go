@@ -87,7 +87,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.auditCommand(),
 		a.versionCommand(),
 		a.schemaCommand(),
-		a.modelsCommand(),
+		a.modelsCommand(), a.predictCommand(),
 	)
 	return root
 }
