@@ -26,14 +26,14 @@ nothing up to it was altered, removed or inserted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(a.auditLogCommand(), a.auditVerifyCommand())
+	cmd.AddCommand(a.auditLogCommand(), a.auditVerifyCommand(), a.auditExplainCommand())
 	return cmd
 }
 
 func (a *app) auditLogCommand() *cobra.Command {
 	var (
-		since, run, typ, pipe string
-		asJSON                bool
+		since, run, typ, pipe, mdl string
+		asJSON                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "log",
@@ -74,6 +74,9 @@ func (a *app) auditLogCommand() *cobra.Command {
 				if pipe != "" && e.Pipeline != pipe {
 					continue
 				}
+				if mdl != "" && e.Detail["model"] != mdl {
+					continue
+				}
 				rows = append(rows, row{e, hashes[i]})
 			}
 			if asJSON {
@@ -93,6 +96,7 @@ func (a *app) auditLogCommand() *cobra.Command {
 	fl.StringVar(&run, "run", "", "only entries of this run (id or prefix)")
 	fl.StringVar(&typ, "type", "", "only entries of this type (run, step, gc, run.finished, ...)")
 	fl.StringVar(&pipe, "pipeline", "", "only entries of this pipeline")
+	fl.StringVar(&mdl, "model", "", "only entries about this registered model (registrations, alias moves, scored batches)")
 	fl.BoolVar(&asJSON, "json", false, "print entries as JSON, each with its hash")
 	return cmd
 }
