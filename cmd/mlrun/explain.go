@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -101,7 +102,7 @@ Exit codes: 0 explained, 2 no such decision or invalid usage, 3 store failure.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&rowHash, "decision", "", "the row hash of the decision (or a unique prefix)")
-	fl.StringVar(&batchID, "batch", "", "a scored batch id (with --row)")
+	fl.StringVar(&batchID, "batch", "", "a scored batch id, or latest (with --row)")
 	fl.IntVar(&row, "row", 0, "the 1-based data row of --batch")
 	fl.BoolVar(&asJSON, "json", false, "print the explanations as JSON")
 	return cmd
@@ -113,6 +114,16 @@ func findDecisions(ctx context.Context, st *lineage.Store, rowHash, batchID stri
 	names, err := st.Backend().ListRecords(ctx, nsBatches)
 	if err != nil {
 		return nil, err
+	}
+	if batchID == "latest" {
+		// Ids have one-second resolution: pick by recorded time.
+		var newest time.Time
+		for _, name := range names {
+			var br batchRecord
+			if b, err := st.Backend().GetRecord(ctx, nsBatches, name); err == nil && json.Unmarshal(b, &br) == nil && !br.Time.Before(newest) {
+				newest, batchID = br.Time, name
+			}
+		}
 	}
 	var out []*explanation
 	for _, name := range names {
