@@ -225,6 +225,17 @@ func sortRuns(runs []*lineage.RunRecord, by string) error {
 		}
 		return v
 	}
+	known := len(runs) == 0
+	for _, r := range runs {
+		if !math.IsNaN(val(r)) {
+			known = true
+			break
+		}
+	}
+	if !known {
+		// A typo would otherwise silently keep the time order.
+		return pipeline.Invalidf("--sort: no run has a metric %q (see the metrics of 'mlrun runs show RUN')", name)
+	}
 	sort.SliceStable(runs, func(i, j int) bool {
 		vi, vj := val(runs[i]), val(runs[j])
 		switch {
@@ -486,11 +497,18 @@ func diffRuns(ra, rb *lineage.RunRecord) *runDiff {
 		for _, f := range sa.Files {
 			filesA[f.Path] = f.SHA256
 		}
+		filesB := map[string]bool{}
 		for _, f := range sb.Files {
+			filesB[f.Path] = true
 			if ha, ok := filesA[f.Path]; ok && ha != f.SHA256 {
 				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, A: ha, B: f.SHA256})
 			} else if !ok {
 				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, B: f.SHA256})
+			}
+		}
+		for _, f := range sa.Files {
+			if !filesB[f.Path] { // the step reads another file now
+				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, A: f.SHA256})
 			}
 		}
 		switch {
@@ -575,7 +593,7 @@ func writeRunDiff(w io.Writer, d *runDiff) {
 		empty = false
 		fmt.Fprintln(w, "data:")
 		for _, f := range d.Files {
-			fmt.Fprintf(w, "  %s %s: sha256 %s -> %s\n", f.Step, f.Path, orNone(short(f.A)), short(f.B))
+			fmt.Fprintf(w, "  %s %s: sha256 %s -> %s\n", f.Step, f.Path, orNone(short(f.A)), orNone(short(f.B)))
 		}
 	}
 	if len(d.Steps) > 0 {
