@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,10 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
+
+// update rewrites the expected output that scripts compare with cmp (files
+// inside the txtar archives): go test ./cmd/mlrun -run TestScript -update.
+var update = flag.Bool("update", false, "rewrite the cmp files inside testdata/script/*.txtar with the actual output")
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -29,6 +34,7 @@ func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: false,
+		UpdateScripts:       *update,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", repo)
 			env.Setenv("MLRUN_STORE", "")
@@ -38,9 +44,7 @@ func TestScript(t *testing.T) {
 			}
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitCode,
-		},
+		Cmds: scriptCmds,
 		Condition: func(cond string) (bool, error) {
 			if cond == "shareddata" {
 				_, err := os.Stat(filepath.Join(repo, "..", "shared", "data", "credit_data.csv"))
