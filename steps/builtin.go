@@ -11,6 +11,7 @@ import (
 	"github.com/mlrun-cli/mlrun/steps/evaluate"
 	"github.com/mlrun-cli/mlrun/steps/load"
 	"github.com/mlrun-cli/mlrun/steps/model"
+	"github.com/mlrun-cli/mlrun/steps/monitor"
 	"github.com/mlrun-cli/mlrun/steps/split"
 	"github.com/mlrun-cli/mlrun/steps/table"
 	"github.com/mlrun-cli/mlrun/steps/train"
@@ -28,6 +29,7 @@ func Builtin() (*pipeline.Registry, error) {
 		split.Kind(),
 		train.Kind(),
 		evaluate.Kind(),
+		monitor.Kind(),
 	}
 	for _, k := range kinds {
 		if err := reg.Register(k); err != nil {
@@ -39,8 +41,10 @@ func Builtin() (*pipeline.Registry, error) {
 		"model":      func(b []byte) (pipeline.Object, error) { return model.Decode(b) },
 		"validation": pipeline.DocumentDecoder("validation"),
 		"metrics":    pipeline.DocumentDecoder("metrics"),
+		"profile":    pipeline.DocumentDecoder("profile"),
+		"monitor":    pipeline.DocumentDecoder("monitor"),
 	}
-	for _, name := range []string{"dataset", "model", "validation", "metrics"} {
+	for _, name := range []string{"dataset", "model", "validation", "metrics", "profile", "monitor"} {
 		if err := reg.RegisterObject(name, decoders[name]); err != nil {
 			return nil, fmt.Errorf("register object %s: %w", name, err)
 		}

@@ -11,13 +11,14 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/steps/model"
+	"github.com/mlrun-cli/mlrun/steps/profile"
 	"github.com/mlrun-cli/mlrun/steps/stats"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
 // Version is the implementation version of the train kind, part of every
 // cache key.
-const Version = 1
+const Version = 2
 
 // Kind returns the train step kind.
 func Kind() pipeline.Kind { return kind{} }
@@ -35,7 +36,9 @@ func (kind) Inputs() []pipeline.Port {
 	}
 }
 
-func (kind) Outputs() []string { return []string{"model"} }
+// Outputs are the model and its frozen reference profile (see package
+// profile), computed from the training rows and the model's scores on them.
+func (kind) Outputs() []string { return []string{"model", "profile"} }
 
 func (kind) Required() []string { return []string{"algorithm", "target"} }
 
@@ -294,7 +297,7 @@ func keyNode(n *yaml.Node, key string) *yaml.Node {
 }
 
 func (c *compiled) OutputTypes() map[string]pipeline.Type {
-	return map[string]pipeline.Type{"model": c.typ}
+	return map[string]pipeline.Type{"model": c.typ, "profile": profile.Type{}}
 }
 
 func (c *compiled) CacheConfig() any { return c.cfg }
@@ -340,8 +343,12 @@ func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 	for _, v := range y {
 		pos += int(v)
 	}
+	prof, err := profile.Build(train, m, p, y, profile.DefaultBins)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	res := &pipeline.Result{
-		Outputs: map[string]pipeline.Object{"model": m},
+		Outputs: map[string]pipeline.Object{"model": m, "profile": profile.Object(prof)},
 		Metrics: map[string]float64{
 			"train_rows":     float64(train.Rows),
 			"iterations":     float64(info.Iterations),

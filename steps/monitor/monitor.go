@@ -1,0 +1,344 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/model"
+	"github.com/mlrun-cli/mlrun/steps/profile"
+	"github.com/mlrun-cli/mlrun/steps/table"
+)
+
+// Version is the implementation version of the monitor kind.
+const Version = 1
+
+// Kind returns the monitor step kind.
+func Kind() pipeline.Kind { return kind{} }
+
+type kind struct{}
+
+func (kind) Name() string { return "monitor" }
+
+func (kind) Version() int { return Version }
+
+func (kind) Inputs() []pipeline.Port {
+	return []pipeline.Port{
+		{Name: "reference", Required: true, Doc: "the frozen reference profile (a train step's `profile` output)"},
+		{Name: "model", Required: true, Doc: "the monitored model"},
+		{Name: "current", Required: true, Doc: "the batch to compare with the reference"},
+		{Name: "baseline", Doc: "metrics to compare performance with (an evaluate step); default the profile's training metrics"},
+	}
+}
+
+func (kind) Outputs() []string { return []string{"report"} }
+
+func (kind) Required() []string { return nil }
+
+func (kind) Settings() map[string]any {
+	var names []string
+	for _, c := range DefaultChecks() {
+		names = append(names, c.Name)
+	}
+	return map[string]any{
+		"threshold": map[string]any{"type": "number", "minimum": 0, "maximum": 1, "default": DefaultThreshold,
+			"description": "decision threshold: a row is approved when its probability of the positive (bad) class is below it"},
+		"group": map[string]any{"type": "string",
+			"description": "column of the batch whose groups are compared for fairness (e.g. a protected attribute)"},
+		"min_group": map[string]any{"type": "integer", "minimum": 1, "default": 30,
+			"description": "groups with fewer rows are flagged, not judged"},
+		"labels": map[string]any{"type": "boolean", "default": true,
+			"description": "check performance when the batch holds the target column"},
+		"drift": map[string]any{"type": "string", "default": DefaultDrift,
+			"description": "rule over the per-feature variables that counts a feature as drifted (for drift_share)"},
+		"checks": map[string]any{
+			"type": "object",
+			"description": "check name -> expression that must hold, or {expr, severity: warn|critical}, or `off`; built-in checks: " +
+				strings.Join(names, ", ") + "; other names are dataset-level checks",
+			"additionalProperties": map[string]any{"oneOf": []any{
+				map[string]any{"type": "string"},
+				map[string]any{"type": "boolean", "const": false},
+				map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+					"expr":     map[string]any{"type": "string"},
+					"severity": map[string]any{"type": "string", "enum": []string{Warn, Critical}},
+				}},
+			}},
+		},
+	}
+}
+
+type compiled struct {
+	cfg *Config
+}
+
+func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
+	d := new(diag.List)
+	defer req.Diags.Merge(d)
+	if t, ok := req.Inputs["reference"]; ok && t != nil && t.TypeName() != profile.TypeName {
+		d.Add(req.Pos(req.Setting("reference")), "reference must be a profile (a train step's profile output, e.g. model.profile), got %s", t.TypeName())
+	}
+	var mt *model.Type
+	if t, ok := req.Inputs["model"]; ok && t != nil {
+		if mt, ok = t.(*model.Type); !ok {
+			d.Add(req.Pos(req.Setting("model")), "model must be a model, got %s", t.TypeName())
+		}
+	}
+	var schema *table.Schema
+	if t, ok := req.Inputs["current"]; ok && t != nil {
+		if schema, ok = t.(*table.Schema); !ok {
+			d.Add(req.Pos(req.Setting("current")), "current must be a dataset, got %s", t.TypeName())
+		}
+	}
+	if t, ok := req.Inputs["baseline"]; ok && t != nil && t.TypeName() != "metrics" {
+		d.Add(req.Pos(req.Setting("baseline")), "baseline must be metrics (an evaluate step), got %s", t.TypeName())
+	}
+	if mt != nil && schema != nil {
+		for _, err := range mt.Check(schema, false) {
+			d.Add(req.Pos(req.Setting("current")), "current does not fit the model: %s", strings.TrimPrefix(err.Error(), model.ErrSchema.Error()+": "))
+		}
+	}
+	cfg := DefaultConfig()
+	if n := req.Setting("threshold"); n != nil {
+		v, ok := number(n)
+		if !ok || !(v >= 0 && v <= 1) {
+			d.Add(req.Pos(n), "threshold must be a number between 0 and 1, got %s", describe(n))
+		} else {
+			cfg.Threshold = v
+		}
+	}
+	if n := req.Setting("group"); n != nil {
+		s, ok := str(n)
+		switch {
+		case !ok:
+			d.Add(req.Pos(n), "group must be a column name, got %s", describe(n))
+		case schema != nil && schema.Index(s) < 0:
+			d.Add(req.Pos(n), "unknown group column %q%s", s, suggest(s, schema.Names()))
+		default:
+			cfg.Group = s
+		}
+	}
+	if n := req.Setting("min_group"); n != nil {
+		v, ok := integer(n)
+		if !ok || v < 1 || v > math.MaxInt32 {
+			d.Add(req.Pos(n), "min_group must be a positive integer, got %s", describe(n))
+		} else {
+			cfg.MinGroup = int(v)
+		}
+	}
+	if n := req.Setting("labels"); n != nil {
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
+			d.Add(req.Pos(n), "labels must be true or false, got %s", describe(n))
+		}
+		cfg.NoLabels = !b
+	}
+	exprPos := map[string]*yaml.Node{}
+	if n := req.Setting("drift"); n != nil {
+		if s, ok := str(n); ok {
+			cfg.Drift = s
+			exprPos["drift"] = n
+		} else {
+			d.Add(req.Pos(n), "drift must be an expression, got %s", describe(n))
+		}
+	}
+	if n := req.Setting("checks"); n != nil {
+		if n.Kind != yaml.MappingNode {
+			d.Add(req.Pos(n), "checks must be a mapping of check name -> expression, got %s", describe(n))
+		}
+		byName := map[string]int{}
+		for i, c := range cfg.Checks {
+			byName[c.Name] = i
+		}
+		seen := map[string]bool{}
+		var off []string
+		for _, p := range pairs(n) {
+			name := p.key.Value
+			if seen[name] {
+				d.Add(req.Pos(p.key), "check %q is given twice", name)
+				continue
+			}
+			seen[name] = true
+			i, builtin := byName[name]
+			spec := CheckSpec{Name: name, Severity: Critical, Scope: ScopeDataset}
+			if builtin {
+				spec = cfg.Checks[i]
+			}
+			v := p.value
+			switch {
+			case v.Kind == yaml.ScalarNode && (v.ShortTag() == "!!bool" && v.Value == "false" || v.Value == "off"):
+				if !builtin {
+					d.Add(req.Pos(v), "check %q is not a built-in check: nothing to turn off%s", name, suggest(name, keys(byName)))
+				}
+				off = append(off, name)
+				continue
+			case v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str":
+				spec.Expr = v.Value
+				exprPos[name] = v
+			case v.Kind == yaml.MappingNode:
+				for _, q := range pairs(v) {
+					switch q.key.Value {
+					case "expr":
+						if s, ok := str(q.value); ok {
+							spec.Expr = s
+							exprPos[name] = q.value
+						} else {
+							d.Add(req.Pos(q.value), "check %q: expr must be a string, got %s", name, describe(q.value))
+						}
+					case "severity":
+						if s, _ := str(q.value); s == Warn || s == Critical {
+							spec.Severity = s
+						} else {
+							d.Add(req.Pos(q.value), "check %q: severity must be warn or critical, got %s", name, describe(q.value))
+						}
+					default:
+						d.Add(req.Pos(q.key), "check %q: unknown key %q (expr, severity)", name, q.key.Value)
+					}
+				}
+				if spec.Expr == "" {
+					d.Add(req.Pos(v), "check %q needs expr", name)
+				}
+			default:
+				d.Add(req.Pos(v), "check %q must be an expression, {expr, severity} or off, got %s", name, describe(v))
+				continue
+			}
+			if builtin {
+				cfg.Checks[i] = spec
+			} else {
+				cfg.Checks = append(cfg.Checks, spec)
+			}
+		}
+		var kept []CheckSpec
+		for _, c := range cfg.Checks {
+			if !contains(off, c.Name) {
+				kept = append(kept, c)
+			}
+		}
+		cfg.Checks = kept
+	}
+	for _, err := range cfg.Compile(req.Params) {
+		name := ""
+		for k := range exprPos {
+			if strings.Contains(err.Error(), fmt.Sprintf("check %q:", k)) || (k == "drift" && strings.Contains(err.Error(), ": drift:")) {
+				name = k
+			}
+		}
+		pos := req.Step.Pos
+		if n := exprPos[name]; n != nil {
+			var e *exprenv.Error
+			if errors.As(err, &e) {
+				pos = exprenv.PosSource(req.Pipeline.File, req.Pipeline.Source, n, e)
+			} else {
+				pos = req.Pos(n)
+			}
+		}
+		d.Add(pos, "%v", strings.TrimPrefix(err.Error(), ErrExpr.Error()+": "))
+	}
+	if d.HasErrors() {
+		return nil
+	}
+	cfg.Params = req.Params
+	return &compiled{cfg: cfg}
+}
+
+func keys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (c *compiled) OutputTypes() map[string]pipeline.Type {
+	return map[string]pipeline.Type{"report": reportType{}}
+}
+
+type reportType struct{}
+
+func (reportType) TypeName() string { return TypeName }
+
+func (c *compiled) CacheConfig() any { return c.cfg }
+
+func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline.Result, error) {
+	ro, mo, co := req.Inputs["reference"], req.Inputs["model"], req.Inputs["current"]
+	if ro == nil || mo == nil || co == nil {
+		return nil, errors.New("monitor: reference, model and current must be connected")
+	}
+	prof, err := profile.FromObject(ro)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: reference: %w", err)
+	}
+	m, ok := mo.(model.Model)
+	if !ok {
+		return nil, fmt.Errorf("monitor: model is a %s, not a model", mo.TypeName())
+	}
+	ds, ok := co.(*table.Dataset)
+	if !ok {
+		return nil, fmt.Errorf("monitor: current is a %s, not a dataset", co.TypeName())
+	}
+	in := Input{Profile: prof, Model: m, Current: ds, Jobs: req.Jobs}
+	if bo := req.Inputs["baseline"]; bo != nil {
+		b, err := BaselineFrom(bo)
+		if err != nil {
+			return nil, fmt.Errorf("monitor: baseline: %w", err)
+		}
+		in.Baseline, in.BaselineSource = b, "baseline input (evaluate metrics)"
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r, err := Compute(in, c.cfg)
+	if err != nil {
+		return nil, err
+	}
+	return Result(r), nil
+}
+
+// BaselineFrom reads the metrics of an evaluate step's metrics document.
+func BaselineFrom(o pipeline.Object) (map[string]float64, error) {
+	d, ok := o.(*pipeline.Document)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a metrics document", o.TypeName())
+	}
+	var v struct {
+		Metrics map[string]float64 `json:"metrics"`
+	}
+	if err := d.Into(&v); err != nil {
+		return nil, err
+	}
+	return v.Metrics, nil
+}
+
+// Result turns a report into a step result: the report object, its
+// dataset-level numbers as metrics, its checks and a summary note.
+func Result(r *Report) *pipeline.Result {
+	res := &pipeline.Result{
+		Outputs: map[string]pipeline.Object{"report": &pipeline.Document{Type: TypeName, Value: r}},
+		Metrics: map[string]float64{},
+		Checks:  r.Checks,
+	}
+	for k, v := range r.Dataset {
+		if !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) {
+			res.Metrics[k] = float64(v)
+		}
+	}
+	failed, warned := 0, 0
+	for _, c := range r.Checks {
+		switch {
+		case c.Failed():
+			failed++
+		case !c.Passed:
+			warned++
+		}
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("%d rows vs %d reference rows: %d of %d features drifted (%s), %d critical and %d warning check(s) failed",
+		r.Rows, r.ReferenceRows, len(r.Drifted), len(r.Features), strings.Join(r.Drifted, ", "), failed, warned))
+	res.Notes = append(res.Notes, r.Notes...)
+	return res
+}
