@@ -85,6 +85,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.verifyCommand(),
 		a.gcCommand(),
 		a.auditCommand(),
+		a.monitorCommand(),
 		a.versionCommand(),
 		a.schemaCommand(),
 		a.modelsCommand(), a.predictCommand(),

@@ -1,0 +1,492 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/exec"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/steps/monitor"
+	"github.com/mlrun-cli/mlrun/steps/profile"
+	"github.com/mlrun-cli/mlrun/steps/table"
+)
+
+// monitorNS is the record namespace of monitored batches:
+// records/monitor/<run>--<step>--<time>.json.
+const monitorNS = "monitor"
+
+// monitorRecord is the record of one monitored batch, for history.
+type monitorRecord struct {
+	Time   time.Time      `json:"time"`
+	Run    string         `json:"run"`
+	Step   string         `json:"step"`
+	Data   string         `json:"data"`
+	SHA256 string         `json:"data_sha256"`
+	Rows   int            `json:"rows"`
+	Report lineage.ID     `json:"report"`
+	Failed bool           `json:"failed"`
+	Checks []historyCheck `json:"checks"`
+}
+
+type historyCheck struct {
+	Name     string  `json:"name"`
+	Passed   bool    `json:"passed"`
+	Severity string  `json:"severity"`
+	Value    float64 `json:"value"`
+	Defined  bool    `json:"defined"`
+}
+
+func (a *app) monitorCommand() *cobra.Command {
+	var (
+		runRef, step, data, labels, group string
+		asJSON                            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "monitor --run RUN --step MODEL_STEP --data BATCH.csv",
+		Short: "Compare a production batch with a model's frozen training profile",
+		Long: `Load a batch through the same load, validate and derive steps the model was
+trained behind (the pipeline file recorded in the run, which must be
+unchanged: its SHA-256 is checked), then compare it with the reference profile
+the train step froze: drift of every feature (PSI over the frozen bins, KS,
+Wasserstein, Jensen-Shannon, chi-square for categories, unseen categories,
+missing rates), score drift, performance against the run's evaluate metrics
+(--labels) and fairness between the groups of a column (--group). The default
+checks and thresholds are those of the monitor step kind (see the schema).
+
+The report prints failures first, is stored in the lineage store (an object
+and a record; see 'mlrun monitor history'), and --json prints it whole.
+
+Exit codes: 0 all critical checks pass, 1 a critical check failed, 2 invalid
+usage, batch or changed pipeline file, 3 runtime failure.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runRef == "" || step == "" || data == "" {
+				return pipeline.Invalidf("monitor needs --run, --step and --data")
+			}
+			st, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			r, rec, err := a.monitorBatch(cmd.Context(), st, runRef, step, data, labels, group)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := a.writeJSON(r); err != nil {
+					return err
+				}
+			} else {
+				writeMonitorReport(a.stdout, r, rec)
+			}
+			if rec.Failed {
+				return &silentError{code: pipeline.ExitCheckFailed}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&runRef, "run", "", "the run that trained the model (id, unique prefix or latest)")
+	f.StringVar(&step, "step", "", "the train step of that run")
+	f.StringVar(&data, "data", "", "the batch: a CSV file with the columns of the training data")
+	f.StringVar(&labels, "labels", "", "check performance: the batch's label column (the model's target)")
+	f.StringVar(&group, "group", "", "check fairness between the groups of this column")
+	f.BoolVar(&asJSON, "json", false, "print the whole report as JSON")
+	cmd.AddCommand(a.monitorHistoryCommand())
+	return cmd
+}
+
+// monitorBatch runs the comparison and stores the report.
+func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, runRef, stepID, data, labels, group string) (*monitor.Report, *monitorRecord, error) {
+	run, err := getRun(ctx, st, runRef)
+	if err != nil {
+		return nil, nil, err
+	}
+	sr := findStep(run, stepID)
+	if sr == nil {
+		return nil, nil, pipeline.Invalidf("run %s has no step %q", run.ID, stepID)
+	}
+	mref, okm := sr.Outputs["model"]
+	pref, okp := sr.Outputs["profile"]
+	if sr.Kind != "train" || !okm {
+		return nil, nil, pipeline.Invalidf("step %q of run %s is a %s step, not a train step", stepID, run.ID, sr.Kind)
+	}
+	if !okp {
+		return nil, nil, pipeline.Invalidf("step %q of run %s has no reference profile (trained by an older mlrun): re-run the pipeline", stepID, run.ID)
+	}
+	m, err := a.loadModel(ctx, st, mref.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	pb, err := st.GetObject(ctx, pref.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("profile object %s: %w", pref.ID.Short(), err)
+	}
+	prof, err := profile.FromObject(&pipeline.Document{Type: profile.TypeName, Value: json.RawMessage(pb)})
+	if err != nil {
+		return nil, nil, err
+	}
+	if labels != "" && labels != prof.Target {
+		return nil, nil, pipeline.Invalidf("--labels %q: the model's target column is %q", labels, prof.Target)
+	}
+
+	// The batch, through the steps the model was trained behind.
+	src, err := os.ReadFile(run.File)
+	if err != nil {
+		return nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("pipeline file of run %s: %w", run.ID, err))
+	}
+	sum := sha256.Sum256(src)
+	if got := hex.EncodeToString(sum[:]); got != run.FileSHA256 {
+		return nil, nil, pipeline.Invalidf("pipeline file %s changed since run %s: sha256 %s then, %s now; the batch would not go through the steps the model was trained behind",
+			run.File, run.ID, short(run.FileSHA256), short(got))
+	}
+	absData, err := filepath.Abs(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	header, err := csvHeader(absData)
+	if err != nil {
+		return nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("--data %s: %w", data, err))
+	}
+	reg, err := a.registry()
+	if err != nil {
+		return nil, nil, err
+	}
+	loaded := func(loadStep string) *table.Schema {
+		if s := findStep(run, loadStep); s != nil {
+			if o, ok := s.Outputs["data"]; ok {
+				if b, err := st.GetObject(ctx, o.ID); err == nil {
+					if ds, err := table.Decode(b); err == nil {
+						return ds.Schema()
+					}
+				}
+			}
+		}
+		return nil
+	}
+	chainSrc, final, err := scoringChain(src, stepID, header, absData, run, reg, loaded)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := pipeline.Parse(run.File, chainSrc, pipeline.LoadOptions{Registry: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	results, err := exec.RunInMemory(ctx, p, defaultJobs(), a.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	var batchChecks []pipeline.Check
+	for _, s := range p.Steps {
+		for _, c := range results[s.ID].Checks {
+			c.Name = s.ID + "/" + c.Name
+			batchChecks = append(batchChecks, c)
+		}
+	}
+	ds, ok := results[final.Step].Outputs[final.Output].(*table.Dataset)
+	if !ok {
+		return nil, nil, fmt.Errorf("step %q output %q is not a dataset", final.Step, final.Output)
+	}
+
+	// Baseline: the run's evaluate step of this model, if any.
+	in := monitor.Input{Profile: prof, Model: m, Current: ds, Jobs: defaultJobs()}
+	for _, s := range run.Steps {
+		if s.Kind != "evaluate" || s.Inputs["model"].ID != mref.ID {
+			continue
+		}
+		if o, ok := s.Outputs["metrics"]; ok {
+			if b, err := st.GetObject(ctx, o.ID); err == nil {
+				if base, err := monitor.BaselineFrom(&pipeline.Document{Type: "metrics", Value: json.RawMessage(b)}); err == nil {
+					in.Baseline, in.BaselineSource = base, "step "+s.ID+" of run "+run.ID
+				}
+			}
+		}
+		break
+	}
+	cfg := monitor.DefaultConfig()
+	cfg.Group, cfg.NoLabels = group, labels == ""
+	if group != "" && !contains(header, group) {
+		return nil, nil, pipeline.Invalidf("--group %q is not a column of %s", group, data)
+	}
+	if errs := cfg.Compile(nil); len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	r, err := monitor.Compute(in, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Checks = append(r.Checks, batchChecks...)
+	monitor.SortChecks(r.Checks)
+
+	// Store the report and its record; a pin keeps the report through gc.
+	fileSum, err := st.Fingerprint(ctx, absData, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := st.RunLock(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	id, _, err := st.PutObject(ctx, monitor.TypeName, &pipeline.Document{Type: monitor.TypeName, Value: r})
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now().UTC()
+	rec := &monitorRecord{Time: now, Run: run.ID, Step: stepID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id}
+	for _, c := range r.Checks {
+		if c.Failed() {
+			rec.Failed = true
+		}
+		hc := historyCheck{Name: c.Name, Passed: c.Passed, Severity: c.Severity}
+		if k := sortedKeys(c.Values); len(k) > 0 {
+			hc.Value, hc.Defined = c.Values[k[0]], true
+		}
+		rec.Checks = append(rec.Checks, hc)
+	}
+	name := run.ID + "--" + stepID + "--" + now.Format("20060102T150405.000000000Z")
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.Backend().PutRecord(ctx, monitorNS, name, b); err != nil {
+		return nil, nil, err
+	}
+	if err := st.PutPin(ctx, "monitor--"+name, &lineage.Pin{Objects: []lineage.ID{id}, Why: "monitor report of " + data}); err != nil {
+		return nil, nil, err
+	}
+	return r, rec, nil
+}
+
+// writeMonitorReport prints failures first with their numbers, then the
+// per-feature drift table, then the passed checks.
+func writeMonitorReport(w io.Writer, r *monitor.Report, rec *monitorRecord) {
+	fmt.Fprintf(w, "monitor %s (%s) on %s: %d rows vs %d reference rows\n", rec.Step, r.Model.Algorithm, rec.Data, r.Rows, r.ReferenceRows)
+	var crit, warn, pass []pipeline.Check
+	for _, c := range r.Checks {
+		switch {
+		case c.Failed():
+			crit = append(crit, c)
+		case !c.Passed:
+			warn = append(warn, c)
+		default:
+			pass = append(pass, c)
+		}
+	}
+	section := func(title string, cs []pipeline.Check) {
+		if len(cs) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "\n%s:\n", title)
+		for _, c := range cs {
+			fmt.Fprintf(w, "  %-34s %s\n", c.Name, c.Message)
+		}
+	}
+	section("FAILED critical checks", crit)
+	section("warnings", warn)
+	fmt.Fprintf(w, "\n  %-22s %-11s %8s %8s %10s %8s %8s %8s\n", "feature", "kind", "psi", "js", "ks_p", "wass/sd", "missing", "drifted")
+	row := func(f monitor.FeatureDrift) {
+		if f.Error != "" {
+			fmt.Fprintf(w, "  %-22s %-11s %s\n", f.Name, f.Kind, f.Error)
+			return
+		}
+		p := func(k string) string {
+			v, ok := f.Vars[k]
+			if !ok || math.IsNaN(float64(v)) {
+				return "-"
+			}
+			if k == "ks_pvalue" {
+				return fmt.Sprintf("%.3g", float64(v))
+			}
+			return fmt.Sprintf("%.4f", float64(v))
+		}
+		d := ""
+		if f.Drifted {
+			d = "yes"
+		}
+		fmt.Fprintf(w, "  %-22s %-11s %8s %8s %10s %8s %8s %8s\n", f.Name, f.Kind, p("psi"), p("js"), p("ks_pvalue"), p("wasserstein_norm"), p("missing_rate"), d)
+	}
+	for _, f := range r.Features {
+		row(f)
+	}
+	if r.Score != nil {
+		row(*r.Score)
+	}
+	fmt.Fprintf(w, "  drift share %s (%d of %d features)\n", fmtNum(float64(r.DriftShare)), len(r.Drifted), len(r.Features))
+	if r.Fairness != nil {
+		fmt.Fprintf(w, "\n  %-12s %6s %9s %7s %7s %9s %7s\n", r.Group, "rows", "approval", "tpr", "fpr", "precision", "auc")
+		for _, g := range r.Fairness.Groups {
+			flag := ""
+			if g.Small {
+				flag = "  (small: not judged)"
+			}
+			fmt.Fprintf(w, "  %-12s %6d %9s %7s %7s %9s %7s%s\n", g.Group, g.Count, fmtNum(float64(g.ApprovalRate)), fmtNum(float64(g.TPR)),
+				fmtNum(float64(g.FPR)), fmtNum(float64(g.Precision)), fmtNum(float64(g.AUC)), flag)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	section("passed", pass)
+	status := "OK"
+	if rec.Failed {
+		status = "CHECK-FAILED"
+	}
+	fmt.Fprintf(w, "\n%s: %d critical and %d warning check(s) failed, %d passed; report %s\n", status, len(crit), len(warn), len(pass), rec.Report.Short())
+}
+
+func fmtNum(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.4f", v), "0"), ".")
+}
+
+func (a *app) monitorHistoryCommand() *cobra.Command {
+	var (
+		runRef, step string
+		asJSON       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "history --run RUN --step STEP",
+		Short: "Show each monitor check over the batches monitored for a model",
+		Long: `List the batches monitored for the model of a run's train step, oldest first,
+and each check's value over them: a trend table (x marks a failure) and, on a
+terminal, a sparkline per check.
+
+Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runRef == "" || step == "" {
+				return pipeline.Invalidf("monitor history needs --run and --step")
+			}
+			st, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			run, err := getRun(cmd.Context(), st, runRef)
+			if err != nil {
+				return err
+			}
+			names, err := st.Backend().ListRecords(cmd.Context(), monitorNS)
+			if err != nil {
+				return err
+			}
+			var recs []*monitorRecord
+			for _, n := range names {
+				if !strings.HasPrefix(n, run.ID+"--"+step+"--") {
+					continue
+				}
+				b, err := st.Backend().GetRecord(cmd.Context(), monitorNS, n)
+				if err != nil {
+					return err
+				}
+				var r monitorRecord
+				if err := json.Unmarshal(b, &r); err != nil {
+					return fmt.Errorf("monitor record %s: %w", n, err)
+				}
+				recs = append(recs, &r)
+			}
+			sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.Before(recs[j].Time) })
+			if asJSON {
+				if recs == nil {
+					recs = []*monitorRecord{}
+				}
+				return a.writeJSON(recs)
+			}
+			writeHistory(a.stdout, recs, isTerminal(a.stdout))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&runRef, "run", "", "the run that trained the model")
+	cmd.Flags().StringVar(&step, "step", "", "the train step")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the records as JSON")
+	return cmd
+}
+
+func writeHistory(w io.Writer, recs []*monitorRecord, spark bool) {
+	if len(recs) == 0 {
+		fmt.Fprintln(w, "no monitored batches")
+		return
+	}
+	fmt.Fprintf(w, "%d batch(es):\n", len(recs))
+	for i, r := range recs {
+		status := "ok"
+		if r.Failed {
+			status = "check-failed"
+		}
+		fmt.Fprintf(w, "  #%d %s  %-40s %6d rows  %s  report %s\n", i+1, r.Time.Format(time.RFC3339), r.Data, r.Rows, status, r.Report.Short())
+	}
+	values := map[string][]*historyCheck{}
+	for i, r := range recs {
+		for k := range r.Checks {
+			c := &r.Checks[k]
+			if values[c.Name] == nil {
+				values[c.Name] = make([]*historyCheck, len(recs))
+			}
+			values[c.Name][i] = c
+		}
+	}
+	fmt.Fprintf(w, "\n  %-34s", "check")
+	for i := range recs {
+		fmt.Fprintf(w, " %10s", fmt.Sprintf("#%d", i+1))
+	}
+	fmt.Fprintln(w)
+	for _, name := range sortedKeys(values) {
+		fmt.Fprintf(w, "  %-34s", name)
+		var series []float64
+		for _, c := range values[name] {
+			cell := "-"
+			if c != nil {
+				if c.Defined {
+					cell = fmt.Sprintf("%.4g", c.Value)
+					series = append(series, c.Value)
+				} else {
+					cell = "n/a"
+				}
+				if !c.Passed {
+					cell += "x"
+				}
+			}
+			fmt.Fprintf(w, " %10s", cell)
+		}
+		if spark {
+			fmt.Fprintf(w, "  %s", sparkline(series))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// sparkline draws values as block characters scaled to their range.
+func sparkline(v []float64) string {
+	if len(v) == 0 {
+		return ""
+	}
+	blocks := []rune("▁▂▃▄▅▆▇█")
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	var b strings.Builder
+	for _, x := range v {
+		k := 0
+		if hi > lo {
+			k = int((x - lo) / (hi - lo) * float64(len(blocks)-1))
+		}
+		b.WriteRune(blocks[k])
+	}
+	return b.String()
+}
