@@ -361,6 +361,7 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 		return EventFinished
 	}
 	st.rec.CacheKey = key
+	st.rec.Config = desc.Config
 	if err := store.PutLastKey(ctx, keyRecord(r.p, spec, desc, key, r.rec.ID)); err != nil {
 		log.Warn("cannot save last key", "error", err)
 	}

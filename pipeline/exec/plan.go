@@ -36,6 +36,10 @@ type PlanStep struct {
 	Key string `json:"key,omitempty"`
 	// CheckFailed is true for a cached step whose recorded checks failed.
 	CheckFailed bool `json:"check_failed,omitempty"`
+	// Changes details Reasons field by field: each key component that
+	// differs from the last key recorded for the step, with old and new
+	// values (e.g. setting params.min_auc: 0.7 -> 0.99).
+	Changes []KeyChange `json:"changes,omitempty"`
 }
 
 // PlanReport is the outcome of Plan, steps in pipeline order.
@@ -139,7 +143,9 @@ func planStep(ctx context.Context, p *pipeline.Pipeline, opts Options, st *stepS
 		}
 		return
 	}
-	ps.Reasons = diffKeys(last, keyRecord(p, spec, desc, ps.Key, ""))
+	cur := keyRecord(p, spec, desc, ps.Key, "")
+	ps.Reasons = diffKeys(last, cur)
+	ps.Changes = CompareKeys(last, cur)
 	if why != "" {
 		ps.Reasons = append(ps.Reasons, why)
 	}
