@@ -87,6 +87,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.auditCommand(),
 		a.monitorCommand(),
 		a.versionCommand(),
+		a.diffCommand(), a.fmtCommand(), a.whyCommand(),
 		a.schemaCommand(),
 		a.modelsCommand(), a.predictCommand(),
 	)
