@@ -139,4 +139,3 @@ func short12(s string) string {
 	}
 	return s
 }
-

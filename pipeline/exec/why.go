@@ -132,8 +132,8 @@ type WhyStep struct {
 type WhyReport struct {
 	Pipeline string `json:"pipeline"`
 	// Run is the run explained, for WhyRun; Previous the run compared with.
-	Run      string `json:"run,omitempty"`
-	Previous string `json:"previous,omitempty"`
+	Run      string  `json:"run,omitempty"`
+	Previous string  `json:"previous,omitempty"`
 	Step     WhyStep `json:"step"`
 	// Upstream are the steps upstream of Step that will re-run (or did), in
 	// pipeline order, each with its own explanation.

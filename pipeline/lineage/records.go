@@ -141,11 +141,11 @@ type StepRecord struct {
 	// Status is one of the Step* constants.
 	Status string `json:"status"`
 	// Reason says why a step was skipped or re-run despite a cache entry.
-	Reason   string               `json:"reason,omitempty"`
-	Inputs   map[string]ObjectRef `json:"inputs,omitempty"`
+	Reason string               `json:"reason,omitempty"`
+	Inputs map[string]ObjectRef `json:"inputs,omitempty"`
 	// Config is the step's resolved configuration (its part of the cache
 	// key), so that `mlrun why --run` can say which setting changed.
-	Config json.RawMessage `json:"config,omitempty"`
+	Config   json.RawMessage      `json:"config,omitempty"`
 	Files    []pipeline.FileInfo  `json:"files,omitempty"`
 	Outputs  map[string]ObjectRef `json:"outputs,omitempty"`
 	Duration time.Duration        `json:"duration_ns"`
