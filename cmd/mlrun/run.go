@@ -98,6 +98,7 @@ func stepIDs(p *pipeline.Pipeline) []string {
 func (a *app) runCommand() *cobra.Command {
 	var (
 		ef     execFlags
+		rf     reportFlags
 		asJSON bool
 		quiet  bool
 	)
@@ -166,6 +167,9 @@ input, 3 runtime failure.`,
 			if auditErr != nil {
 				return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("run %s finished but the audit log could not be written: %w", rec.ID, auditErr))
 			}
+			if err := rf.write(rec); err != nil {
+				return err
+			}
 			if asJSON {
 				if err := a.writeJSON(rec); err != nil {
 					return err
@@ -185,6 +189,7 @@ input, 3 runtime failure.`,
 		},
 	}
 	ef.register(cmd)
+	rf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON instead of the summary")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	return cmd

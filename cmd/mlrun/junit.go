@@ -1,0 +1,266 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"encoding/xml"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+)
+
+// JUnit XML, in the shape of the common schema that Jenkins, GitLab and
+// GitHub test reporters read (Jenkins' junit-10.xsd, a superset of Ant's):
+// <testsuites> of <testsuite name tests failures errors skipped time
+// timestamp hostname id package>, each holding <properties>, <testcase
+// name classname time> with an optional <failure message type>, <error> or
+// <skipped message>, then <system-out> and <system-err>.
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
+	Hostname   string          `xml:"hostname,attr"`
+	ID         int             `xml:"id,attr"`
+	Package    string          `xml:"package,attr"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+	SystemOut  string          `xml:"system-out"`
+	SystemErr  string          `xml:"system-err"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitProblem `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Text    string `xml:",chardata"`
+}
+
+// junitReport turns a run record into JUnit: a testsuite per step, a
+// testcase per validation rule, gate or monitor check (failed error-severity
+// checks are failures, with the numbers; failed warnings pass with the
+// message in system-out), and a "step" testcase for a step that failed
+// (error) or was skipped.
+func junitReport(rec *lineage.RunRecord) *junitSuites {
+	host, _ := os.Hostname()
+	out := &junitSuites{Name: "mlrun " + rec.Pipeline, Time: seconds(rec.End.Sub(rec.Start).Seconds())}
+	for i, s := range rec.Steps {
+		su := junitSuite{
+			Name: rec.Pipeline + "." + s.ID, Time: seconds(s.Duration.Seconds()),
+			Timestamp: rec.Start.UTC().Format("2006-01-02T15:04:05"), Hostname: host, ID: i, Package: rec.Pipeline,
+			Properties: []junitProperty{
+				{Name: "run", Value: rec.ID}, {Name: "step", Value: s.ID}, {Name: "kind", Value: s.Kind},
+				{Name: "status", Value: s.Status}, {Name: "cache_key", Value: s.CacheKey},
+			},
+		}
+		if s.CacheHit {
+			su.Properties = append(su.Properties, junitProperty{Name: "cached", Value: "true"})
+		}
+		for _, k := range sortedKeys(s.Metrics) {
+			su.Properties = append(su.Properties, junitProperty{Name: "metric." + k, Value: fmtFloat(s.Metrics[k])})
+		}
+		for _, c := range s.Checks {
+			tc := junitCase{Name: c.Name, Classname: rec.Pipeline + "." + s.ID, Time: "0"}
+			detail := checkDetail(c)
+			switch {
+			case c.Failed():
+				typ := c.Kind
+				if typ == "" {
+					typ = "check"
+				}
+				tc.Failure = &junitProblem{Message: c.Message, Type: typ, Text: detail}
+				su.Failures++
+			case !c.Passed:
+				tc.SystemOut = "warning: " + c.Message + "\n" + detail
+			}
+			su.Cases = append(su.Cases, tc)
+		}
+		switch s.Status {
+		case lineage.StepFailed:
+			su.Cases = append(su.Cases, junitCase{Name: "step", Classname: rec.Pipeline + "." + s.ID, Time: su.Time,
+				Error: &junitProblem{Message: s.Error, Type: "step failed", Text: s.Error}})
+			su.Errors++
+		case lineage.StepSkipped:
+			su.Cases = append(su.Cases, junitCase{Name: "step", Classname: rec.Pipeline + "." + s.ID, Time: "0",
+				Skipped: &junitProblem{Message: s.Reason}})
+			su.Skipped++
+		}
+		su.Tests = len(su.Cases)
+		su.SystemOut = strings.Join(s.Notes, "\n")
+		out.Suites = append(out.Suites, su)
+		out.Tests += su.Tests
+		out.Failures += su.Failures
+		out.Errors += su.Errors
+		out.Skipped += su.Skipped
+	}
+	return out
+}
+
+// checkDetail renders what a check was decided on: expression, numbers,
+// failing rows.
+func checkDetail(c pipeline.Check) string {
+	var b strings.Builder
+	if c.Expr != "" {
+		fmt.Fprintf(&b, "expr: %s\n", c.Expr)
+	}
+	fmt.Fprintf(&b, "severity: %s\n", c.Severity)
+	if c.Failing > 0 {
+		fmt.Fprintf(&b, "failing rows: %d (%.4g)\n", c.Failing, c.Fraction)
+	}
+	if len(c.Rows) > 0 {
+		fmt.Fprintf(&b, "first rows: %s\n", joinInts(c.Rows, 10))
+	}
+	keys := make([]string, 0, len(c.Values))
+	for k := range c.Values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = %s\n", k, fmtFloat(c.Values[k]))
+	}
+	return b.String()
+}
+
+func seconds(s float64) string { return fmt.Sprintf("%.3f", s) }
+
+// writeJUnit writes the run's JUnit XML to file.
+func writeJUnit(file string, rec *lineage.RunRecord) error {
+	b, err := xml.MarshalIndent(junitReport(rec), "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, append([]byte(xml.Header), append(b, '\n')...), 0o644)
+}
+
+// writeSummary writes a Markdown summary of the run to file (appending, as
+// $GITHUB_STEP_SUMMARY expects): status, metrics, gates, failing checks and
+// warnings, the run id.
+func writeSummary(file string, rec *lineage.RunRecord) error {
+	var b strings.Builder
+	mark := map[string]string{lineage.RunOK: "passed", lineage.RunCheckFailed: "checks failed", lineage.RunFailed: "failed"}[rec.Status]
+	if mark == "" {
+		mark = rec.Status
+	}
+	fmt.Fprintf(&b, "## mlrun: %s — %s\n\n", rec.Pipeline, mark)
+	var ran, cached, skipped int
+	for _, s := range rec.Steps {
+		switch {
+		case s.Status == lineage.StepSkipped:
+			skipped++
+		case s.CacheHit:
+			cached++
+		default:
+			ran++
+		}
+	}
+	fmt.Fprintf(&b, "Run `%s` (exit %d): %d ran, %d cached, %d skipped.\n\n", rec.ID, rec.ExitCode, ran, cached, skipped)
+	for _, s := range rec.Steps {
+		if len(s.Metrics) == 0 || (s.Kind != "evaluate" && s.Kind != "monitor") {
+			continue
+		}
+		fmt.Fprintf(&b, "### `%s` metrics\n\n| metric | value |\n|---|---|\n", s.ID)
+		for _, k := range sortedKeys(s.Metrics) {
+			fmt.Fprintf(&b, "| %s | %s |\n", k, fmtFloat(s.Metrics[k]))
+		}
+		b.WriteString("\n")
+	}
+	var gates, failing, warnings []string
+	for _, s := range rec.Steps {
+		for _, c := range s.Checks {
+			line := fmt.Sprintf("`%s/%s`: %s", s.ID, c.Name, strings.ReplaceAll(c.Message, "|", `\|`))
+			switch {
+			case c.Kind == "gate" || c.Kind == "drift" || s.Kind == "monitor":
+				res := "pass"
+				if c.Failed() {
+					res = "**FAIL**"
+				} else if !c.Passed {
+					res = "warn"
+				}
+				gates = append(gates, fmt.Sprintf("| `%s/%s` | %s | `%s` | %s |", s.ID, c.Name, res, strings.ReplaceAll(c.Expr, "|", `\|`), strings.ReplaceAll(c.Message, "|", `\|`)))
+			}
+			if c.Failed() {
+				failing = append(failing, "- "+line)
+			} else if !c.Passed {
+				warnings = append(warnings, "- "+line)
+			}
+		}
+		if s.Status == lineage.StepFailed {
+			failing = append(failing, fmt.Sprintf("- `%s` failed: %s", s.ID, s.Error))
+		}
+	}
+	if len(gates) > 0 {
+		b.WriteString("### Gates and checks\n\n| check | result | expression | detail |\n|---|---|---|---|\n")
+		b.WriteString(strings.Join(gates, "\n") + "\n\n")
+	}
+	if len(failing) > 0 {
+		b.WriteString("### Failing\n\n" + strings.Join(failing, "\n") + "\n\n")
+	}
+	if len(warnings) > 0 {
+		b.WriteString("### Warnings\n\n" + strings.Join(warnings, "\n") + "\n\n")
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(b.String()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// reportFlags are run's --junit and --summary.
+type reportFlags struct{ junit, summary string }
+
+func (f *reportFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.junit, "junit", "", "write every validation rule, gate and check as a JUnit XML test case to `FILE`")
+	cmd.Flags().StringVar(&f.summary, "summary", "", "append a Markdown summary (metrics, gates, failing checks, run id) to `FILE`, e.g. $GITHUB_STEP_SUMMARY")
+}
+
+// write writes the requested reports of a finished run.
+func (f *reportFlags) write(rec *lineage.RunRecord) error {
+	if f.junit != "" {
+		if err := writeJUnit(f.junit, rec); err != nil {
+			return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("--junit: %w", err))
+		}
+	}
+	if f.summary != "" {
+		if err := writeSummary(f.summary, rec); err != nil {
+			return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("--summary: %w", err))
+		}
+	}
+	return nil
+}
