@@ -67,18 +67,25 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// TestExampleIsFormatted keeps the shipped example in canonical form.
-func TestExampleIsFormatted(t *testing.T) {
-	src, err := os.ReadFile(example)
-	if err != nil {
-		t.Fatal(err)
+// TestExamplesAreFormatted keeps the shipped examples in canonical form.
+func TestExamplesAreFormatted(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/pipelines/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no examples")
 	}
-	got, err := pfmt.Format(src, registry(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, src) {
-		t.Errorf("%s is not formatted; run mlrun fmt -w on it. Formatted:\n%s", example, got)
+	reg := registry(t)
+	for _, file := range files {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pfmt.Format(src, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, src) {
+			t.Errorf("%s is not formatted; run mlrun fmt -w on it. Formatted:\n%s", file, got)
+		}
 	}
 }
 
