@@ -142,6 +142,14 @@ input, 3 runtime failure.`,
 			if !asJSON && !quiet {
 				live = newLiveOutput(a.stdout, p)
 			}
+			var prog *progressDisplay // nil unless stderr is a terminal
+			if !quiet {
+				prog = newProgressDisplay(a.stderr, p)
+			}
+			if prog != nil {
+				opts.Progress = prog.step
+				defer prog.close()
+			}
 			var auditErr error
 			started := false
 			opts.Events = func(e exec.Event) {
@@ -152,11 +160,21 @@ input, 3 runtime failure.`,
 						Detail: map[string]string{"file": p.File, "file_sha256": p.SHA256},
 					})
 				}
-				if live != nil {
-					live.event(e)
+				show := func() {
+					if live != nil {
+						live.event(e)
+					}
+				}
+				if prog != nil {
+					prog.event(e, show) // erases the bar around the step's line
+				} else {
+					show()
 				}
 			}
 			rec, runErr := exec.Run(cmd.Context(), p, opts)
+			if prog != nil {
+				prog.close()
+			}
 			if rec == nil {
 				return runErr
 			}

@@ -283,7 +283,15 @@ func (c *Compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 	for _, f := range c.schema.Fields {
 		types[f.Name] = f.Type
 	}
-	ds, info, err := table.ReadCSVFile(c.cfg.Path, c.options(types, max(req.Jobs, 1)))
+	opts := c.options(types, max(req.Jobs, 1))
+	if req.Progress != nil {
+		// Progress counts the bytes read; parsing follows the last block.
+		if st, err := os.Stat(c.cfg.Path); err == nil {
+			req.Progress.Total(st.Size())
+		}
+		opts.OnRead = func(n int) { req.Progress.Add(int64(n)) }
+	}
+	ds, info, err := table.ReadCSVFile(c.cfg.Path, opts)
 	if err != nil {
 		var pe *table.ParseError
 		switch {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -253,5 +254,29 @@ func TestCreditData(t *testing.T) {
 	}
 	if !strings.HasPrefix(res.Notes[0], "4,454 rows × 14 columns, sha256 ") {
 		t.Errorf("note %q", res.Notes[0])
+	}
+}
+
+// countProgress records progress reports.
+type countProgress struct {
+	mu          sync.Mutex
+	total, done int64
+}
+
+func (p *countProgress) Total(n int64) { p.mu.Lock(); p.total = n; p.mu.Unlock() }
+func (p *countProgress) Add(n int64)   { p.mu.Lock(); p.done += n; p.mu.Unlock() }
+
+func TestRunReportsBytesRead(t *testing.T) {
+	dir := setup(t)
+	c, diags := compileStep(t, dir, "path: data/a.csv")
+	if len(diags) > 0 {
+		t.Fatalf("diagnostics %q", diags)
+	}
+	prog := &countProgress{}
+	if _, err := c.Run(context.Background(), &pipeline.RunRequest{Jobs: 1, Progress: prog}); err != nil {
+		t.Fatal(err)
+	}
+	if n := int64(len(sample)); prog.total != n || prog.done != n {
+		t.Errorf("progress total %d, done %d; want both %d (the file's bytes)", prog.total, prog.done, n)
 	}
 }

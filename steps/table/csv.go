@@ -66,6 +66,10 @@ type CSVOptions struct {
 	// Jobs is the number of goroutines to parse with; 0 means GOMAXPROCS.
 	// The result does not depend on it.
 	Jobs int
+	// OnRead, when set, is called with the number of bytes of each block
+	// read from the input, as reading goes (for a progress display). It
+	// runs on the reading goroutine and must be cheap.
+	OnRead func(n int)
 
 	// chunkSize overrides the size of the parallel parse chunks (tests).
 	chunkSize int
@@ -168,6 +172,9 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Dataset, ReadInfo, error) {
 }
 
 func readCSV(r io.Reader, hint int64, opts CSVOptions) (*Dataset, ReadInfo, error) {
+	if opts.OnRead != nil {
+		r = &notifyReader{r: r, fn: opts.OnRead}
+	}
 	data, sum, err := readAllHashed(r, hint)
 	if err != nil {
 		return nil, ReadInfo{}, fmt.Errorf("read %s: %w", opts.Name, err)
@@ -180,6 +187,20 @@ func readCSV(r io.Reader, hint int64, opts CSVOptions) (*Dataset, ReadInfo, erro
 	info.Rows = ds.Rows
 	info.Columns = cols
 	return ds, info, nil
+}
+
+// notifyReader calls fn with the size of every read.
+type notifyReader struct {
+	r  io.Reader
+	fn func(n int)
+}
+
+func (n *notifyReader) Read(p []byte) (int, error) {
+	k, err := n.r.Read(p)
+	if k > 0 {
+		n.fn(k)
+	}
+	return k, err
 }
 
 // readAllHashed reads r into one buffer in large blocks. A second
