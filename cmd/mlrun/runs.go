@@ -421,7 +421,10 @@ type metricChange struct {
 }
 
 func (a *app) runsDiffCommand() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		format string
+	)
 	cmd := &cobra.Command{
 		Use:   "diff RUN_A RUN_B",
 		Short: "Compare two runs: params, data fingerprints, steps and metrics",
@@ -440,14 +443,21 @@ func (a *app) runsDiffCommand() *cobra.Command {
 				return err
 			}
 			d := diffRuns(ra, rb)
-			if asJSON {
+			switch {
+			case asJSON || format == "json":
 				return a.writeJSON(d)
+			case format == "md":
+				writeRunDiffMarkdown(a.stdout, d)
+				return nil
+			case format != "text":
+				return pipeline.Invalidf("--format must be text, md or json, not %q", format)
 			}
 			writeRunDiff(a.stdout, d)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the difference as JSON")
+	cmd.Flags().StringVar(&format, "format", "text", "output format: text, md (a pull-request comment) or json")
 	return cmd
 }
 
