@@ -137,6 +137,12 @@ func Decode(data []byte) (Model, error) {
 			return nil, fmt.Errorf("decode model: %w", err)
 		}
 		return m, nil
+	case RandomForest, GradientBoosting:
+		m, err := decodeEnsemble(data)
+		if err != nil {
+			return nil, fmt.Errorf("decode model: %w", err)
+		}
+		return m, nil
 	}
 	return nil, fmt.Errorf("decode model: %w: unknown algorithm %q", ErrFormat, h.Algorithm)
 }

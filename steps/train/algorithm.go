@@ -65,7 +65,7 @@ type FitInfo struct {
 
 // algorithms returns the registry of algorithms, sorted by name.
 func algorithms() []Algorithm {
-	return []Algorithm{logisticAlgorithm{}}
+	return []Algorithm{boostAlgorithm{}, logisticAlgorithm{}, forestAlgorithm{}}
 }
 
 func lookupAlgorithm(name string) (Algorithm, bool) {

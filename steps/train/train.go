@@ -72,7 +72,7 @@ func (kind) Settings() map[string]any {
 	}
 	for _, a := range algorithms() {
 		for k, v := range a.Settings() {
-			props[k] = v
+			props[k] = mergeSetting(props[k], v)
 		}
 	}
 	return props
@@ -382,4 +382,37 @@ func dataset(req *pipeline.RunRequest, port string) (*table.Dataset, error) {
 		return nil, fmt.Errorf("train: %s is a %s, not a dataset", port, obj.TypeName())
 	}
 	return ds, nil
+}
+
+// mergeSetting merges the schemas of a setting that several algorithms
+// share (same type and bounds): the descriptions are joined and a default
+// they disagree on is dropped.
+func mergeSetting(prev, next any) any {
+	p, ok1 := prev.(map[string]any)
+	n, ok2 := next.(map[string]any)
+	if !ok1 || !ok2 {
+		return next
+	}
+	out := map[string]any{}
+	for k, v := range p {
+		out[k] = v
+	}
+	for k, v := range n {
+		switch k {
+		case "description":
+			if d, ok := out[k].(string); ok {
+				v = d + "; " + v.(string)
+			}
+		case "default":
+			if d, ok := out[k]; ok && fmt.Sprint(d) != fmt.Sprint(v) {
+				delete(out, k)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	if _, had := p["default"]; !had {
+		delete(out, "default")
+	}
+	return out
 }

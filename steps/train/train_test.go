@@ -57,9 +57,9 @@ func TestCompileErrors(t *testing.T) {
 		src  string
 		want []string
 	}{
-		{"target: default\nfeatures: [age]", []string{`p.yaml:1:1: train needs algorithm (logistic_regression)`}},
+		{"target: default\nfeatures: [age]", []string{`p.yaml:1:1: train needs algorithm (gradient_boosting, logistic_regression, random_forest)`}},
 		{"algorithm: logistic\ntarget: default\nfeatures: [age]", []string{
-			`p.yaml:1:12: unknown algorithm "logistic" (want logistic_regression)`}},
+			`p.yaml:1:12: unknown algorithm "logistic" (want gradient_boosting, logistic_regression, random_forest)`}},
 		{"algorithm: logistic_regresion\ntarget: default\nfeatures: [age]", []string{
 			`p.yaml:1:12: unknown algorithm "logistic_regresion"; did you mean "logistic_regression"?`}},
 		{base + "features: [age]", []string{`p.yaml:1:1: train needs target: the column to predict`}},
