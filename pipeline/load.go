@@ -322,7 +322,24 @@ func (l *loader) syntaxError(err error) {
 			return
 		}
 	}
-	l.diags.Add(diag.Pos{File: l.name, Line: line}, "invalid YAML: %s", msg)
+	// yaml.v3 reports only a line: point at the first character of that
+	// line's content, where the construct it could not parse starts.
+	l.diags.Add(diag.Pos{File: l.name, Line: line, Col: firstContentCol(l.src, line)}, "invalid YAML: %s", msg)
+}
+
+// firstContentCol returns the 1-based column of the first non-blank
+// character of the given line (1-based), or 1.
+func firstContentCol(src []byte, line int) int {
+	lines := strings.Split(string(src), "\n")
+	if line < 1 || line > len(lines) {
+		return 1
+	}
+	for i, r := range []rune(lines[line-1]) {
+		if r != ' ' && r != '\t' && r != '\r' {
+			return i + 1
+		}
+	}
+	return 1
 }
 
 // tabIndent finds a tab in the indentation of the given line (1-based),
