@@ -596,9 +596,7 @@ func (l *loader) checkTop(root *yaml.Node, p *Pipeline) map[string]*yaml.Node {
 			l.errAt("/description", v, "description must be a string")
 		}
 	}
-	if v := vals["model_card"]; v != nil && v.Kind != yaml.MappingNode {
-		l.errAt("/model_card", v, "model_card must be a mapping")
-	}
+	l.parseModelCard(vals["model_card"], p)
 	l.parseProtected(vals["protected"], p)
 	l.parseReasons(vals["reasons"], p)
 	if vals["steps"] == nil {
@@ -628,6 +626,72 @@ func (l *loader) parseProtected(v *yaml.Node, p *Pipeline) {
 			p.ProtectedPos = append(p.ProtectedPos, l.pos(n))
 		}
 	}
+}
+
+// parseModelCard reads the top-level `model_card:` mapping: the known text
+// fields (contacts may also be a list of strings) and any other key, kept as
+// text.
+func (l *loader) parseModelCard(v *yaml.Node, p *Pipeline) {
+	if v == nil {
+		return
+	}
+	if v.Kind != yaml.MappingNode {
+		l.errAt("/model_card", v, "model_card must be a mapping")
+		return
+	}
+	mc := &ModelCard{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, t := v.Content[i], v.Content[i+1]
+		ptr := "/model_card/" + pointerEscape(k.Value)
+		text := func() (string, bool) {
+			if t.Kind != yaml.ScalarNode || t.ShortTag() == "!!null" {
+				l.errAt(ptr, t, "model_card %s must be text, got %s", k.Value, describeValue(t))
+				return "", false
+			}
+			return t.Value, true
+		}
+		switch k.Value {
+		case "intended_use":
+			mc.IntendedUse, _ = text()
+		case "out_of_scope":
+			mc.OutOfScope, _ = text()
+		case "owner":
+			mc.Owner, _ = text()
+		case "limitations":
+			mc.Limitations, _ = text()
+		case "contacts":
+			if t.Kind == yaml.SequenceNode {
+				for j, c := range t.Content {
+					if c.Kind != yaml.ScalarNode || c.Value == "" {
+						l.errAt(fmt.Sprintf("%s/%d", ptr, j), c, "model_card contact must be text, got %s", describeValue(c))
+						continue
+					}
+					mc.Contacts = append(mc.Contacts, c.Value)
+				}
+			} else if s, ok := text(); ok {
+				mc.Contacts = []string{s}
+			}
+		default:
+			if mc.Other == nil {
+				mc.Other = map[string]string{}
+			}
+			if t.Kind == yaml.ScalarNode {
+				mc.Other[k.Value] = t.Value
+			} else {
+				mc.Other[k.Value] = nodeSource(t)
+			}
+		}
+	}
+	p.ModelCard = mc
+}
+
+// nodeSource renders a node back to compact YAML, for free-form text.
+func nodeSource(n *yaml.Node) string {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return describeValue(n)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // parseReasons reads the top-level `reasons:` mapping of feature name to

@@ -122,6 +122,13 @@ func render(t *testing.T, p *Pipeline, warns *diag.List) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "file: %s\ndir: %s\nname: %s\ndescription: %s\nversion: %d\nsha256 ok: %v\nsource bytes: %d\n",
 		p.File, p.Dir, p.Name, p.Description, p.Version, len(p.SHA256) == 64, len(p.Source))
+	if p.ModelCard != nil {
+		mc, err := json.Marshal(p.ModelCard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "model_card: %s\n", mc)
+	}
 	b.WriteString("params:\n")
 	for _, pr := range p.Params {
 		fmt.Fprintf(&b, "  %s = %#v (%T) at %s overridden=%v\n", pr.Name, pr.Value, pr.Value, pr.Pos, pr.Overridden)

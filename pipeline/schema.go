@@ -125,9 +125,6 @@ func schemaDocument(reg *Registry, editor bool) (map[string]any, error) {
 		step["allOf"] = branches
 	}
 	defs["step"] = step
-	reserved := func(what string) map[string]any {
-		return map[string]any{"description": what + " (reserved; any mapping is accepted).", "type": "object"}
-	}
 	return map[string]any{
 		"$schema":              schemaDraft,
 		"title":                "mlrun pipeline",
@@ -152,7 +149,20 @@ func schemaDocument(reg *Registry, editor bool) (map[string]any, error) {
 				"propertyNames":        map[string]any{"pattern": stepIDPattern},
 				"additionalProperties": map[string]any{"$ref": "#/$defs/step"},
 			},
-			"model_card": reserved("Model card"),
+			"model_card": map[string]any{
+				"description": "Model card shown by `mlrun report`: intended and out-of-scope use, owner, contacts, limitations; other keys are kept as text.",
+				"type":        "object",
+				"properties": map[string]any{
+					"intended_use": map[string]any{"description": "What the model is for.", "type": "string"},
+					"out_of_scope": map[string]any{"description": "Uses the model is not fit for.", "type": "string"},
+					"owner":        map[string]any{"description": "Who answers for the model.", "type": "string"},
+					"contacts": map[string]any{
+						"description": "Whom to ask: one or a list.",
+						"anyOf":       []any{map[string]any{"type": "string"}, map[string]any{"type": "array", "items": map[string]any{"type": "string"}}},
+					},
+					"limitations": map[string]any{"description": "Known limitations.", "type": "string"},
+				},
+			},
 			"reasons": map[string]any{
 				"description":          "Reason-code text by feature name, used by `mlrun predict` for adverse decisions.",
 				"type":                 "object",

@@ -40,6 +40,22 @@ type Pipeline struct {
 	// Reasons maps a feature to the text of its reason code, from the
 	// top-level `reasons:` mapping (nil when absent).
 	Reasons map[string]string
+	// ModelCard is the top-level `model_card:` block (nil when absent),
+	// shown by `mlrun report`.
+	ModelCard *ModelCard
+}
+
+// ModelCard is the optional documentation of a pipeline's model, in the
+// sense of Mitchell et al.'s model cards: what it is for, what it is not
+// for, who answers for it. Every field is optional; other keys of the block
+// are kept as text in Other.
+type ModelCard struct {
+	IntendedUse string            `json:"intended_use,omitempty"`
+	OutOfScope  string            `json:"out_of_scope,omitempty"`
+	Owner       string            `json:"owner,omitempty"`
+	Contacts    []string          `json:"contacts,omitempty"`
+	Limitations string            `json:"limitations,omitempty"`
+	Other       map[string]string `json:"other,omitempty"`
 }
 
 // Param is one entry of the top-level `params:` mapping.
