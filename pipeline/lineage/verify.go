@@ -21,7 +21,7 @@ type ObjectProblem struct {
 	Problem string `json:"problem"`
 	// Error is the detail (the hash the content has, for corrupt objects).
 	Error string `json:"error,omitempty"`
-	// Runs lists the runs whose steps read or wrote the object.
+	// Runs lists the runs whose steps read or wrote the object, oldest first.
 	Runs []string `json:"runs,omitempty"`
 	// CacheKeys lists the cache entries whose outputs include it.
 	CacheKeys []string `json:"cache_keys,omitempty"`
@@ -111,6 +111,7 @@ func (s *Store) Verify(ctx context.Context) (*VerifyReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
+	starts := map[string]int64{}
 	for _, name := range runNames {
 		var r RunRecord
 		if err := s.getJSON(ctx, nsRuns, name, &r); err != nil {
@@ -120,6 +121,7 @@ func (s *Store) Verify(ctx context.Context) (*VerifyReport, error) {
 			continue
 		}
 		rep.Runs++
+		starts[r.ID] = r.Start.UnixNano()
 		for _, st := range r.Steps {
 			for _, m := range []map[string]ObjectRef{st.Inputs, st.Outputs} {
 				for _, o := range m {
@@ -150,7 +152,14 @@ func (s *Store) Verify(ctx context.Context) (*VerifyReport, error) {
 		}
 	}
 	for _, p := range problems {
-		sort.Strings(p.Runs)
+		// Runs in the order they started (ids have one-second resolution).
+		sort.Slice(p.Runs, func(i, j int) bool {
+			a, b := p.Runs[i], p.Runs[j]
+			if starts[a] != starts[b] {
+				return starts[a] < starts[b]
+			}
+			return a < b
+		})
 		sort.Strings(p.CacheKeys)
 		rep.Problems = append(rep.Problems, *p)
 	}

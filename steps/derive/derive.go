@@ -140,8 +140,13 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			schema.Fields = append(schema.Fields, f)
 		}
 		c.cols = append(c.cols, dc)
-		if strings.Contains(prog.Source(), "params") && len(req.Params) > 0 {
-			c.params = req.Params
+		if read := exprenv.ParamsRead(prog.Source(), req.Params); len(read) > 0 {
+			if c.params == nil {
+				c.params = map[string]any{}
+			}
+			for k, v := range read {
+				c.params[k] = v
+			}
 		}
 	}
 	if d.HasErrors() || schema == nil {

@@ -160,11 +160,11 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			}
 			gt := gate{name: name, src: src, g: g}
 			seen := map[string]bool{}
-			for _, m := range paramRef.FindAllStringSubmatch(src, -1) {
-				if v, ok := req.Params[m[1]]; ok && !seen[m[1]] {
-					seen[m[1]] = true
-					gt.params = append(gt.params, m[1])
-					c.params[m[1]] = v
+			for name, v := range exprenv.ParamsRead(src, req.Params) {
+				if !seen[name] {
+					seen[name] = true
+					gt.params = append(gt.params, name)
+					c.params[name] = v
 				}
 			}
 			sort.Strings(gt.params)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/exprenv"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
@@ -165,8 +166,16 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 	out := &compiled{schema: c.schema, rules: rules}
 	for _, r := range rules {
-		if r.Kind == RuleExpr && strings.Contains(r.Expr, "params") && len(req.Params) > 0 {
-			out.params = req.Params
+		if r.Kind != RuleExpr {
+			continue
+		}
+		if read := exprenv.ParamsRead(r.Expr, req.Params); len(read) > 0 {
+			if out.params == nil {
+				out.params = map[string]any{}
+			}
+			for k, v := range read {
+				out.params[k] = v
+			}
 		}
 	}
 	return out
