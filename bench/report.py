@@ -8,6 +8,9 @@ Reads from DIR (standard library only):
   python_<rows>.json   one bench/baseline.py result per row count
   go_bench.txt         `go test -bench ... -benchmem -count N` output
   cli_*.json           optional hyperfine --export-json results (end-to-end CLI timings)
+  e2e_*.json           optional bench/measure.py results (wall time, peak RSS)
+  report-*.md          optional Markdown sections written by bench/stages/*.sh,
+                       appended in name order
 and prints, to standard output: the machine, the Python stages, every Go
 benchmark (medians over -count runs), and the side-by-side table of PAIRS
 with the ratio Python median / Go median (> 1 means Go is faster).
@@ -29,13 +32,17 @@ import sys
 # row count in its name pairs with every size. Extend this list when new Go benchmarks
 # arrive.
 PAIRS = [
-    ("read CSV: pandas.read_csv vs mlrun table reader (hashes as it parses)",
-     "read_csv", r"^BenchmarkReadCSV"),
-    ("fingerprint: sha256(df.to_string()) vs mlrun table reader",
-     "to_string", r"^BenchmarkReadCSV"),
-    ("derive 3 workshop features: pandas vs mlrun expressions",
-     "derive", r"^BenchmarkEval"),
+    ("load: pandas.read_csv vs mlrun load step (parse + types + SHA-256)",
+     "read_csv", r"^BenchmarkLoadStep"),
+    ("fingerprint: sha256(df.to_string()) vs mlrun load step",
+     "to_string", r"^BenchmarkLoadStep"),
+    ("derive 3 workshop features: pandas vs mlrun derive step",
+     "derive", r"^BenchmarkDeriveStep"),
 ]
+
+# The workshop fingerprint at 1M rows from ../shared/bench/baselines.md
+# (same kind of machine, not this run): quoted only when this run skipped it.
+TO_STRING_1M_REFERENCE_S = 85.45
 
 BENCH_LINE = re.compile(r"^(Benchmark\S+?)(?:-(\d+))?\s+(\d+)\s+(.*)$")
 
@@ -150,6 +157,101 @@ def machine(go, py):
     return rows
 
 
+
+def go_median_s(go, pattern, rows):
+    """Median seconds of the first Go benchmark matching pattern for rows."""
+    for (pkg, name), runs in sorted(go.items()):
+        if re.search(pattern, name) and rows in row_counts(name):
+            return median_of(runs, "ns/op") / 1e9, name, len(runs)
+    return None, None, 0
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def hyperfine_medians(path):
+    """{command: (median s, runs)} of a hyperfine JSON export."""
+    r = load_json(path) or {}
+    return [(x["command"], x["median"], len(x.get("times") or [])) for x in r.get("results", [])]
+
+
+def faster(base_s, mlrun_s):
+    """"N× faster" or "N× slower" for mlrun against a baseline."""
+    r = base_s / mlrun_s
+    return f"{r:.2f}× faster" if r >= 1 else f"{1 / r:.2f}× slower"
+
+
+def issue2(d, py, go):
+    """The issue-2 figures: mlrun vs baseline vs ratio, with the targets."""
+    rows = []  # (figure, mlrun, baseline, ratio, target, met)
+    big = max(py) if py else None
+
+    def met(ok):
+        return "–" if ok is None else ("**yes**" if ok else "**no**")
+
+    for n in sorted(py):
+        g, name, k = go_median_s(go, r"^BenchmarkLoadStep", n)
+        p = py[n]["read_csv"]["median_s"]
+        ratio = p / g if g else None
+        rows.append((f"load + fingerprint, {fmt_rows(n)} rows ({fmt_bytes(py[n]['csv_bytes'])}) "
+                     f"vs pandas.read_csv", fmt_s(g), fmt_s(p),
+                     faster(p, g) if g else "–", "≥ 3× faster" if n == big else "",
+                     met(ratio >= 3 if ratio and n == big else None)))
+        ts = py[n].get("to_string")
+        if ts and g:
+            rows.append((f"load + fingerprint, {fmt_rows(n)} rows vs sha256(df.to_string())",
+                         fmt_s(g), fmt_s(ts["median_s"]), f"{ts['median_s'] / g:.0f}× faster", "", "–"))
+        elif n == 1_000_000 and g:
+            rows.append((f"load + fingerprint, 1M rows vs sha256(df.to_string()) "
+                         f"(**reference figure** from ../shared/bench/baselines.md, not this run)",
+                         fmt_s(g), fmt_s(TO_STRING_1M_REFERENCE_S),
+                         f"{TO_STRING_1M_REFERENCE_S / g:.0f}× faster", "", "–"))
+    if big:
+        g, name, k = go_median_s(go, r"^BenchmarkDeriveStep", big)
+        p = py[big]["derive"]["median_s"]
+        ratio = g / p if g else None
+        rows.append((f"derive 3 features, {fmt_rows(big)} rows vs pandas", fmt_s(g), fmt_s(p),
+                     f"{ratio:.2f}× pandas' time" if ratio else "–", "≤ 2× pandas' time",
+                     met(ratio <= 2 if ratio else None)))
+    for cmd, med, k in hyperfine_medians(os.path.join(d, "cli_noop_example.json")):
+        rows.append((f"no-op re-run of the example (all cached), {k} runs: `mlrun run -q credit-risk.yaml`",
+                     fmt_s(med), "", "", "< 50 ms", met(med < 0.05)))
+    for cmd, med, k in hyperfine_medians(os.path.join(d, "cli_noop_big.json")):
+        what = ("validate only (compile)" if " validate " in cmd else
+                "no-op re-run with --rehash" if "--rehash" in cmd else "no-op re-run (fingerprint memo)")
+        rows.append((f"{what}, {fmt_rows(big) if big else ''} rows, {k} runs", fmt_s(med), "", "", "", "–"))
+    for path in sorted(glob.glob(os.path.join(d, "e2e_mlrun_cold_*.json"))):
+        m = load_json(path)
+        if not m:
+            continue
+        n = int(path.rsplit("_", 1)[1].split(".")[0])
+        pm = load_json(os.path.join(d, f"e2e_python_cold_{n}.json"))
+        size = py[n]["csv_bytes"] if n in py else None
+        rss = m["median_max_rss_kib"] * 1024
+        prss = pm["median_max_rss_kib"] * 1024 if pm else None
+        k = len(m["runs"])
+        rows.append((f"cold full run, {fmt_rows(n)} rows, {k} runs: wall time "
+                     f"(Python: bench/pipeline.py, pandas + scikit-learn, imports included)",
+                     fmt_s(m["median_wall_s"]), fmt_s(pm["median_wall_s"]) if pm else "–",
+                     faster(pm["median_wall_s"], m["median_wall_s"]) if pm else "–", "", "–"))
+        rows.append((f"cold full run, {fmt_rows(n)} rows: peak RSS"
+                     + (f" ({rss / size:.1f}× the CSV's {fmt_bytes(size)})" if size else ""),
+                     fmt_bytes(rss), fmt_bytes(prss) if prss else "–",
+                     (f"{prss / rss:.2f}× less" if prss >= rss else f"{rss / prss:.2f}× more") if prss else "–",
+                     "< 3× the CSV", met(rss < 3 * size if size else None)))
+    if not rows:
+        return
+    print("\n## Issue 2 figures (this run; medians)\n")
+    print("| figure | mlrun | baseline | ratio | target | met |")
+    print("|---|---:|---:|---:|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Markdown report of a bench/run.sh run")
     ap.add_argument("dir")
@@ -226,6 +328,8 @@ def main(argv=None):
                 print(f"| {label} | {fmt_rows(n)} | {fmt_s(p_s) if st else 'skipped'} "
                       f"| {name} | {fmt_s(g_s)} | {ratio} |")
 
+    issue2(a.dir, py, go)
+
     cli = sorted(glob.glob(os.path.join(a.dir, "cli_*.json")))
     if cli:
         print("\n## End to end (hyperfine; whole processes)\n")
@@ -237,6 +341,9 @@ def main(argv=None):
                     print(f"| `{r['command']}` | {len(r.get('times') or [])} | {fmt_s(r['median'])} "
                           f"| {fmt_s(r['mean'])} ± {fmt_s(r['stddev'] or 0)} "
                           f"| {fmt_s(r['min'])}–{fmt_s(r['max'])} |")
+    for path in sorted(glob.glob(os.path.join(a.dir, "report-*.md"))):
+        with open(path) as f:
+            print("\n" + f.read().rstrip("\n"))
     print("\nCompare figures from the same machine only; differences under ~10% are noise.")
     return 0
 
