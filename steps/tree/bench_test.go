@@ -4,7 +4,23 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/mlrun-cli/mlrun/steps/stats"
+	"github.com/mlrun-cli/mlrun/steps/table"
 )
+
+// reportAUC reports the test AUC of predictions p.
+func reportAUC(b *testing.B, p []float64, test *table.Dataset) {
+	y, err := target.Labels(test)
+	if err != nil {
+		b.Fatal(err)
+	}
+	auc, err := stats.AUC(p, y, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(auc, "auc")
+}
 
 var benchSizes = []int{100_000, 1_000_000}
 
@@ -65,11 +81,13 @@ func BenchmarkPredictGradientBoosting(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
+			var p []float64
 			for b.Loop() {
-				if _, err := m.Predict(test, 2); err != nil {
+				if p, err = m.Predict(test, 2); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportAUC(b, p, test)
 		})
 	}
 }
@@ -83,16 +101,19 @@ func BenchmarkPredictRandomForest(b *testing.B) {
 			cfg := DefaultForestConfig()
 			cfg.Trees, cfg.MaxDepth, cfg.MinSamplesSplit = 200, 10, 100
 			cfg.ClassWeight.Balanced = true
+			cfg.Seed = 42
 			m, err := FitForest(context.Background(), train, target, workshopFeatures, cfg, 2)
 			if err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
+			var p []float64
 			for b.Loop() {
-				if _, err := m.Predict(test, 2); err != nil {
+				if p, err = m.Predict(test, 2); err != nil {
 					b.Fatal(err)
 				}
 			}
+			reportAUC(b, p, test)
 		})
 	}
 }
