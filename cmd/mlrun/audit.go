@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sort"
@@ -158,20 +159,8 @@ Exit codes: 0 intact, 1 broken or head not found, 3 the store cannot be read.`,
 			if err != nil {
 				return err
 			}
-			if head != "" {
-				_, hashes, err := st.AuditLog(cmd.Context())
-				if err != nil {
-					return err
-				}
-				found := strings.EqualFold(head, lineage.ZeroHash)
-				for _, h := range hashes {
-					if strings.EqualFold(h, head) {
-						found = true
-					}
-				}
-				if !found {
-					rep.Problems = append(rep.Problems, fmt.Sprintf("head %s is not in the log: entries up to it were altered or removed", head))
-				}
+			if err := checkAuditHead(cmd.Context(), st, head, rep); err != nil {
+				return err
 			}
 			if asJSON {
 				if err := a.writeJSON(rep); err != nil {
@@ -189,6 +178,26 @@ Exit codes: 0 intact, 1 broken or head not found, 3 the store cannot be read.`,
 	cmd.Flags().StringVar(&head, "head", "", "a head hash printed earlier that must still be in the chain")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// checkAuditHead adds a problem to rep when head (a hash printed earlier)
+// is given and is no longer in the log.
+func checkAuditHead(ctx context.Context, st *lineage.Store, head string, rep *lineage.AuditReport) error {
+	if head == "" {
+		return nil
+	}
+	if _, err := lineage.ParseID(head); err != nil {
+		return pipeline.Invalidf("--head %q: want the 64-hex-digit hash printed as \"audit head ...\"", head)
+	}
+	ok, err := st.AuditContains(ctx, head)
+	if err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("cannot check head %s: %v", head, err))
+		return nil
+	}
+	if !ok {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("head %s is not in the log: entries up to it were altered or removed, or the tail was rewritten", head))
+	}
+	return nil
 }
 
 func writeAuditVerify(w io.Writer, rep *lineage.AuditReport) {

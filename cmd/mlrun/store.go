@@ -14,7 +14,10 @@ import (
 )
 
 func (a *app) verifyCommand() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		head   string
+	)
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Re-hash every stored object and check every record's references",
@@ -39,6 +42,9 @@ Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
 			if err != nil {
 				return err
 			}
+			if err := checkAuditHead(cmd.Context(), st, head, arep); err != nil {
+				return err
+			}
 			if asJSON {
 				out := struct {
 					*lineage.VerifyReport
@@ -58,6 +64,7 @@ Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&head, "head", "", "an audit head printed earlier that must still be in the chain")
 	return cmd
 }
 
