@@ -90,6 +90,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.diffCommand(), a.fmtCommand(), a.whyCommand(),
 		a.schemaCommand(),
 		a.modelsCommand(), a.predictCommand(),
+		a.reportCommand(),
 	)
 	return root
 }

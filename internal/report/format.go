@@ -1,0 +1,133 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sig3 renders v for people: three significant digits, plain notation for
+// 0.001 <= |v| < 1e6 (thousands grouped), scientific otherwise; "n/a" for NaN.
+func sig3(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "n/a"
+	case math.IsInf(v, 1):
+		return "∞"
+	case math.IsInf(v, -1):
+		return "−∞"
+	case v == 0:
+		return "0"
+	}
+	a := math.Abs(v)
+	if a < 0.001 || a >= 1e6 {
+		return strconv.FormatFloat(v, 'e', 2, 64)
+	}
+	if a >= 100 {
+		return group(strconv.FormatFloat(v, 'f', 0, 64))
+	}
+	s := strconv.FormatFloat(v, 'g', 3, 64)
+	if strings.ContainsAny(s, "e") {
+		s = strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return s
+}
+
+// group inserts thousands separators into an integer string.
+func group(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// count renders an integer with thousands separators.
+func count(n int) string { return group(strconv.Itoa(n)) }
+
+// pct renders a share as a percentage with three significant digits.
+func pct(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	p := v * 100
+	if p == 0 {
+		return "0%"
+	}
+	if math.Abs(p) >= 100 {
+		return group(strconv.FormatFloat(p, 'f', 0, 64)) + "%"
+	}
+	s := strconv.FormatFloat(p, 'g', 3, 64)
+	if strings.Contains(s, "e") {
+		s = strconv.FormatFloat(p, 'f', -1, 64)
+	}
+	return s + "%"
+}
+
+// exact renders v with every digit (the shortest representation that
+// parses back to v).
+func exact(v float64) string {
+	if math.IsNaN(v) {
+		return "NaN"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// dur renders a duration rounded for people.
+func dur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	default:
+		return d.Round(10 * time.Millisecond).String()
+	}
+}
+
+// shortID returns the first 12 hex digits of an id.
+func shortID(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// value renders a config value (decoded JSON) as text.
+func value(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return x
+	case float64:
+		return exact(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = value(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := sortedKeys(x)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + ": " + value(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	default:
+		return fmt.Sprint(x)
+	}
+}

@@ -1,0 +1,353 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Markdown writes the report as a Markdown model card (GitHub-flavoured
+// tables), for a git repository or a pull request. It holds every table of
+// the HTML page but no charts.
+func Markdown(w io.Writer, r *Report) error {
+	var b mdWriter
+	h := r.Header
+	b.f("# Model card: %s\n\n", h.Pipeline)
+	if h.Description != "" {
+		b.f("%s\n\n", h.Description)
+	}
+	if h.Passed {
+		b.f("> **PASS**: run %s, %d checks and gates, none failed", h.Status, h.CheckSum)
+		if h.Warned > 0 {
+			b.f(" (%d warnings)", h.Warned)
+		}
+		b.f(".\n\n")
+	} else {
+		b.f("> **FAIL**: run %s, %d of %d checks and gates failed, %d warnings.\n\n", h.Status, h.Failed, h.CheckSum, h.Warned)
+	}
+	models := "not registered"
+	if len(h.Models) > 0 {
+		var ms []string
+		for _, m := range h.Models {
+			s := fmt.Sprintf("%s version %d", m.Name, m.Version)
+			if len(m.Aliases) > 0 {
+				s += " (" + strings.Join(m.Aliases, ", ") + ")"
+			}
+			if m.Selected {
+				s = "**" + s + "**"
+			}
+			ms = append(ms, s)
+		}
+		models = strings.Join(ms, "; ")
+	}
+	git := "not in a git repository"
+	if h.Git != nil {
+		git = "`" + h.Git.Commit + "`"
+		if h.Git.Dirty {
+			git += " (uncommitted changes)"
+		}
+	}
+	audit := "no audit entry"
+	if h.AuditHead != "" {
+		audit = fmt.Sprintf("`%s` (entry %d)", h.AuditHead, h.AuditSeq)
+	}
+	b.table([]string{"", ""}, [][]string{
+		{"Pipeline", h.Pipeline + " (`" + baseName(h.File) + "`, sha256 `" + shortID(h.FileSHA256) + "`)"},
+		{"Run", "`" + h.RunID + "`"},
+		{"Model", models},
+		{"Created", h.Created.UTC().Format("2006-01-02 15:04:05 UTC") + " (run start)"},
+		{"By", orText(h.User, "unknown") + hostSuffix(h.Host)},
+		{"mlrun version", h.MlrunVersion},
+		{"Git commit", git},
+		{"Audit head", audit},
+	})
+
+	b.f("## Intended use\n\n")
+	c := r.Card
+	if c.Unavailable != "" {
+		b.f("Model card not available: %s.\n\n", c.Unavailable)
+	}
+	rows := [][]string{
+		{"Intended use", orText(c.IntendedUse, "*not provided*")},
+		{"Out of scope", orText(c.OutOfScope, "*not provided*")},
+		{"Owner", orText(c.Owner, "*not provided*")},
+		{"Contacts", orText(strings.Join(c.Contacts, ", "), "*not provided*")},
+		{"Limitations", orText(c.Limitations, "*not provided*")},
+	}
+	for _, kv := range c.OtherKV {
+		rows = append(rows, []string{kv.Key, kv.Value})
+	}
+	prot := "*none declared*"
+	if len(c.Protected) > 0 {
+		prot = strings.Join(c.Protected, ", ") + " (excluded from the features)"
+	}
+	rows = append(rows, []string{"Protected attributes", prot})
+	b.table([]string{"", ""}, rows)
+
+	b.f("## Checks and gates\n\n")
+	if len(r.Checks) == 0 {
+		b.f("The run evaluated no checks or gates.\n\n")
+	} else {
+		var rows [][]string
+		for _, c := range r.Checks {
+			rows = append(rows, []string{c.Step, c.Name, c.Kind, c.Severity, outcomeMD(c), c.Message})
+		}
+		b.table([]string{"Step", "Check", "Kind", "Severity", "Outcome", "Detail"}, rows)
+	}
+
+	b.f("## Data\n\n")
+	for _, in := range r.Data.Inputs {
+		b.f("### Input %s\n\n`%s`: %s rows × %d columns, sha256 `%s`.\n\n", in.Step, in.Path, count(in.Rows), len(in.Columns), in.SHA256)
+		var rows [][]string
+		for _, c := range in.Columns {
+			if c.Missing > 0 {
+				rows = append(rows, []string{c.Name, c.Type, count(c.Missing), pct(c.Share)})
+			}
+		}
+		if len(rows) == 0 {
+			b.f("No missing values.\n\n")
+		} else {
+			b.f("Columns with missing values:\n\n")
+			b.table([]string{"Column", "Type", "Missing", "Share"}, rows)
+		}
+	}
+	for _, v := range r.Data.Validations {
+		b.f("### Validation %s\n\n%s rows, %s missing cells (%s).\n\n", v.Step, count(v.Rows), count(v.MissingCells), pct(v.MissingFraction))
+		var rows [][]string
+		for _, ru := range v.Rules {
+			rows = append(rows, []string{ru.Name, "`" + ru.Desc + "`", ru.Severity, outcomeMD(ru.CheckRow), ru.Message})
+		}
+		b.table([]string{"Rule", "Definition", "Severity", "Outcome", "Detail"}, rows)
+	}
+	for _, s := range r.Data.Splits {
+		extra := ""
+		if s.Extra != "" {
+			extra = ", " + s.Extra
+		}
+		b.f("### Split %s\n\nMethod %s%s; test %s; seed %d.\n\n", s.Step, s.Method, extra, pct(s.Test), s.Seed)
+		var rows [][]string
+		for _, o := range s.Outputs {
+			rows = append(rows, []string{o.Name, count(o.Rows), pct(o.Share), count(o.Positives), pct(o.Rate)})
+		}
+		b.table([]string{"Output", "Rows", "Share", "Bads", "Bad rate"}, rows)
+	}
+
+	b.f("## Features\n\n")
+	if len(r.Features.Derived) > 0 {
+		var rows [][]string
+		for _, d := range r.Features.Derived {
+			rows = append(rows, []string{d.Step, d.Name, "`" + d.Expr + "`", strings.Join(d.Uses, ", ")})
+		}
+		b.table([]string{"Step", "Column", "Expression", "Uses"}, rows)
+	}
+	if len(r.Features.Lineage) > 0 {
+		var rows [][]string
+		for _, l := range r.Features.Lineage {
+			via := "(read as is)"
+			if len(l.Via) > 0 {
+				via = strings.Join(l.Via, " ← ")
+			}
+			rows = append(rows, []string{l.Feature, via, strings.Join(l.Sources, ", ")})
+		}
+		b.f("Column lineage, CSV field to model input:\n\n")
+		b.table([]string{"Model input", "Derived via", "CSV fields"}, rows)
+	}
+
+	b.f("## Training\n\n")
+	for _, t := range r.Training {
+		b.f("### %s: %s\n\nTarget `%s`; seed %d; %s training rows; duration %s.\n\n", t.Step, t.Algorithm, t.Target, t.Seed, count(t.Rows), dur(t.Duration))
+		var rows [][]string
+		for _, p := range t.Params {
+			rows = append(rows, []string{p.Key, "`" + p.Value + "`"})
+		}
+		b.table([]string{"Hyperparameter", "Value"}, rows)
+	}
+
+	b.f("## Performance\n\n")
+	for _, e := range r.Evaluation {
+		b.f("### %s on %s\n\n", e.Step, orText(e.Data, "its data"))
+		if e.Error != "" {
+			b.f("Not recomputed: %s.\n\n", e.Error)
+			continue
+		}
+		b.f("%s rows, %s bads, threshold %s.\n\n", count(e.Rows), count(e.Positives), sig3(e.Threshold))
+		var rows [][]string
+		for _, m := range e.Metrics {
+			v := sig3(m.Value)
+			if m.Pct {
+				v = pct(m.Value)
+			}
+			rows = append(rows, []string{m.Name, v})
+		}
+		rows = append(rows, []string{"AUC 95% interval", fmt.Sprintf("%s – %s (bootstrap, %d resamples)", sig3(e.AUCLow), sig3(e.AUCHigh), e.Resamples)})
+		if e.HL != nil {
+			rows = append(rows, []string{"Hosmer–Lemeshow", fmt.Sprintf("H = %s, p = %s (%d groups)", sig3(e.HL.Statistic), sig3(e.HL.PValue), e.HL.Groups)})
+		}
+		b.table([]string{"Metric", "Value"}, rows)
+		cf := e.Confusion
+		b.table([]string{"", "Predicted bad", "Predicted good"}, [][]string{
+			{"Actual bad", sig3(cf.TP), sig3(cf.FN)},
+			{"Actual good", sig3(cf.FP), sig3(cf.TN)},
+		})
+		if len(e.Mismatch) > 0 {
+			b.f("The recomputed metrics differ from the recorded ones: %s.\n\n", strings.Join(e.Mismatch, "; "))
+		}
+	}
+
+	b.f("## Explainability\n\n")
+	for _, t := range r.Training {
+		if len(t.Importance) == 0 {
+			continue
+		}
+		b.f("%s: %s.\n\n", t.Step, t.ImportanceKind)
+		var rows [][]string
+		for _, im := range t.Importance {
+			rows = append(rows, []string{im.Feature, sig3(im.Value)})
+		}
+		b.table([]string{"Feature", "Importance"}, rows)
+	}
+	if len(c.Reasons) > 0 {
+		var rows [][]string
+		for _, kv := range c.Reasons {
+			rows = append(rows, []string{kv.Key, kv.Value})
+		}
+		b.table([]string{"Feature", "Reason code"}, rows)
+	} else {
+		b.f("Reason codes: *not provided*.\n\n")
+	}
+
+	b.f("## Fairness\n\n")
+	anyFair := false
+	for _, e := range r.Evaluation {
+		for _, f := range e.Fairness {
+			anyFair = true
+			b.f("### %s (%s)\n\n", f.Column, e.Step)
+			if f.Error != "" {
+				b.f("%s.\n\n", f.Error)
+			}
+			if f.Report == nil {
+				continue
+			}
+			fr := f.Report
+			b.f("Disparate impact %s (four-fifths rule: at least 0.8), least favoured %s, most favoured %s.\n\n", sig3(float64(fr.DisparateImpact)), fr.LeastFavoured, fr.MostFavoured)
+			var rows [][]string
+			for _, g := range fr.Groups {
+				name := g.Group
+				if g.Small {
+					name += " (small)"
+				}
+				rows = append(rows, []string{name, count(g.Count), pct(float64(g.ApprovalRate)), pct(float64(g.TPR)), pct(float64(g.FPR)), pct(float64(g.DefaultRate))})
+			}
+			b.table([]string{"Group", "Rows", "Approval rate", "TPR", "FPR", "Bad rate"}, rows)
+		}
+	}
+	if !anyFair {
+		b.f("No group column: no `protected:` attributes and no monitor `group`.\n\n")
+	}
+
+	b.f("## Monitoring\n\n")
+	if len(r.Monitoring) == 0 {
+		b.f("No monitoring batches recorded for this run.\n\n")
+	}
+	for i, m := range r.Monitoring {
+		b.f("### Batch %d: %s\n\n", i+1, m.Source)
+		if m.Error != "" {
+			b.f("%s\n\n", m.Error)
+			continue
+		}
+		b.f("%s rows; %s of the features drifted; score PSI %s; %d of %d checks did not pass.\n\n", count(m.Rows), pct(m.Share), sig3(m.ScorePSI), len(m.Failed), m.CheckRows)
+		var rows [][]string
+		for _, f := range m.Features {
+			verdict := "stable"
+			if f.Drifted {
+				verdict = "**drifted**"
+			}
+			rows = append(rows, []string{f.Feature, sig3(f.PSI), sig3(f.KS), verdict})
+		}
+		b.table([]string{"Feature", "PSI", "KS", "Verdict"}, rows)
+	}
+
+	b.f("## Lineage\n\n")
+	var lrows [][]string
+	for _, s := range r.Lineage {
+		cache := "ran"
+		if s.CacheHit {
+			cache = "cached"
+		}
+		var outs []string
+		for _, o := range s.Outputs {
+			outs = append(outs, o.Port+" `"+shortID(o.ID)+"`")
+		}
+		lrows = append(lrows, []string{s.ID, s.Kind, s.Status, cache, strings.Join(outs, ", ")})
+	}
+	b.table([]string{"Step", "Kind", "Status", "Cache", "Outputs"}, lrows)
+	if len(r.Notes) > 0 {
+		b.f("## Notes\n\n")
+		for _, n := range r.Notes {
+			b.f("- %s\n", n)
+		}
+		b.f("\n")
+	}
+	b.f("*Written by `mlrun report` from run %s.*\n", h.RunID)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type mdWriter struct{ strings.Builder }
+
+func (b *mdWriter) f(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+
+// table writes a GitHub table; an all-empty header row is written as
+// blank cells (a key/value table).
+func (b *mdWriter) table(head []string, rows [][]string) {
+	cell := func(s string) string {
+		s = strings.ReplaceAll(s, "|", `\|`)
+		return strings.ReplaceAll(s, "\n", " ")
+	}
+	b.WriteString("|")
+	for _, h := range head {
+		b.WriteString(" " + cell(h) + " |")
+	}
+	b.WriteString("\n|")
+	for range head {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("|")
+		for _, c := range r {
+			b.WriteString(" " + cell(c) + " |")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func outcomeMD(c CheckRow) string {
+	if o := c.Outcome(); o == "FAIL" {
+		return "**FAIL**"
+	} else {
+		return o
+	}
+}
+
+func orText(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func hostSuffix(h string) string {
+	if h == "" {
+		return ""
+	}
+	return " on " + h
+}
+
+func baseName(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
