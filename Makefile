@@ -16,6 +16,7 @@ build: ## build bin/mlrun and bin/mlrun-synth
 demo: build ## build, then run the example pipeline on the bundled sample data (twice is all cached)
 	./$(BIN) validate examples/pipelines/credit-risk.yaml
 	./$(BIN) run examples/pipelines/credit-risk.yaml
+	./$(BIN) report latest --out .mlrun/report.html
 
 test: fmt-check vet ## gofmt, go vet, all tests, and the race detector on the concurrent packages
 	$(GO) test -count=1 ./...

@@ -877,7 +877,11 @@ func (b *builder) monitoring() error {
 		}
 		if rep.Performance != nil {
 			for _, k := range sortedKeys(rep.Performance.Current) {
-				mb.Perf = append(mb.Perf, PerfRow{k, num(rep.Performance.Current[k]), num(rep.Performance.Baseline[k])})
+				base := math.NaN()
+				if v, ok := rep.Performance.Baseline[k]; ok {
+					base = num(v)
+				}
+				mb.Perf = append(mb.Perf, PerfRow{k, num(rep.Performance.Current[k]), base})
 			}
 		}
 		mb.Fairness = rep.Fairness

@@ -214,5 +214,13 @@ func groupedBars(title, xlabel string, names []string, a, b []float64, an, bn st
 	p.Legend.Top = true
 	p.NominalX(names...)
 	p.Y.Min = 0
+	// Head room for the legend.
+	top := 0.0
+	for i := range a {
+		top = max(top, a[i], b[i])
+	}
+	if top > 0 {
+		p.Y.Max = top * 1.25
+	}
 	return p, nil
 }
