@@ -31,13 +31,16 @@ const monitorNS = "monitor"
 
 // monitorRecord is the record of one monitored batch, for history.
 type monitorRecord struct {
-	Time   time.Time      `json:"time"`
-	Run    string         `json:"run"`
-	Step   string         `json:"step"`
-	Data   string         `json:"data"`
-	SHA256 string         `json:"data_sha256"`
-	Rows   int            `json:"rows"`
-	Report lineage.ID     `json:"report"`
+	Time   time.Time  `json:"time"`
+	Run    string     `json:"run"`
+	Step   string     `json:"step"`
+	Data   string     `json:"data"`
+	SHA256 string     `json:"data_sha256"`
+	Rows   int        `json:"rows"`
+	Report lineage.ID `json:"report"`
+	// Config says where the checks came from: a monitor step of the run,
+	// a --config file, or the defaults.
+	Config string         `json:"config"`
 	Failed bool           `json:"failed"`
 	Checks []historyCheck `json:"checks"`
 }
@@ -50,10 +53,15 @@ type historyCheck struct {
 	Defined  bool    `json:"defined"`
 }
 
+// monitorOpts are the flags of mlrun monitor.
+type monitorOpts struct {
+	run, step, data, labels, group, config string
+}
+
 func (a *app) monitorCommand() *cobra.Command {
 	var (
-		runRef, step, data, labels, group string
-		asJSON                            bool
+		o      monitorOpts
+		asJSON bool
 	)
 	cmd := &cobra.Command{
 		Use:   "monitor --run RUN --step MODEL_STEP --data BATCH.csv",
@@ -64,8 +72,13 @@ unchanged: its SHA-256 is checked), then compare it with the reference profile
 the train step froze: drift of every feature (PSI over the frozen bins, KS,
 Wasserstein, Jensen-Shannon, chi-square for categories, unseen categories,
 missing rates), score drift, performance against the run's evaluate metrics
-(--labels) and fairness between the groups of a column (--group). The default
-checks and thresholds are those of the monitor step kind (see the schema).
+(--labels) and fairness between the groups of a column (--group).
+
+The checks are, in order of precedence: those of a --config file (a YAML
+mapping with the settings of a monitor step: threshold, group, min_group,
+labels, drift, checks, alerts); those of the run's monitor step that watched
+this model (its recorded configuration, group included); the default checks
+of the monitor step kind (see the schema). The report says which it used.
 
 The report prints failures first, is stored in the lineage store (an object
 and a record; see 'mlrun monitor history'), and --json prints it whole.
@@ -74,14 +87,14 @@ Exit codes: 0 all critical checks pass, 1 a critical check failed, 2 invalid
 usage, batch or changed pipeline file, 3 runtime failure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runRef == "" || step == "" || data == "" {
+			if o.run == "" || o.step == "" || o.data == "" {
 				return pipeline.Invalidf("monitor needs --run, --step and --data")
 			}
 			st, err := a.openStore()
 			if err != nil {
 				return err
 			}
-			r, rec, err := a.monitorBatch(cmd.Context(), st, runRef, step, data, labels, group)
+			r, rec, err := a.monitorBatch(cmd.Context(), st, o)
 			if err != nil {
 				return err
 			}
@@ -99,19 +112,21 @@ usage, batch or changed pipeline file, 3 runtime failure.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&runRef, "run", "", "the run that trained the model (id, unique prefix or latest)")
-	f.StringVar(&step, "step", "", "the train step of that run")
-	f.StringVar(&data, "data", "", "the batch: a CSV file with the columns of the training data")
-	f.StringVar(&labels, "labels", "", "check performance: the batch's label column (the model's target)")
-	f.StringVar(&group, "group", "", "check fairness between the groups of this column")
+	f.StringVar(&o.run, "run", "", "the run that trained the model (id, unique prefix or latest)")
+	f.StringVar(&o.step, "step", "", "the train step of that run")
+	f.StringVar(&o.data, "data", "", "the batch: a CSV file with the columns of the training data")
+	f.StringVar(&o.labels, "labels", "", "check performance: the batch's label column (the model's target)")
+	f.StringVar(&o.group, "group", "", "check fairness between the groups of this column (overrides the config's group)")
+	f.StringVar(&o.config, "config", "", "the checks: a YAML `FILE` with a monitor step's settings (default: the run's monitor step of the model, else the defaults)")
 	f.BoolVar(&asJSON, "json", false, "print the whole report as JSON")
 	cmd.AddCommand(a.monitorHistoryCommand())
 	return cmd
 }
 
 // monitorBatch runs the comparison and stores the report.
-func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, runRef, stepID, data, labels, group string) (*monitor.Report, *monitorRecord, error) {
-	run, err := getRun(ctx, st, runRef)
+func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts) (*monitor.Report, *monitorRecord, error) {
+	stepID, data, labels, group := o.step, o.data, o.labels, o.group
+	run, err := getRun(ctx, st, o.run)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,18 +231,27 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, runRef, stepI
 		}
 		break
 	}
-	cfg := monitor.DefaultConfig()
-	cfg.Group, cfg.NoLabels = group, labels == ""
-	if group != "" && !contains(header, group) {
-		return nil, nil, pipeline.Invalidf("--group %q is not a column of %s", group, data)
+	cfg, source, err := monitorConfig(run, mref.ID, o.config)
+	if err != nil {
+		return nil, nil, err
 	}
-	if errs := cfg.Compile(nil); len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+	cfg.NoLabels = cfg.NoLabels || labels == ""
+	var notes []string
+	switch {
+	case group != "":
+		if !contains(header, group) {
+			return nil, nil, pipeline.Invalidf("--group %q is not a column of %s", group, data)
+		}
+		cfg.Group = group
+	case cfg.Group != "" && !contains(header, cfg.Group):
+		notes = append(notes, fmt.Sprintf("fairness not checked: the group column %q of the %s is not in the batch", cfg.Group, source))
+		cfg.Group = ""
 	}
 	r, err := monitor.Compute(in, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
+	r.Notes = append(append([]string{"checks: " + source}, notes...), r.Notes...)
 	r.Checks = append(r.Checks, batchChecks...)
 	monitor.SortChecks(r.Checks)
 
@@ -246,7 +270,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, runRef, stepI
 		return nil, nil, err
 	}
 	now := time.Now().UTC()
-	rec := &monitorRecord{Time: now, Run: run.ID, Step: stepID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id}
+	rec := &monitorRecord{Time: now, Run: run.ID, Step: stepID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id, Config: source}
 	for _, c := range r.Checks {
 		if c.Failed() {
 			rec.Failed = true
@@ -269,6 +293,44 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, runRef, stepI
 		return nil, nil, err
 	}
 	return r, rec, nil
+}
+
+// monitorConfig returns the checks of a monitored batch and says where they
+// came from: the --config file, else the recorded configuration of the
+// run's monitor step whose model input is the model, else the defaults.
+func monitorConfig(run *lineage.RunRecord, modelID lineage.ID, file string) (*monitor.Config, string, error) {
+	if file != "" {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			return nil, "", pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("--config: %w", err))
+		}
+		cfg, err := monitor.ParseConfig(file, src)
+		if err != nil {
+			return nil, "", err
+		}
+		if cfg.Alerts != nil && cfg.Alerts.File != "" && !filepath.IsAbs(cfg.Alerts.File) {
+			cfg.Alerts.File = filepath.Join(filepath.Dir(file), cfg.Alerts.File)
+		}
+		return cfg, "config file " + file, nil
+	}
+	for _, s := range run.Steps {
+		if s.Kind != "monitor" || s.Inputs["model"].ID != modelID || len(s.Config) == 0 {
+			continue
+		}
+		cfg, err := monitor.ConfigFromRecord(s.Config)
+		if err != nil {
+			return nil, "", fmt.Errorf("monitor step %q of run %s: %w", s.ID, run.ID, err)
+		}
+		if cfg.Alerts != nil && cfg.Alerts.File != "" && !filepath.IsAbs(cfg.Alerts.File) {
+			cfg.Alerts.File = filepath.Join(filepath.Dir(run.File), cfg.Alerts.File)
+		}
+		return cfg, fmt.Sprintf("monitor step %q of run %s", s.ID, run.ID), nil
+	}
+	cfg := monitor.DefaultConfig()
+	if errs := cfg.Compile(nil); len(errs) > 0 {
+		return nil, "", errors.Join(errs...)
+	}
+	return cfg, "default checks", nil
 }
 
 // writeMonitorReport prints failures first with their numbers, then the

@@ -92,9 +92,31 @@ type Config struct {
 	Drift     string      `json:"drift"`
 	Checks    []CheckSpec `json:"checks"`
 	Params    any         `json:"params,omitempty"`
+	// Alerts are where `mlrun monitor` sends the failed checks of a batch
+	// (nil: nowhere). They do not change the report.
+	Alerts *Alerts `json:"alerts,omitempty"`
 
 	drift  *gateExpr
 	checks []*check
+}
+
+// Alerts declares the alert sinks of a monitor: a JSON-lines file that
+// gets one line per alert, and a webhook that gets an HTTP POST of the
+// alert as JSON (with a human `text` field, so Slack-style incoming
+// webhooks work), with a timeout per attempt and bounded retries.
+type Alerts struct {
+	// File is the JSON-lines file, relative to the pipeline file.
+	File string `json:"file,omitempty"`
+	// Webhook is the URL; $VAR and ${VAR} are expanded from the
+	// environment when the alert is sent, so secrets stay out of the file.
+	Webhook string `json:"webhook,omitempty"`
+	// Timeout is each attempt's timeout in seconds (default 10); Retries
+	// the attempts after the first (default 3).
+	Timeout float64 `json:"timeout,omitempty"`
+	Retries *int    `json:"retries,omitempty"`
+	// On is the lowest severity that raises an alert: critical (default)
+	// or warn.
+	On string `json:"on,omitempty"`
 }
 
 // DefaultConfig returns the configuration of a monitor with no settings.

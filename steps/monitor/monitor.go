@@ -58,6 +58,17 @@ func (kind) Settings() map[string]any {
 			"description": "check performance when the batch holds the target column"},
 		"drift": map[string]any{"type": "string", "default": DefaultDrift,
 			"description": "rule over the per-feature variables that counts a feature as drifted (for drift_share)"},
+		"alerts": map[string]any{
+			"type": "object", "additionalProperties": false,
+			"description": "where `mlrun monitor` sends an alert when a check fails: a JSON-lines file and/or a webhook (HTTP POST of JSON with a text field), retried; undelivered alerts are kept in the store and retried on the next run",
+			"properties": map[string]any{
+				"file":    map[string]any{"type": "string", "description": "JSON-lines file, relative to the pipeline file"},
+				"webhook": map[string]any{"type": "string", "description": "URL; $VAR is expanded from the environment when sending"},
+				"timeout": map[string]any{"type": "number", "exclusiveMinimum": 0, "default": 10, "description": "seconds per attempt"},
+				"retries": map[string]any{"type": "integer", "minimum": 0, "maximum": 10, "default": 3, "description": "attempts after the first, with exponential backoff"},
+				"on":      map[string]any{"type": "string", "enum": []string{Critical, Warn}, "default": Critical, "description": "lowest severity of a failed check that raises an alert"},
+			},
+		},
 		"checks": map[string]any{
 			"type": "object",
 			"description": "check name -> expression that must hold, or {expr, severity: warn|critical}, or `off`; built-in checks: " +
@@ -147,6 +158,9 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		} else {
 			d.Add(req.Pos(n), "drift must be an expression, got %s", describe(n))
 		}
+	}
+	if n := req.Setting("alerts"); n != nil {
+		cfg.Alerts = parseAlerts(req, d, n)
 	}
 	if n := req.Setting("checks"); n != nil {
 		if n.Kind != yaml.MappingNode {
@@ -245,6 +259,55 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 	cfg.Params = req.Params
 	return &compiled{cfg: cfg}
+}
+
+// parseAlerts reads the alerts setting.
+func parseAlerts(req *pipeline.CompileRequest, d *diag.List, n *yaml.Node) *Alerts {
+	if n.Kind != yaml.MappingNode {
+		d.Add(req.Pos(n), "alerts must be a mapping (file, webhook, timeout, retries, on), got %s", describe(n))
+		return nil
+	}
+	a := &Alerts{}
+	for _, p := range pairs(n) {
+		v := p.value
+		switch p.key.Value {
+		case "file", "webhook":
+			s, ok := str(v)
+			if !ok || s == "" {
+				d.Add(req.Pos(v), "alerts: %s must be a non-empty string, got %s", p.key.Value, describe(v))
+			} else if p.key.Value == "file" {
+				a.File = s
+			} else {
+				a.Webhook = s
+			}
+		case "timeout":
+			if f, ok := number(v); ok && f > 0 {
+				a.Timeout = f
+			} else {
+				d.Add(req.Pos(v), "alerts: timeout must be a positive number of seconds, got %s", describe(v))
+			}
+		case "retries":
+			if k, ok := integer(v); ok && k >= 0 && k <= 10 {
+				r := int(k)
+				a.Retries = &r
+			} else {
+				d.Add(req.Pos(v), "alerts: retries must be an integer from 0 to 10, got %s", describe(v))
+			}
+		case "on":
+			if s, _ := str(v); s == Warn || s == Critical {
+				a.On = s
+			} else {
+				d.Add(req.Pos(v), "alerts: on must be warn or critical, got %s", describe(v))
+			}
+		default:
+			d.Add(req.Pos(p.key), "alerts: unknown key %q (file, webhook, timeout, retries, on)%s", p.key.Value,
+				suggest(p.key.Value, []string{"file", "webhook", "timeout", "retries", "on"}))
+		}
+	}
+	if a.File == "" && a.Webhook == "" {
+		d.Add(req.Pos(n), "alerts needs a file or a webhook")
+	}
+	return a
 }
 
 func keys(m map[string]int) []string {

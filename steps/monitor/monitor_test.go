@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -488,5 +489,80 @@ func TestDefaults(t *testing.T) {
 	}
 	if severity(Warn) != pipeline.SeverityWarn || severity(Critical) != pipeline.SeverityError {
 		t.Errorf("severity mapping")
+	}
+}
+
+// TestParseConfig: a configuration file is checked like a monitor step's
+// settings, every problem at its file:line:col.
+func TestParseConfig(t *testing.T) {
+	cfg, err := ParseConfig("m.yaml", []byte(`threshold: 0.3
+group: age_group
+checks:
+  psi: {expr: psi < 0.2, severity: warn}
+  ks: off
+  volume: rows >= 5000
+alerts:
+  file: alerts.jsonl
+  webhook: $HOOK
+  retries: 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Threshold != 0.3 || cfg.Group != "age_group" || cfg.Alerts == nil || cfg.Alerts.File != "alerts.jsonl" || *cfg.Alerts.Retries != 2 {
+		t.Errorf("cfg = %+v alerts %+v", cfg, cfg.Alerts)
+	}
+	byName := map[string]CheckSpec{}
+	for _, c := range cfg.Checks {
+		byName[c.Name] = c
+	}
+	if c := byName["psi"]; c.Expr != "psi < 0.2" || c.Severity != Warn || c.Scope != ScopeFeature {
+		t.Errorf("psi = %+v", c)
+	}
+	if _, ok := byName["ks"]; ok {
+		t.Errorf("ks not turned off")
+	}
+	if c := byName["volume"]; c.Expr != "rows >= 5000" || c.Severity != Critical || c.Scope != ScopeDataset {
+		t.Errorf("volume = %+v", c)
+	}
+	if len(cfg.checks) != len(cfg.Checks) {
+		t.Errorf("not compiled")
+	}
+
+	for _, tc := range []struct{ src, want string }{
+		{"thresold: 0.3\n", `m.yaml:1:1: unknown setting "thresold" (alerts, checks, drift, group, labels, min_group, threshold); did you mean "threshold"?`},
+		{"checks:\n  psi: psi <\n", `m.yaml:2:`},
+		{"checks:\n  psi: {expr: psi < 1, severity: loud}\n", `m.yaml:2:34: check "psi": severity must be warn or critical, got a string`},
+		{"alerts:\n  retries: 3\n", `m.yaml:2:3: alerts needs a file or a webhook`},
+		{"alerts: {file: a.jsonl, on: info}\n", `m.yaml:1:29: alerts: on must be warn or critical, got a string`},
+		{"- psi\n", `m.yaml:1:1: a monitor configuration must be a mapping`},
+	} {
+		_, err := ParseConfig("m.yaml", []byte(tc.src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.src, err, tc.want)
+		}
+	}
+}
+
+// TestConfigFromRecord: the resolved config a run record keeps compiles
+// back to the same checks.
+func TestConfigFromRecord(t *testing.T) {
+	cfg, err := ParseConfig("m.yaml", []byte("min_group: 5\nchecks:\n  fairness: disparate_impact >= 0.9\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ConfigFromRecord(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.MinGroup != 5 || len(back.Checks) != len(cfg.Checks) || len(back.checks) != len(cfg.Checks) {
+		t.Errorf("back = %+v", back)
+	}
+	if _, err := ConfigFromRecord([]byte(`{"drift": "psi >", "checks": []}`)); !errors.Is(err, ErrExpr) {
+		t.Errorf("bad drift rule: %v", err)
 	}
 }
