@@ -181,7 +181,11 @@ func (a *app) writeExplanation(e *explanation) {
 		if r.Text != "" {
 			text = fmt.Sprintf(" %q", r.Text)
 		}
-		fmt.Fprintf(w, "  reason %d: %s (contribution %+.4f to the log-odds)%s\n", i+1, r.Feature, r.Contribution, text)
+		space := "log-odds"
+		if v.Algorithm == "random_forest" {
+			space = "probability"
+		}
+		fmt.Fprintf(w, "  reason %d: %s (contribution %+.4f to the %s)%s\n", i+1, r.Feature, r.Contribution, space, text)
 	}
 	if len(b.Protected) > 0 {
 		fmt.Fprintf(w, "  protected attributes (never features, never reasons): %s\n", strings.Join(b.Protected, ", "))

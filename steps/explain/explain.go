@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 
 	"github.com/mlrun-cli/mlrun/steps/model"
@@ -20,12 +21,16 @@ type Explainer interface {
 	Explain(ds *table.Dataset) (raw []float64, contrib [][]float64, err error)
 }
 
-// For returns the explainer of m with the training-mean baseline computed
-// over train (the dataset the model was fitted on).
+// For returns the explainer of m: for logistic regression with the
+// training-mean baseline computed over train (the dataset the model was
+// fitted on); for a tree ensemble TreeSHAP, whose baseline is the expected
+// output under the training distribution recorded in the node covers.
 func For(m model.Model, train *table.Dataset) (Explainer, error) {
 	switch m := m.(type) {
 	case *model.Logistic:
 		return NewLogistic(m, train)
+	case *model.Ensemble:
+		return NewTree(m, runtime.GOMAXPROCS(0)), nil
 	}
 	return nil, fmt.Errorf("reason codes for %s not supported yet", m.Algorithm())
 }

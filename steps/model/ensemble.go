@@ -616,23 +616,31 @@ func (m *Ensemble) leaf(i int32, x []uint8) int32 {
 		if nd.Flags&NodeLeaf != 0 {
 			return i
 		}
-		b := x[nd.Feature]
-		var right bool
-		switch {
-		case nd.Flags&NodeCategorical != 0:
-			w := m.catBits[m.catBase[i]+int32(b>>6)]
-			right = w>>(b&63)&1 == 1
-		case b == 0:
-			right = nd.Flags&NodeMissingRight != 0
-		default:
-			right = b > nd.Bin
-		}
+		right := m.right(i, nd, x[nd.Feature])
 		i = nd.Left
 		if right {
 			i++
 		}
 	}
 }
+
+// right reports whether bin b of internal node i's feature goes right.
+func (m *Ensemble) right(i int32, nd *Node, b uint8) bool {
+	switch {
+	case nd.Flags&NodeCategorical != 0:
+		w := m.catBits[m.catBase[i]+int32(b>>6)]
+		return w>>(b&63)&1 == 1
+	case b == 0:
+		return nd.Flags&NodeMissingRight != 0
+	default:
+		return b > nd.Bin
+	}
+}
+
+// GoesRight reports whether a row whose bin of internal node i's feature is
+// b takes the right child (Left+1): the split as prediction applies it,
+// missing values (bin 0) included.
+func (m *Ensemble) GoesRight(i int32, b uint8) bool { return m.right(i, &m.nodes[i], b) }
 
 // LeafOf returns the node index of the leaf that row (with bins x, one per
 // feature) reaches in tree t.
