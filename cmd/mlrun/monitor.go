@@ -20,6 +20,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/pipeline/registry"
 	"github.com/mlrun-cli/mlrun/steps/monitor"
 	"github.com/mlrun-cli/mlrun/steps/profile"
 	"github.com/mlrun-cli/mlrun/steps/table"
@@ -31,13 +32,17 @@ const monitorNS = "monitor"
 
 // monitorRecord is the record of one monitored batch, for history.
 type monitorRecord struct {
-	Time   time.Time  `json:"time"`
-	Run    string     `json:"run"`
-	Step   string     `json:"step"`
-	Data   string     `json:"data"`
-	SHA256 string     `json:"data_sha256"`
-	Rows   int        `json:"rows"`
-	Report lineage.ID `json:"report"`
+	Time time.Time `json:"time"`
+	Run  string    `json:"run"`
+	Step string    `json:"step"`
+	// Model and Version name the registered model version monitored
+	// (empty when the batch was monitored by --run and --step).
+	Model   string     `json:"model,omitempty"`
+	Version int        `json:"version,omitempty"`
+	Data    string     `json:"data"`
+	SHA256  string     `json:"data_sha256"`
+	Rows    int        `json:"rows"`
+	Report  lineage.ID `json:"report"`
 	// Config says where the checks came from: a monitor step of the run,
 	// a --config file, or the defaults.
 	Config string         `json:"config"`
@@ -55,7 +60,7 @@ type historyCheck struct {
 
 // monitorOpts are the flags of mlrun monitor.
 type monitorOpts struct {
-	run, step, data, labels, group, config string
+	run, step, model, data, labels, group, config string
 }
 
 func (a *app) monitorCommand() *cobra.Command {
@@ -64,7 +69,7 @@ func (a *app) monitorCommand() *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "monitor --run RUN --step MODEL_STEP --data BATCH.csv",
+		Use:   "monitor (--model NAME@ALIAS | --run RUN --step MODEL_STEP) --data BATCH.csv",
 		Short: "Compare a production batch with a model's frozen training profile",
 		Long: `Load a batch through the same load, validate and derive steps the model was
 trained behind (the pipeline file recorded in the run, which must be
@@ -87,8 +92,8 @@ Exit codes: 0 all critical checks pass, 1 a critical check failed, 2 invalid
 usage, batch or changed pipeline file, 3 runtime failure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.run == "" || o.step == "" || o.data == "" {
-				return pipeline.Invalidf("monitor needs --run, --step and --data")
+			if o.data == "" || (o.model == "") == (o.run == "" || o.step == "") || (o.model != "" && (o.run != "" || o.step != "")) {
+				return pipeline.Invalidf("monitor needs --data and either --model NAME[@ALIAS] or --run and --step")
 			}
 			st, err := a.openStore()
 			if err != nil {
@@ -112,6 +117,7 @@ usage, batch or changed pipeline file, 3 runtime failure.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.model, "model", "", "the registered model: NAME (latest version), NAME@N or NAME@ALIAS (e.g. credit-risk@production)")
 	f.StringVar(&o.run, "run", "", "the run that trained the model (id, unique prefix or latest)")
 	f.StringVar(&o.step, "step", "", "the train step of that run")
 	f.StringVar(&o.data, "data", "", "the batch: a CSV file with the columns of the training data")
@@ -125,6 +131,18 @@ usage, batch or changed pipeline file, 3 runtime failure.`,
 
 // monitorBatch runs the comparison and stores the report.
 func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts) (*monitor.Report, *monitorRecord, error) {
+	var version *registry.Version
+	if o.model != "" {
+		_, reg, err := a.openRegistry()
+		if err != nil {
+			return nil, nil, err
+		}
+		_, version, err = reg.Resolve(ctx, o.model)
+		if err != nil {
+			return nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, err)
+		}
+		o.run, o.step = version.Run, version.Step
+	}
 	stepID, data, labels, group := o.step, o.data, o.labels, o.group
 	run, err := getRun(ctx, st, o.run)
 	if err != nil {
@@ -271,6 +289,9 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	}
 	now := time.Now().UTC()
 	rec := &monitorRecord{Time: now, Run: run.ID, Step: stepID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id, Config: source}
+	if version != nil {
+		rec.Model, rec.Version = version.Model, version.Version
+	}
 	for _, c := range r.Checks {
 		if c.Failed() {
 			rec.Failed = true
@@ -419,46 +440,77 @@ func fmtNum(v float64) string {
 
 func (a *app) monitorHistoryCommand() *cobra.Command {
 	var (
-		runRef, step string
-		asJSON       bool
+		runRef, step, modelRef string
+		asJSON                 bool
 	)
 	cmd := &cobra.Command{
-		Use:   "history --run RUN --step STEP",
+		Use:   "history (--model NAME[@ALIAS] | --run RUN --step STEP)",
 		Short: "Show each monitor check over the batches monitored for a model",
-		Long: `List the batches monitored for the model of a run's train step, oldest first,
-and each check's value over them: a trend table (x marks a failure) and, on a
-terminal, a sparkline per check.
+		Long: `List the batches monitored for a model, oldest first, and each check's value
+over them: a trend table (x marks a failure) and, on a terminal, a sparkline
+per check. --model NAME takes the batches of every version of a registered
+model (monitored by --model or by the run and step of a version), each
+marked with its version; NAME@N or NAME@ALIAS those of one version; --run and
+--step those of one train step.
 
 Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runRef == "" || step == "" {
-				return pipeline.Invalidf("monitor history needs --run and --step")
+			if (modelRef == "") == (runRef == "" || step == "") || (modelRef != "" && (runRef != "" || step != "")) {
+				return pipeline.Invalidf("monitor history needs --model NAME[@ALIAS], or --run and --step")
 			}
-			st, err := a.openStore()
+			ctx := cmd.Context()
+			st, reg, err := a.openRegistry()
 			if err != nil {
 				return err
 			}
-			run, err := getRun(cmd.Context(), st, runRef)
-			if err != nil {
-				return err
+			// versions maps "run--step" to the model version trained there.
+			versions := map[string]int{}
+			name := ""
+			if modelRef != "" {
+				m, v, err := reg.Resolve(ctx, modelRef)
+				if err != nil {
+					return pipeline.WithExitCode(pipeline.ExitInvalid, err)
+				}
+				name = m.Name
+				if strings.Contains(modelRef, "@") {
+					versions[v.Run+"--"+v.Step] = v.Version
+				} else {
+					for _, vr := range m.Versions {
+						ver, err := reg.Version(ctx, m, vr.Version)
+						if err != nil {
+							return err
+						}
+						versions[ver.Run+"--"+ver.Step] = ver.Version
+					}
+				}
+			} else {
+				run, err := getRun(ctx, st, runRef)
+				if err != nil {
+					return err
+				}
+				versions[run.ID+"--"+step] = 0
 			}
-			names, err := st.Backend().ListRecords(cmd.Context(), monitorNS)
+			names, err := st.Backend().ListRecords(ctx, monitorNS)
 			if err != nil {
 				return err
 			}
 			var recs []*monitorRecord
 			for _, n := range names {
-				if !strings.HasPrefix(n, run.ID+"--"+step+"--") {
-					continue
-				}
-				b, err := st.Backend().GetRecord(cmd.Context(), monitorNS, n)
+				b, err := st.Backend().GetRecord(ctx, monitorNS, n)
 				if err != nil {
 					return err
 				}
 				var r monitorRecord
 				if err := json.Unmarshal(b, &r); err != nil {
 					return fmt.Errorf("monitor record %s: %w", n, err)
+				}
+				v, ok := versions[r.Run+"--"+r.Step]
+				if !ok {
+					continue
+				}
+				if name != "" {
+					r.Model, r.Version = name, v
 				}
 				recs = append(recs, &r)
 			}
@@ -473,6 +525,7 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&modelRef, "model", "", "the registered model: NAME (every version), NAME@N or NAME@ALIAS")
 	cmd.Flags().StringVar(&runRef, "run", "", "the run that trained the model")
 	cmd.Flags().StringVar(&step, "step", "", "the train step")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the records as JSON")
@@ -490,7 +543,11 @@ func writeHistory(w io.Writer, recs []*monitorRecord, spark bool) {
 		if r.Failed {
 			status = "check-failed"
 		}
-		fmt.Fprintf(w, "  #%d %s  %-40s %6d rows  %s  report %s\n", i+1, r.Time.Format(time.RFC3339), r.Data, r.Rows, status, r.Report.Short())
+		ver := ""
+		if r.Model != "" {
+			ver = fmt.Sprintf("%s@%d  ", r.Model, r.Version)
+		}
+		fmt.Fprintf(w, "  #%d %s  %s%-40s %6d rows  %s  report %s\n", i+1, r.Time.Format(time.RFC3339), ver, r.Data, r.Rows, status, r.Report.Short())
 	}
 	values := map[string][]*historyCheck{}
 	for i, r := range recs {
