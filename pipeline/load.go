@@ -38,6 +38,9 @@ type LoadOptions struct {
 	// Compile) of a pipeline that loaded without errors. When loading
 	// fails the warnings are part of the returned *diag.Errors.
 	Warnings *diag.List
+	// SchemaMemo, when not nil, is passed to every step kind's Compile
+	// (CompileRequest.Memo); nil means every compile reads its files.
+	SchemaMemo SchemaMemo
 }
 
 // Load reads, checks and compiles the pipeline file at path. On any problem
@@ -1093,7 +1096,7 @@ func (l *loader) compile(p *Pipeline, order []string) {
 			inputs[in.Port] = l.byID[in.Step].spec.Compiled.OutputTypes()[in.Output]
 		}
 		var dl diag.List
-		c := st.kind.Compile(&CompileRequest{Step: st.spec, Pipeline: p, Inputs: inputs, Params: params, Diags: &dl})
+		c := st.kind.Compile(&CompileRequest{Step: st.spec, Pipeline: p, Inputs: inputs, Params: params, Diags: &dl, Memo: l.opts.SchemaMemo})
 		l.diags.Merge(&dl)
 		switch {
 		case dl.HasErrors():

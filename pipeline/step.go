@@ -87,6 +87,22 @@ type CompileRequest struct {
 	Params map[string]any
 	// Diags collects problems.
 	Diags *diag.List
+	// Memo, when not nil, remembers what a kind learnt at compile time
+	// about an external file (load: the schema inferred from every value),
+	// so that an unchanged file is not read again. See SchemaMemo.
+	Memo SchemaMemo
+}
+
+// SchemaMemo is a small persistent key/value memo for compile-time facts
+// (the lineage store implements it). The key must describe everything the
+// value depends on: a kind puts the file's identity and stat (absolute
+// path, size, mtime, inode, ctime) and its own options in it, and does not
+// put a value learnt from a file modified within the last two seconds (the
+// "racy git" rule of the fingerprint memo). Get and Put never fail: a lost
+// or unreadable entry is a miss, and a value must be checked before use.
+type SchemaMemo interface {
+	Get(key string) ([]byte, bool)
+	Put(key string, data []byte)
 }
 
 // Setting returns the value node of a setting of the step, or nil.

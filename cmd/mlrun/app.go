@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -29,6 +31,14 @@ type app struct {
 	logFormat string
 
 	log hclog.Logger
+
+	// store is the store opened by openStore, shared by the schema memo
+	// and the command.
+	store *lineage.Store
+	// memoCreate lets loadPipeline's schema memo create the store (run,
+	// which writes it anyway); memoIgnore makes every lookup miss
+	// (--rehash). Set by a command before loadPipeline.
+	memoCreate, memoIgnore bool
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -124,13 +134,72 @@ func (a *app) registry() (*pipeline.Registry, error) {
 	return reg, nil
 }
 
-// openStore opens (creating if needed) the lineage store.
+// openStore opens (creating if needed) the lineage store, once.
 func (a *app) openStore() (*lineage.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
 	st, err := lineage.Open(a.storeDir)
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", a.storeDir, err)
 	}
+	a.store = st
 	return st, nil
+}
+
+// storeMemo is loadPipeline's pipeline.SchemaMemo: the store's memo
+// entries. Lookups open the store only when it already exists (validate,
+// plan and dag never create one); entries are kept until the pipeline has
+// loaded, then written by flush, which may create the store only when
+// a.memoCreate is set: an invalid pipeline leaves no store behind.
+type storeMemo struct {
+	a       *app
+	tried   bool
+	st      *lineage.Store
+	pending [][2]string
+}
+
+// existing returns the store if it exists, opening it once.
+func (m *storeMemo) existing() *lineage.Store {
+	if !m.tried {
+		m.tried = true
+		if _, err := os.Stat(filepath.Join(m.a.storeDir, lineage.VersionFile)); err == nil {
+			m.st, _ = m.a.openStore() // no store, no memo: compile reads the file
+		}
+	}
+	return m.st
+}
+
+func (m *storeMemo) Get(key string) ([]byte, bool) {
+	if m.a.memoIgnore {
+		return nil, false
+	}
+	if st := m.existing(); st != nil {
+		return st.GetMemo(context.Background(), key)
+	}
+	return nil, false
+}
+
+func (m *storeMemo) Put(key string, data []byte) {
+	m.pending = append(m.pending, [2]string{key, string(data)})
+}
+
+// flush writes the pending entries of a pipeline that loaded.
+func (m *storeMemo) flush() {
+	if len(m.pending) == 0 {
+		return
+	}
+	st := m.existing()
+	if st == nil && m.a.memoCreate {
+		st, _ = m.a.openStore()
+	}
+	if st == nil {
+		return
+	}
+	for _, e := range m.pending {
+		st.PutMemo(context.Background(), e[0], []byte(e[1]))
+	}
+	m.pending = nil
 }
 
 // loadPipeline loads and compiles a pipeline file with -p overrides.
@@ -147,7 +216,12 @@ func (a *app) loadPipeline(path string, overrides []string) (*pipeline.Pipeline,
 		}
 		ov[k] = v
 	}
-	return pipeline.Load(path, pipeline.LoadOptions{Registry: reg, Overrides: ov})
+	memo := &storeMemo{a: a}
+	p, err := pipeline.Load(path, pipeline.LoadOptions{Registry: reg, Overrides: ov, SchemaMemo: memo})
+	if err == nil {
+		memo.flush()
+	}
+	return p, err
 }
 
 // printError prints err to stderr: diagnostics one per line, with GitHub

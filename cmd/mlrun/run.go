@@ -121,6 +121,7 @@ input, 3 runtime failure.`,
 			if err != nil {
 				return err
 			}
+			a.memoCreate, a.memoIgnore = true, ef.rehash
 			p, err := a.loadPipeline(file, ef.params)
 			if err != nil {
 				return err

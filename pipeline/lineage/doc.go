@@ -25,6 +25,9 @@
 //	                                  when it was last found intact
 //	records/fingerprints/<hash>.json  fingerprint memo: the SHA-256 of an
 //	                                  external file at a given stat
+//	records/memos/<hash>.json         compile-time memo (GetMemo/PutMemo): e.g.
+//	                                  the schema a load step inferred from a
+//	                                  file at a given stat, with its options
 //	locks/gc.lock                     flock(2): runs hold it shared, GC exclusive
 //	tmp/                              writes in progress; a killed process leaves
 //	                                  at most files here, removed by GC after an hour
@@ -57,4 +60,18 @@
 // whose mtime is less than two seconds older than the moment it is hashed
 // is not memoised: it is hashed again next time (the "racy git" rule).
 // `mlrun run --rehash` ignores the memo.
+//
+// The schema memo (GetMemo/PutMemo, through pipeline.SchemaMemo) has the same
+// trade-off: a load step's compile takes the column types it inferred from
+// every value of a file when the file's (absolute path, size, mtime ns,
+// inode, ctime ns) and the load options that affect inference (declared
+// types, missing tokens, delimiter) are unchanged, instead of parsing the
+// whole file again on every run, plan and validate; a file modified within
+// two seconds before it was read is not memoised. What it misses is what the
+// fingerprint memo misses, and its consequence is smaller: the run itself
+// re-reads the file with the memoised types and fails (file changed) if the
+// content no longer parses as them or no longer has the fingerprinted
+// SHA-256; a content change that still parses but would now infer other
+// types, hidden by clock games, keeps the old types. `mlrun validate`
+// without a store, and tests, never use the memo.
 package lineage

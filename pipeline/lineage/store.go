@@ -29,6 +29,7 @@ const (
 	nsLastKey      = "lastkey"
 	nsVerified     = "verified"
 	nsFingerprints = "fingerprints"
+	nsMemos        = "memos"
 )
 
 // LockGC is the lock that runs hold shared and GC holds exclusive.
@@ -292,4 +293,34 @@ func (s *Store) Fingerprint(ctx context.Context, path string, rehash bool) (pipe
 		_ = s.b.PutRecord(ctx, nsFingerprints, name, b)
 	}
 	return pipeline.FileInfo{Path: path, SHA256: sum, Size: n}, nil
+}
+
+type memoRecord struct {
+	Key  string `json:"key"`
+	Data []byte `json:"data"`
+}
+
+// GetMemo returns the data of the compile-time memo entry key (see
+// pipeline.SchemaMemo): false when absent or unreadable. The caller puts
+// everything the data depends on, the stat of the files it came from
+// included, in key.
+func (s *Store) GetMemo(ctx context.Context, key string) ([]byte, bool) {
+	b, err := s.b.GetRecord(ctx, nsMemos, Hash([]byte(key)).String())
+	if err != nil {
+		return nil, false
+	}
+	var m memoRecord
+	if json.Unmarshal(b, &m) != nil || m.Key != key {
+		return nil, false
+	}
+	return m.Data, true
+}
+
+// PutMemo stores a compile-time memo entry, replacing any under key. A
+// lost memo only costs a recomputation, so errors are ignored.
+func (s *Store) PutMemo(ctx context.Context, key string, data []byte) {
+	b, err := json.Marshal(memoRecord{Key: key, Data: data})
+	if err == nil {
+		_ = s.b.PutRecord(ctx, nsMemos, Hash([]byte(key)).String(), b)
+	}
 }

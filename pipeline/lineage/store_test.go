@@ -620,3 +620,23 @@ func TestGitState(t *testing.T) {
 		t.Fatalf("GitState dirty = %+v", g)
 	}
 }
+
+func TestMemo(t *testing.T) {
+	ctx := context.Background()
+	s, err := lineage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.GetMemo(ctx, "k"); ok {
+		t.Fatal("GetMemo of an absent key hit")
+	}
+	s.PutMemo(ctx, "k", []byte(`{"a":1}`))
+	s.PutMemo(ctx, "other", []byte("x"))
+	if b, ok := s.GetMemo(ctx, "k"); !ok || string(b) != `{"a":1}` {
+		t.Fatalf("GetMemo = %q, %v", b, ok)
+	}
+	s.PutMemo(ctx, "k", []byte("y"))
+	if b, ok := s.GetMemo(ctx, "k"); !ok || string(b) != "y" {
+		t.Fatalf("GetMemo after replace = %q, %v", b, ok)
+	}
+}

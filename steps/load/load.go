@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -211,7 +212,23 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 
 	// Learn the schema: read the file, inferring undeclared types from all
-	// their values.
+	// their values; or, with a memo, take the schema learnt from the same
+	// file (path and stat) with the same options (see memo.go).
+	var (
+		key    string
+		before fileStat
+		memoOK bool
+	)
+	if req.Memo != nil && err == nil {
+		key, before, memoOK = c.schemaKey()
+		if memoOK {
+			if s := c.memoSchema(req.Memo, key, header); s != nil {
+				c.schema = s
+				return c
+			}
+		}
+	}
+	start := time.Now()
 	ds, _, err := table.ReadCSVFile(c.cfg.Path, c.options(c.declared, 0))
 	if err != nil {
 		d.Add(req.Pos(pathNode), "%v", err)
@@ -224,6 +241,9 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		return nil
 	}
 	c.schema = ds.Schema()
+	if memoOK {
+		c.putSchema(req.Memo, key, before, start, ds)
+	}
 	return c
 }
 

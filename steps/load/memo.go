@@ -1,0 +1,116 @@
+package load
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/steps/table"
+)
+
+// schemaMemoVersion is part of every schema memo key. Bump it when the
+// inference rules of table.ReadCSV change, so that schemas inferred by an
+// older mlrun are learnt again.
+const schemaMemoVersion = 1
+
+// racyWindow: a schema learnt from a file modified less than this before
+// the read started is not memoised (the fingerprint memo's rule).
+const racyWindow = 2 * time.Second
+
+// fileStat is what identifies a file's content for the memo.
+type fileStat struct {
+	Size  int64  `json:"size"`
+	MTime int64  `json:"mtime_ns"`
+	Inode uint64 `json:"inode,omitempty"`
+	CTime int64  `json:"ctime_ns,omitempty"`
+}
+
+// memoKey is everything the inferred schema depends on: the file (absolute
+// path and stat) and the load options that affect inference.
+type memoKey struct {
+	Memo      string            `json:"memo"`
+	Version   int               `json:"version"`
+	Path      string            `json:"path"`
+	Stat      fileStat          `json:"stat"`
+	Columns   map[string]string `json:"columns,omitempty"`
+	Missing   []string          `json:"missing"`
+	Delimiter string            `json:"delimiter"`
+	// TimeLayouts are the extra layouts of table.CSVOptions (none yet).
+	TimeLayouts []string `json:"time_layouts,omitempty"`
+}
+
+// memoValue is the memoised result of the compile-time read.
+type memoValue struct {
+	Columns []memoColumn `json:"columns"`
+	Rows    int          `json:"rows"`
+}
+
+type memoColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// schemaKey returns the memo key of the file at c.cfg.Path as it is now.
+func (c *Compiled) schemaKey() (string, fileStat, bool) {
+	abs, err := filepath.Abs(c.cfg.Path)
+	if err != nil {
+		return "", fileStat{}, false
+	}
+	fi, err := os.Stat(abs)
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", fileStat{}, false
+	}
+	st := statOf(fi)
+	b, err := json.Marshal(memoKey{
+		Memo: "load-schema", Version: schemaMemoVersion, Path: abs, Stat: st,
+		Columns: c.cfg.Columns, Missing: c.cfg.Missing, Delimiter: c.cfg.Delimiter,
+	})
+	if err != nil {
+		return "", fileStat{}, false
+	}
+	return string(b), st, true
+}
+
+// memoSchema returns the schema memoised under key, checked against the
+// file's header and the declared types, or nil.
+func (c *Compiled) memoSchema(memo pipeline.SchemaMemo, key string, header []string) *table.Schema {
+	b, ok := memo.Get(key)
+	if !ok {
+		return nil
+	}
+	var v memoValue
+	if json.Unmarshal(b, &v) != nil || v.Rows <= 0 || len(v.Columns) != len(header) {
+		return nil
+	}
+	s := &table.Schema{Fields: make([]table.Field, len(v.Columns))}
+	for i, col := range v.Columns {
+		t, ok := table.ParseType(col.Type)
+		if !ok || col.Name != header[i] {
+			return nil
+		}
+		if d, declared := c.declared[col.Name]; declared && d != t {
+			return nil
+		}
+		s.Fields[i] = table.Field{Name: col.Name, Type: t}
+	}
+	return s
+}
+
+// putSchema memoises the schema learnt from a read that started at start,
+// unless the file changed during the read or was modified within
+// racyWindow before it.
+func (c *Compiled) putSchema(memo pipeline.SchemaMemo, key string, before fileStat, start time.Time, ds *table.Dataset) {
+	_, after, ok := c.schemaKey()
+	if !ok || after != before || before.MTime >= start.Add(-racyWindow).UnixNano() {
+		return
+	}
+	v := memoValue{Rows: ds.Rows}
+	for _, f := range ds.Schema().Fields {
+		v.Columns = append(v.Columns, memoColumn{Name: f.Name, Type: f.Type.String()})
+	}
+	if b, err := json.Marshal(v); err == nil {
+		memo.Put(key, b)
+	}
+}
