@@ -48,6 +48,10 @@ type monitorRecord struct {
 	Config string         `json:"config"`
 	Failed bool           `json:"failed"`
 	Checks []historyCheck `json:"checks"`
+	// Alerts says what became of the batch's alert at each sink.
+	Alerts []alertStatus `json:"alerts,omitempty"`
+
+	name string // the record's name
 }
 
 type historyCheck struct {
@@ -65,8 +69,10 @@ type monitorOpts struct {
 
 func (a *app) monitorCommand() *cobra.Command {
 	var (
-		o      monitorOpts
-		asJSON bool
+		o                  monitorOpts
+		asJSON             bool
+		alertFile, webhook string
+		reports            reportFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "monitor (--model NAME@ALIAS | --run RUN --step MODEL_STEP) --data BATCH.csv",
@@ -86,7 +92,18 @@ this model (its recorded configuration, group included); the default checks
 of the monitor step kind (see the schema). The report says which it used.
 
 The report prints failures first, is stored in the lineage store (an object
-and a record; see 'mlrun monitor history'), and --json prints it whole.
+and a record; see 'mlrun monitor history'), and --json prints it whole. The
+audit log gets a "batch.monitored" event and a "monitor.check_failed" event
+per failed critical check. --junit and --summary write the checks as 'mlrun
+run' does.
+
+Alerts: when a critical check fails (or a warning, with the config's
+alerts.on: warn), an alert goes to the config's alerts sinks, or to those of
+--alert-file (JSON lines) and --webhook (HTTP POST of JSON with a "text"
+field, as Slack-style incoming webhooks expect; timeout and retries with
+backoff from the config, default 10s and 3). An alert that cannot be
+delivered is kept in the store and retried by the next 'mlrun monitor'; a
+failed delivery is reported on stderr and never changes the exit code.
 
 Exit codes: 0 all critical checks pass, 1 a critical check failed, 2 invalid
 usage, batch or changed pipeline file, 3 runtime failure.`,
@@ -99,8 +116,21 @@ usage, batch or changed pipeline file, 3 runtime failure.`,
 			if err != nil {
 				return err
 			}
-			r, rec, err := a.monitorBatch(cmd.Context(), st, o)
+			ctx := cmd.Context()
+			r, rec, cfg, err := a.monitorBatch(ctx, st, o)
 			if err != nil {
+				return err
+			}
+			a.retryPending(ctx, st)
+			if sinks, on := alertSinks(cfg, alertFile, webhook); len(sinks) > 0 {
+				if al := newAlert(r, rec, on); al != nil {
+					rec.Alerts = a.sendAlerts(ctx, st, al, sinks)
+					if err := putMonitorRecord(ctx, st, rec); err != nil {
+						return err
+					}
+				}
+			}
+			if err := reports.write(monitorRunRecord(r, rec)); err != nil {
 				return err
 			}
 			if asJSON {
@@ -125,78 +155,81 @@ usage, batch or changed pipeline file, 3 runtime failure.`,
 	f.StringVar(&o.group, "group", "", "check fairness between the groups of this column (overrides the config's group)")
 	f.StringVar(&o.config, "config", "", "the checks: a YAML `FILE` with a monitor step's settings (default: the run's monitor step of the model, else the defaults)")
 	f.BoolVar(&asJSON, "json", false, "print the whole report as JSON")
+	f.StringVar(&alertFile, "alert-file", "", "append an alert for failed checks to this JSON-lines `FILE` (replaces the config's)")
+	f.StringVar(&webhook, "webhook", "", "POST an alert for failed checks to this `URL`; $VAR is expanded (replaces the config's)")
+	reports.register(cmd)
 	cmd.AddCommand(a.monitorHistoryCommand())
 	return cmd
 }
 
 // monitorBatch runs the comparison and stores the report.
-func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts) (*monitor.Report, *monitorRecord, error) {
+func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts) (*monitor.Report, *monitorRecord, *monitor.Config, error) {
 	var version *registry.Version
 	if o.model != "" {
 		_, reg, err := a.openRegistry()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		_, version, err = reg.Resolve(ctx, o.model)
 		if err != nil {
-			return nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, err)
+			return nil, nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, err)
 		}
 		o.run, o.step = version.Run, version.Step
 	}
 	stepID, data, labels, group := o.step, o.data, o.labels, o.group
 	run, err := getRun(ctx, st, o.run)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sr := findStep(run, stepID)
 	if sr == nil {
-		return nil, nil, pipeline.Invalidf("run %s has no step %q", run.ID, stepID)
+		return nil, nil, nil, pipeline.Invalidf("run %s has no step %q", run.ID, stepID)
 	}
 	mref, okm := sr.Outputs["model"]
 	pref, okp := sr.Outputs["profile"]
 	if sr.Kind != "train" || !okm {
-		return nil, nil, pipeline.Invalidf("step %q of run %s is a %s step, not a train step", stepID, run.ID, sr.Kind)
+		return nil, nil, nil, pipeline.Invalidf("step %q of run %s is a %s step, not a train step", stepID, run.ID, sr.Kind)
 	}
 	if !okp {
-		return nil, nil, pipeline.Invalidf("step %q of run %s has no reference profile (trained by an older mlrun): re-run the pipeline", stepID, run.ID)
+		return nil, nil, nil, pipeline.Invalidf("step %q of run %s has no reference profile (trained by an older mlrun): re-run the pipeline", stepID, run.ID)
 	}
 	m, err := a.loadModel(ctx, st, mref.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	pb, err := st.GetObject(ctx, pref.ID)
 	if err != nil {
-		return nil, nil, fmt.Errorf("profile object %s: %w", pref.ID.Short(), err)
+		return nil, nil, nil, fmt.Errorf("profile object %s: %w", pref.ID.Short(), err)
 	}
 	prof, err := profile.FromObject(&pipeline.Document{Type: profile.TypeName, Value: json.RawMessage(pb)})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if labels != "" && labels != prof.Target {
-		return nil, nil, pipeline.Invalidf("--labels %q: the model's target column is %q", labels, prof.Target)
+		return nil, nil, nil, pipeline.Invalidf("--labels %q: the model's target column is %q", labels, prof.Target)
 	}
 
 	// The batch, through the steps the model was trained behind.
 	src, err := os.ReadFile(run.File)
 	if err != nil {
-		return nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("pipeline file of run %s: %w", run.ID, err))
+		return nil, nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("pipeline file of run %s: %w", run.ID, err))
 	}
 	sum := sha256.Sum256(src)
 	if got := hex.EncodeToString(sum[:]); got != run.FileSHA256 {
-		return nil, nil, pipeline.Invalidf("pipeline file %s changed since run %s: sha256 %s then, %s now; the batch would not go through the steps the model was trained behind",
+		return nil, nil, nil, pipeline.Invalidf("pipeline file %s changed since run %s: sha256 %s then, %s now; the batch would not go through the steps the model was trained behind",
 			run.File, run.ID, short(run.FileSHA256), short(got))
 	}
 	absData, err := filepath.Abs(data)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	header, err := csvHeader(absData)
 	if err != nil {
-		return nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("--data %s: %w", data, err))
+		return nil, nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("--data %s: %w", data, err))
 	}
 	reg, err := a.registry()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	loaded := func(loadStep string) *table.Schema {
 		if s := findStep(run, loadStep); s != nil {
@@ -212,15 +245,15 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	}
 	chainSrc, final, err := scoringChain(src, stepID, header, absData, run, reg, loaded)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	p, err := pipeline.Parse(run.File, chainSrc, pipeline.LoadOptions{Registry: reg})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	results, err := exec.RunInMemory(ctx, p, defaultJobs(), a.log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var batchChecks []pipeline.Check
 	for _, s := range p.Steps {
@@ -231,7 +264,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	}
 	ds, ok := results[final.Step].Outputs[final.Output].(*table.Dataset)
 	if !ok {
-		return nil, nil, fmt.Errorf("step %q output %q is not a dataset", final.Step, final.Output)
+		return nil, nil, nil, fmt.Errorf("step %q output %q is not a dataset", final.Step, final.Output)
 	}
 
 	// Baseline: the run's evaluate step of this model, if any.
@@ -251,14 +284,14 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	}
 	cfg, source, err := monitorConfig(run, mref.ID, o.config)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg.NoLabels = cfg.NoLabels || labels == ""
 	var notes []string
 	switch {
 	case group != "":
 		if !contains(header, group) {
-			return nil, nil, pipeline.Invalidf("--group %q is not a column of %s", group, data)
+			return nil, nil, nil, pipeline.Invalidf("--group %q is not a column of %s", group, data)
 		}
 		cfg.Group = group
 	case cfg.Group != "" && !contains(header, cfg.Group):
@@ -267,7 +300,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	}
 	r, err := monitor.Compute(in, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	r.Notes = append(append([]string{"checks: " + source}, notes...), r.Notes...)
 	r.Checks = append(r.Checks, batchChecks...)
@@ -276,16 +309,16 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	// Store the report and its record; a pin keeps the report through gc.
 	fileSum, err := st.Fingerprint(ctx, absData, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	unlock, err := st.RunLock(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer unlock()
 	id, _, err := st.PutObject(ctx, monitor.TypeName, &pipeline.Document{Type: monitor.TypeName, Value: r})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	now := time.Now().UTC()
 	rec := &monitorRecord{Time: now, Run: run.ID, Step: stepID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id, Config: source}
@@ -303,17 +336,25 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 		rec.Checks = append(rec.Checks, hc)
 	}
 	name := run.ID + "--" + stepID + "--" + now.Format("20060102T150405.000000000Z")
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := st.Backend().PutRecord(ctx, monitorNS, name, b); err != nil {
-		return nil, nil, err
+	rec.name = name
+	if err := putMonitorRecord(ctx, st, rec); err != nil {
+		return nil, nil, nil, err
 	}
 	if err := st.PutPin(ctx, "monitor--"+name, &lineage.Pin{Objects: []lineage.ID{id}, Why: "monitor report of " + data}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return r, rec, nil
+	if _, err := monitorAudit(ctx, st, r, rec); err != nil {
+		return nil, nil, nil, err
+	}
+	return r, rec, cfg, nil
+}
+
+func putMonitorRecord(ctx context.Context, st *lineage.Store, rec *monitorRecord) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return st.Backend().PutRecord(ctx, monitorNS, rec.name, b)
 }
 
 // monitorConfig returns the checks of a monitored batch and says where they

@@ -20,6 +20,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 	"lsstore":  cmdLsStore,
 	"flipbyte": cmdFlipByte,
 	"writeraw": cmdWriteRaw,
+	"webhook":  cmdWebhook,
 }
 
 // cmdJSONGet implements "jsonget [-env VAR] FILE PATH": decode the JSON in
