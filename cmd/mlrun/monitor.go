@@ -104,6 +104,8 @@ field, as Slack-style incoming webhooks expect; timeout and retries with
 backoff from the config, default 10s and 3). An alert that cannot be
 delivered is kept in the store and retried by the next 'mlrun monitor'; a
 failed delivery is reported on stderr and never changes the exit code.
+MLRUN_ALERT_BACKOFF (a Go duration, default 500ms) sets the first wait
+between webhook attempts; it doubles up to 30s.
 
 Exit codes: 0 all critical checks pass, 1 a critical check failed, 2 invalid
 usage, batch or changed pipeline file, 3 runtime failure.`,

@@ -259,13 +259,19 @@ func (r *runner) event(e Event) {
 	r.opts.Events(e)
 }
 
-// finish records a step's outcome, saves the run record so far and emits
+// finish records a step's outcome, saves the run record so far (unless
+// the step was cached: its outputs are already referenced by its cache
+// entry, and the record is saved again when the next step runs and at the
+// end, which saves a fully cached run one record write per step) and emits
 // the event.
 func (r *runner) finish(ctx context.Context, st *stepState, typ EventType) {
 	r.mu.Lock()
 	r.finished[st.spec.ID] = st.rec
 	r.rec.Steps = r.records()
-	err := r.opts.Store.PutRun(context.WithoutCancel(ctx), r.rec)
+	var err error
+	if typ != EventCached {
+		err = r.opts.Store.PutRun(context.WithoutCancel(ctx), r.rec)
+	}
 	r.mu.Unlock()
 	if err != nil {
 		r.log.Warn("cannot save run record", "error", err)

@@ -1,6 +1,7 @@
 package lineage
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -368,8 +369,22 @@ func lastKeyName(pipelineName, step string) string {
 }
 
 // PutLastKey remembers the last key computed for rec.Pipeline, rec.Step.
+// A record that differs from the stored one only by its run id is not
+// rewritten (a cached re-run would otherwise write and fsync one per step):
+// RunID is then the first of the runs since which the key is unchanged.
 func (s *Store) PutLastKey(ctx context.Context, rec *KeyRecord) error {
-	return s.putJSON(ctx, nsLastKey, lastKeyName(rec.Pipeline, rec.Step), rec)
+	name := lastKeyName(rec.Pipeline, rec.Step)
+	if old, err := s.b.GetRecord(ctx, nsLastKey, name); err == nil {
+		var prev KeyRecord
+		if json.Unmarshal(old, &prev) == nil {
+			same := *rec
+			same.RunID = prev.RunID
+			if b, err := json.MarshalIndent(&same, "", "  "); err == nil && bytes.Equal(append(b, '\n'), old) {
+				return nil
+			}
+		}
+	}
+	return s.putJSON(ctx, nsLastKey, name, rec)
 }
 
 // GetLastKey returns the last key computed for a step of a pipeline, or an

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -66,15 +67,9 @@ func ConfigFromRecord(raw json.RawMessage) (*Config, error) {
 	return cfg, nil
 }
 
+// join lists names sorted, comma-separated.
 func join(xs []string) string {
 	s := append([]string(nil), xs...)
 	sort.Strings(s)
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
+	return strings.Join(s, ", ")
 }

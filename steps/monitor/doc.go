@@ -38,5 +38,8 @@
 //
 // The report (object type "monitor") holds every number, the checks
 // (failed critical first) and notes; `mlrun monitor` computes the same
-// report for a batch given on the command line.
+// report for a batch given on the command line, with the checks of
+// ParseConfig (a --config file of monitor settings) or of the run's
+// monitor step (ConfigFromRecord). The `alerts` setting (Alerts) names
+// where `mlrun monitor` sends failed checks; it does not change the report.
 package monitor
