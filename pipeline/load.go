@@ -211,7 +211,11 @@ func (l *loader) load() *Pipeline {
 		p.Params = append(p.Params, pr.Param)
 	}
 	sort.Slice(p.Params, func(i, j int) bool { return p.Params[i].Name < p.Params[j].Name })
+	variants := l.expandMatrix(top["steps"])
 	l.checkSteps(top["steps"])
+	for _, st := range l.steps {
+		st.spec.Variant = variants[st.spec.ID]
+	}
 	for _, st := range l.steps {
 		st.spec.Node = deepCopy(st.val)
 		if st.spec.Node.Kind == yaml.MappingNode {

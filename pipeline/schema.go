@@ -211,6 +211,10 @@ func kindSchema(k Kind, editor bool) (map[string]any, error) {
 			props[name] = s
 		}
 	}
+	sweep := false
+	if sw, ok := k.(Sweepable); ok && sw.Sweepable() && editor {
+		props["matrix"], sweep = matrixSchema(props), true
+	}
 	var required []string
 	for _, p := range k.Inputs() {
 		ref := map[string]any{"$ref": "#/$defs/ref"}
@@ -236,6 +240,9 @@ func kindSchema(k Kind, editor bool) (map[string]any, error) {
 			req[i] = r
 		}
 		out["required"] = req
+	}
+	if sweep {
+		matrixRequired(out, k.Required())
 	}
 	return out, nil
 }

@@ -114,6 +114,8 @@ type StepSpec struct {
 	Inputs []InputRef
 	// Compiled is the compiled step (nil when compilation failed).
 	Compiled Compiled
+	// Variant is set on a step a `matrix:` expanded (nil otherwise).
+	Variant *Variant
 }
 
 // Setting returns the value node of the step's key name, or nil.

@@ -375,6 +375,7 @@ func writeRunSummary(w io.Writer, rec *lineage.RunRecord) {
 			}
 		}
 	}
+	writeBestVariants(w, rec)
 	fmt.Fprintf(w, "\n%s: %s in %s  (%d ran, %d cached, %d skipped, %d failed)\nrun id %s\n",
 		rec.Pipeline, strings.ToUpper(rec.Status), fmtDuration(rec.End.Sub(rec.Start)), ran, cached, skipped, failed, rec.ID)
 }

@@ -34,12 +34,19 @@ func (a *app) runsCommand() *cobra.Command {
 // metric is available as step_metric (e.g. evaluation_auc) and, when no
 // later step has a metric of the same name, unqualified (auc): the
 // unqualified name refers to the last step in the run that reports it.
+//
+// Of the variants of a `matrix:` sweep, only the best by auc (see
+// bestVariants) gives unqualified names, so --sort -auc ranks runs by
+// their best variant.
 func runMetrics(r *lineage.RunRecord) map[string]float64 {
 	m := map[string]float64{}
+	best := bestVariants(r)
 	for _, s := range r.Steps {
 		for k, v := range s.Metrics {
 			k = metricIdent(k)
-			m[k] = v
+			if bestStep(best, &s) {
+				m[k] = v
+			}
 			m[metricIdent(s.ID)+"_"+k] = v
 		}
 	}
@@ -153,9 +160,13 @@ func (a *app) runsList(ctx context.Context, f runsListFlags) error {
 // headlineMetrics shows the metrics of the run's evaluate steps.
 func headlineMetrics(r *lineage.RunRecord) string {
 	var parts []string
+	best := bestVariants(r)
 	for _, s := range r.Steps {
-		if s.Kind != "evaluate" {
+		if s.Kind != "evaluate" || !bestStep(best, &s) {
 			continue
+		}
+		if s.Group != "" {
+			parts = append(parts, "best["+s.Variant+"]")
 		}
 		for _, k := range []string{"auc", "gini", "ks", "accuracy", "f1"} {
 			if v, ok := s.Metrics[k]; ok {

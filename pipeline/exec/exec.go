@@ -285,6 +285,9 @@ func (r *runner) step(ctx context.Context, st *stepState) {
 	defer close(st.done)
 	spec := st.spec
 	st.rec = lineage.StepRecord{ID: spec.ID, Kind: st.kind.Name(), KindVersion: st.kind.Version()}
+	if v := spec.Variant; v != nil {
+		st.rec.Group, st.rec.Variant = v.Group, v.String()
+	}
 	deps := spec.Deps()
 	for _, dep := range deps {
 		<-r.steps[dep].done

@@ -135,6 +135,11 @@ type StepRecord struct {
 	ID          string `json:"id"`
 	Kind        string `json:"kind"`
 	KindVersion int    `json:"kind_version"`
+	// Group is the id written in the pipeline of a step a `matrix:`
+	// expanded, and Variant its matrix settings ("max_depth=6,
+	// algorithm=random_forest"); both empty otherwise.
+	Group   string `json:"group,omitempty"`
+	Variant string `json:"variant,omitempty"`
 	// CacheKey is the hex SHA-256 of the step's complete description
 	// (empty when the step was skipped before its key was known).
 	CacheKey string `json:"cache_key,omitempty"`

@@ -42,6 +42,9 @@ func (kind) Outputs() []string { return []string{"model", "profile"} }
 
 func (kind) Required() []string { return []string{"algorithm", "target"} }
 
+// Sweepable implements pipeline.Sweepable: a train step takes a `matrix:`.
+func (kind) Sweepable() bool { return true }
+
 func (kind) Settings() map[string]any {
 	names := algorithmNames()
 	props := map[string]any{
