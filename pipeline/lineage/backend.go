@@ -86,6 +86,22 @@ type StreamPutter interface {
 	PutObjectStream(ctx context.Context, write func(w io.Writer) error) (id ID, size int64, created bool, err error)
 }
 
+// Record is one named record of a namespace, for RecordsPutter.
+type Record struct {
+	Name string
+	Data []byte
+}
+
+// RecordsPutter is implemented by backends that store several records of
+// one namespace more cheaply together than with one PutRecord each (Local:
+// one directory fsync for all of them). Each record is created or replaced
+// atomically, and they become visible in order; should the call fail or
+// the process die, any prefix of them may have been stored. Invalid names
+// are reported before anything is written.
+type RecordsPutter interface {
+	PutRecords(ctx context.Context, ns string, recs []Record) error
+}
+
 // ValidateName checks a record namespace or name: non-empty, at most 200
 // bytes, no path separator, no "..", no NUL, not starting with a dot.
 func ValidateName(name string) error {

@@ -302,6 +302,64 @@ func (l *Local) PutRecord(ctx context.Context, ns, name string, data []byte) err
 	return l.commit(f, dst, 0o644)
 }
 
+// PutRecords implements RecordsPutter: each record is written to its own
+// temporary file and fsynced, then all are renamed into place in order and
+// the directory is fsynced once.
+func (l *Local) PutRecords(ctx context.Context, ns string, recs []Record) error {
+	dsts := make([]string, len(recs))
+	for i, r := range recs {
+		dst, err := l.recordPath(ns, r.Name)
+		if err != nil {
+			return err
+		}
+		dsts[i] = dst
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var temps []string
+	defer func() {
+		for _, t := range temps {
+			os.Remove(t) // left only on failure; renamed ones are gone
+		}
+	}()
+	for _, r := range recs {
+		f, err := l.tempFile()
+		if err != nil {
+			return err
+		}
+		temps = append(temps, f.Name())
+		_, err = f.Write(r.Data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if err == nil {
+			err = f.Chmod(0o644)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write record %s/%s: %w", ns, r.Name, err)
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	dir := filepath.Dir(dsts[0])
+	if err := l.ensureDir(dir); err != nil {
+		return err
+	}
+	for i, t := range temps {
+		if err := os.Rename(t, dsts[i]); err != nil {
+			temps = temps[i:]
+			return fmt.Errorf("write %s: %w", dsts[i], err)
+		}
+	}
+	temps = nil
+	return syncDir(dir)
+}
+
 // GetRecord implements Backend.
 func (l *Local) GetRecord(ctx context.Context, ns, name string) ([]byte, error) {
 	p, err := l.recordPath(ns, name)

@@ -25,6 +25,7 @@ func TestBackend(t *testing.T, newBackend func(t *testing.T) lineage.Backend) {
 	t.Run("Records", func(t *testing.T) { testRecords(t, newBackend(t)) })
 	t.Run("RecordNames", func(t *testing.T) { testRecordNames(t, newBackend(t)) })
 	t.Run("RecordsConcurrent", func(t *testing.T) { testRecordsConcurrent(t, newBackend(t)) })
+	t.Run("PutRecords", func(t *testing.T) { testPutRecords(t, newBackend(t)) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, newBackend(t)) })
 	t.Run("CleanTempKeepsFresh", func(t *testing.T) { testCleanTemp(t, newBackend(t)) })
 }
@@ -202,6 +203,44 @@ func testRecords(t *testing.T, b lineage.Backend) {
 	}
 	if got := listObjects(t, b); len(got) != 0 {
 		t.Fatalf("records show up as objects: %v", got)
+	}
+}
+
+// testPutRecords checks the optional RecordsPutter: records created and
+// replaced together, and a bad name refused before anything is written.
+func testPutRecords(t *testing.T, b lineage.Backend) {
+	rp, ok := b.(lineage.RecordsPutter)
+	if !ok {
+		t.Skip("backend does not implement lineage.RecordsPutter")
+	}
+	ctx := context.Background()
+	if err := b.PutRecord(ctx, "audit", "b", []byte("old")); err != nil {
+		t.Fatalf("PutRecord: %v", err)
+	}
+	recs := []lineage.Record{{Name: "a", Data: []byte("1")}, {Name: "b", Data: []byte("2")}, {Name: "c", Data: []byte("3")}}
+	if err := rp.PutRecords(ctx, "audit", recs); err != nil {
+		t.Fatalf("PutRecords: %v", err)
+	}
+	for _, r := range recs {
+		if got, err := b.GetRecord(ctx, "audit", r.Name); err != nil || string(got) != string(r.Data) {
+			t.Fatalf("GetRecord(audit, %s) = %q, %v; want %q", r.Name, got, err, r.Data)
+		}
+	}
+	if err := rp.PutRecords(ctx, "new", recs[:1]); err != nil {
+		t.Fatalf("PutRecords in a new namespace: %v", err)
+	}
+	if got, err := b.GetRecord(ctx, "new", "a"); err != nil || string(got) != "1" {
+		t.Fatalf("GetRecord(new, a) = %q, %v", got, err)
+	}
+	bad := []lineage.Record{{Name: "d", Data: []byte("4")}, {Name: "../e", Data: []byte("5")}}
+	if err := rp.PutRecords(ctx, "audit", bad); !errors.Is(err, lineage.ErrInvalidName) {
+		t.Fatalf("PutRecords with a bad name: err = %v, want ErrInvalidName", err)
+	}
+	if _, err := b.GetRecord(ctx, "audit", "d"); !errors.Is(err, lineage.ErrNotFound) {
+		t.Fatalf("PutRecords with a bad name stored a record: err = %v", err)
+	}
+	if err := rp.PutRecords(ctx, "audit", nil); err != nil {
+		t.Fatalf("PutRecords of nothing: %v", err)
 	}
 }
 
