@@ -55,7 +55,15 @@ func Quantile(sorted []float64, p float64) float64 {
 // BinCounts counts the non-NaN values of v in the bins delimited by edges
 // (ascending): bin 0 is (−∞, e_0], bin i is (e_{i−1}, e_i], the last bin
 // (e_{k−1}, +∞). There are len(edges)+1 bins.
+//
+// Each value is placed by a binary search over the edges. A sorted sample
+// without NaNs (a frozen reference, or a batch sorted for the KS test) is
+// recognised by one pass over it and counted by a binary search of each
+// edge in the sample instead (see BinCountsSorted).
 func BinCounts(v, edges []float64) []float64 {
+	if isSortedFinite(v) {
+		return BinCountsSorted(v, edges)
+	}
 	counts := make([]float64, len(edges)+1)
 	for _, x := range v {
 		if math.IsNaN(x) {
@@ -64,6 +72,32 @@ func BinCounts(v, edges []float64) []float64 {
 		counts[sort.SearchFloat64s(edges, x)]++
 	}
 	return counts
+}
+
+// BinCountsSorted is BinCounts for a sample sorted ascending without NaNs:
+// the number of values up to each edge is found by binary search, so the
+// cost is O(len(edges)·log n).
+func BinCountsSorted(sorted, edges []float64) []float64 {
+	counts := make([]float64, len(edges)+1)
+	prev := 0
+	for k, e := range edges {
+		// First index whose value is > e: the values up to e are in bins ≤ k.
+		at := prev + sort.Search(len(sorted)-prev, func(i int) bool { return sorted[prev+i] > e })
+		counts[k] = float64(at - prev)
+		prev = at
+	}
+	counts[len(edges)] = float64(len(sorted) - prev)
+	return counts
+}
+
+// isSortedFinite reports whether v is ascending and free of NaNs.
+func isSortedFinite(v []float64) bool {
+	for i := 1; i < len(v); i++ {
+		if !(v[i-1] <= v[i]) { // false for a NaN on either side
+			return false
+		}
+	}
+	return len(v) != 1 || !math.IsNaN(v[0])
 }
 
 // Shares returns counts divided by their sum (all zeros when the sum is 0).

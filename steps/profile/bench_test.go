@@ -1,0 +1,201 @@
+package profile
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/mlrun-cli/mlrun/steps/stats"
+)
+
+// The issue-4 drift benchmark (bench/stages/drift.sh). bench/drift.py gen
+// writes $MLRUN_BENCH_DRIFT_DIR/drift_ref.npy and drift_cur.npy, float64
+// arrays of shape (features, rows); bench/drift.py run times scipy and
+// numpy on the same numbers.
+
+type driftData struct {
+	ref, cur [][]float64
+	feats    []Feature // the frozen profile of ref, built once
+	err      error
+}
+
+var (
+	driftOnce sync.Once
+	driftD    driftData
+)
+
+// loadDrift reads the two files once per process (the -count runs share
+// them) and builds the frozen profile of the reference.
+func loadDrift(b *testing.B) *driftData {
+	dir := os.Getenv("MLRUN_BENCH_DRIFT_DIR")
+	if dir == "" {
+		b.Skip("MLRUN_BENCH_DRIFT_DIR is not set: run bench/stages/drift.sh")
+	}
+	driftOnce.Do(func() {
+		d := &driftD
+		if d.ref, d.err = readNpy2D(filepath.Join(dir, "drift_ref.npy")); d.err != nil {
+			return
+		}
+		if d.cur, d.err = readNpy2D(filepath.Join(dir, "drift_cur.npy")); d.err != nil {
+			return
+		}
+		if len(d.ref) != len(d.cur) {
+			d.err = fmt.Errorf("%d reference features, %d current", len(d.ref), len(d.cur))
+			return
+		}
+		d.feats = buildProfile(d.ref)
+	})
+	if driftD.err != nil {
+		b.Fatal(driftD.err)
+	}
+	return &driftD
+}
+
+func buildProfile(ref [][]float64) []Feature {
+	feats := make([]Feature, len(ref))
+	for i, v := range ref {
+		feats[i] = NumericFeature("f"+strconv.Itoa(i), v, DefaultBins)
+	}
+	return feats
+}
+
+// featureDriftResult is one feature's statistics, as bench/drift.py
+// compare reads them.
+type featureDriftResult struct {
+	Feature     int       `json:"feature"`
+	KSStatistic float64   `json:"ks_statistic"`
+	KSPValue    float64   `json:"ks_pvalue"`
+	KSExact     bool      `json:"ks_exact"`
+	PSI         float64   `json:"psi"`
+	Edges       []float64 `json:"edges"`
+}
+
+// batchDrift is what the monitor step does for the KS and PSI of one
+// numeric feature of a batch (steps/monitor featureDrift, without the
+// column-to-[]float64 conversion): sort the batch without NaNs, count it in
+// the frozen bins, PSI of the shares, KS against the frozen sorted
+// reference.
+func batchDrift(ref *Feature, cur []float64) (stats.KSResult, float64, error) {
+	v := stats.SortedCopy(cur)
+	counts := stats.BinCounts(v, ref.Edges)
+	psi, err := stats.PSI(stats.Shares(ref.Counts), stats.Shares(counts))
+	if err != nil {
+		return stats.KSResult{}, 0, err
+	}
+	ks, err := stats.KS2SampSorted(ref.Sorted, v)
+	return ks, psi, err
+}
+
+// BenchmarkDriftBatch times KS (statistic and p-value) and PSI over every
+// feature of the current batch against the frozen profile, one feature
+// after the other as the monitor step does. Sorting the batch is timed;
+// building the profile (sorting the reference, its edges and counts) is
+// not: see BenchmarkDriftProfileBuild. With MLRUN_BENCH_DRIFT_OUT set, the
+// statistics are written there as JSON for bench/drift.py compare.
+func BenchmarkDriftBatch(b *testing.B) {
+	d := loadDrift(b)
+	res := make([]featureDriftResult, len(d.feats))
+	runtime.GC()
+	b.ResetTimer()
+	for range b.N {
+		for i := range d.feats {
+			ks, psi, err := batchDrift(&d.feats[i], d.cur[i])
+			if err != nil {
+				b.Fatalf("feature %d: %v", i, err)
+			}
+			res[i] = featureDriftResult{Feature: i, KSStatistic: ks.Statistic, KSPValue: ks.PValue,
+				KSExact: ks.Exact, PSI: psi, Edges: d.feats[i].Edges}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(d.feats)), "features")
+	b.ReportMetric(float64(len(d.cur[0])), "rows")
+	if out := os.Getenv("MLRUN_BENCH_DRIFT_OUT"); out != "" {
+		buf, err := json.MarshalIndent(map[string]any{"stats": res}, "", " ")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(out, append(buf, '\n'), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDriftProfileBuild times the one-off part, paid once at training
+// time: NumericFeature for every reference feature (sorted copy, summary
+// statistics, quantiles, decile edges, reference bin counts).
+func BenchmarkDriftProfileBuild(b *testing.B) {
+	d := loadDrift(b)
+	runtime.GC()
+	b.ResetTimer()
+	for range b.N {
+		buildProfile(d.ref)
+	}
+}
+
+var npyShape = regexp.MustCompile(`'shape':\s*\((\d+),\s*(\d+)\)`)
+
+// readNpy2D reads a little-endian float64, C-order, two-dimensional .npy
+// file (format version 1, 2 or 3) as one slice per row.
+func readNpy2D(path string) ([][]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var pre [8]byte
+	if _, err := io.ReadFull(r, pre[:]); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !bytes.Equal(pre[:6], []byte("\x93NUMPY")) {
+		return nil, fmt.Errorf("%s: not a .npy file", path)
+	}
+	var hlen int
+	switch pre[6] {
+	case 1:
+		var n uint16
+		err = binary.Read(r, binary.LittleEndian, &n)
+		hlen = int(n)
+	case 2, 3:
+		var n uint32
+		err = binary.Read(r, binary.LittleEndian, &n)
+		hlen = int(n)
+	default:
+		return nil, fmt.Errorf("%s: .npy version %d", path, pre[6])
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	hdr := make([]byte, hlen)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !bytes.Contains(hdr, []byte("'descr': '<f8'")) || !bytes.Contains(hdr, []byte("'fortran_order': False")) {
+		return nil, fmt.Errorf("%s: want a C-order '<f8' array, header %s", path, hdr)
+	}
+	m := npyShape.FindSubmatch(hdr)
+	if m == nil {
+		return nil, fmt.Errorf("%s: want a 2-D array, header %s", path, hdr)
+	}
+	rows, _ := strconv.Atoi(string(m[1]))
+	cols, _ := strconv.Atoi(string(m[2]))
+	out := make([][]float64, rows)
+	for i := range out {
+		out[i] = make([]float64, cols)
+		if err := binary.Read(r, binary.LittleEndian, out[i]); err != nil {
+			return nil, fmt.Errorf("%s: row %d: %w", path, i, err)
+		}
+	}
+	return out, nil
+}
