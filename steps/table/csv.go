@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -73,6 +74,9 @@ type CSVOptions struct {
 
 	// chunkSize overrides the size of the parallel parse chunks (tests).
 	chunkSize int
+	// buffered turns off parsing straight into the final columns (tests
+	// compare both ways).
+	buffered bool
 }
 
 // ColumnInfo describes how one CSV column was read.
@@ -175,11 +179,13 @@ func readCSV(r io.Reader, hint int64, opts CSVOptions) (*Dataset, ReadInfo, erro
 	if opts.OnRead != nil {
 		r = &notifyReader{r: r, fn: opts.OnRead}
 	}
-	data, sum, err := readAllHashed(r, hint)
+	data, hashed, err := readAllHashed(r, hint)
 	if err != nil {
 		return nil, ReadInfo{}, fmt.Errorf("read %s: %w", opts.Name, err)
 	}
+	// The hash of the last blocks finishes while parsing starts.
 	ds, cols, err := ParseCSV(data, opts)
+	sum := hashed()
 	info := ReadInfo{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
 	if err != nil {
 		return nil, info, err
@@ -205,11 +211,16 @@ func (n *notifyReader) Read(p []byte) (int, error) {
 
 // readAllHashed reads r into one buffer in large blocks. A second
 // goroutine hashes each block as soon as it has been read, so reading and
-// hashing overlap and the input is read once.
-func readAllHashed(r io.Reader, hint int64) ([]byte, [32]byte, error) {
+// hashing overlap and the input is read once; it goes on hashing while the
+// caller parses the buffer (reading from the page cache is faster than
+// SHA-256), and hashed waits for it and returns the sum. On a read error
+// hashed is nil and the hashing goroutine has stopped.
+func readAllHashed(r io.Reader, hint int64) (buf []byte, hashed func() [32]byte, err error) {
 	const block = 4 << 20
-	blocks := make(chan []byte, 8)
-	done := make(chan [32]byte)
+	// Room for every block of a file whose size is known, so the reader
+	// never waits for the hasher.
+	blocks := make(chan []byte, max(8, int(hint/block)+2))
+	done := make(chan [32]byte, 1)
 	go func() {
 		h := sha256.New()
 		for b := range blocks {
@@ -219,8 +230,7 @@ func readAllHashed(r io.Reader, hint int64) ([]byte, [32]byte, error) {
 		h.Sum(sum[:0])
 		done <- sum
 	}()
-	buf := make([]byte, 0, max(hint+1, 512))
-	var err error
+	buf = make([]byte, 0, max(hint+1, 512))
 	for {
 		if len(buf) == cap(buf) {
 			// Growing copies buf; blocks already sent keep pointing at the
@@ -239,11 +249,11 @@ func readAllHashed(r io.Reader, hint int64) ([]byte, [32]byte, error) {
 		}
 	}
 	close(blocks)
-	sum := <-done
 	if err != io.EOF {
-		return nil, [32]byte{}, err
+		<-done
+		return nil, nil, err
 	}
-	return buf, sum, nil
+	return buf, sync.OnceValue(func() [32]byte { return <-done }), nil
 }
 
 // ParseCSV parses CSV data held in memory. It returns the dataset and how

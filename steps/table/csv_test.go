@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -357,4 +359,65 @@ func mustFingerprint(t *testing.T, ds *Dataset) string {
 		t.Fatal(err)
 	}
 	return fp
+}
+
+// TestDirectParse compares the parse straight into the final columns (every
+// type declared, no quotes) with the buffered one, for many chunkings:
+// blank lines (rows moved down), CRLF, a last line without a newline,
+// nulls and strings.
+func TestDirectParse(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,x,n,flag,d,s\n")
+	for i := range 200 {
+		switch i % 17 {
+		case 3:
+			b.WriteString("\n")
+		case 5:
+			b.WriteString("\r\n\r\n")
+		}
+		x := fmt.Sprintf("%d.5", i)
+		if i%7 == 0 {
+			x = "NA"
+		}
+		s := fmt.Sprintf("s%d", i%5)
+		if i%11 == 0 {
+			s = ""
+		}
+		eol := "\n"
+		if i%3 == 0 {
+			eol = "\r\n"
+		}
+		fmt.Fprintf(&b, "id%03d,%s,%d,%v,2024-01-%02d,%s%s", i, x, i-100, i%2 == 0, 1+i%28, s, eol)
+	}
+	b.WriteString("last,1,2,true,2024-02-01,z") // no final newline
+	data := []byte(b.String())
+	types := map[string]Type{"id": String, "x": Float, "n": Int, "flag": Bool, "d": Time, "s": String}
+	for _, size := range []int{0, 1, 13, 100, 1000} {
+		for _, jobs := range []int{1, 3} {
+			opts := CSVOptions{Types: types, Jobs: jobs, chunkSize: size}
+			ds, info, err := ParseCSV(data, opts)
+			if err != nil {
+				t.Fatalf("size %d jobs %d: %v", size, jobs, err)
+			}
+			opts.buffered = true
+			ref, refInfo, err := ParseCSV(data, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ds.Rows != 201 || !ds.Equal(ref) || !slices.Equal(info, refInfo) {
+				t.Fatalf("size %d jobs %d: direct parse differs (%d rows)", size, jobs, ds.Rows)
+			}
+			var x, y bytes.Buffer
+			if ds.Encode(&x) != nil || ref.Encode(&y) != nil || !bytes.Equal(x.Bytes(), y.Bytes()) {
+				t.Fatalf("size %d jobs %d: encodings differ", size, jobs)
+			}
+		}
+	}
+	// An error in a late chunk names the same row either way.
+	bad := append(bytes.Clone(data), "\nx,oops,1,true,2024-01-01,a\n"...)
+	_, _, err1 := ParseCSV(bad, CSVOptions{Types: types, Jobs: 3, chunkSize: 50})
+	_, _, err2 := ParseCSV(bad, CSVOptions{Types: types, Jobs: 1, buffered: true})
+	if err1 == nil || err2 == nil || err1.Error() != err2.Error() {
+		t.Fatalf("errors: direct %v, buffered %v", err1, err2)
+	}
 }

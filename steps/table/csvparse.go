@@ -30,6 +30,13 @@ import (
 // concatenated in chunk order; string dictionaries are merged in chunk
 // order, so the dictionary is in first-seen order whatever the chunking
 // and the number of jobs.
+//
+// When every column is declared (the load step's run: types fixed at
+// compile time) and the data holds no quote, there is no speculation and a
+// chunk has at most one record per newline: runDirect then gives each
+// chunk a window of the final columns and parses straight into it, with
+// no per-chunk buffers to allocate and copy. String values are copied into
+// per-chunk arena blocks (strDict.intern), not one allocation each.
 
 type colMode uint8
 
@@ -48,6 +55,7 @@ type colBuf struct {
 	mode    colMode
 	typ     Type
 	strict  bool // declared (or re-parsed): a value that fails is an error
+	preset  bool // the value slice is a window of the final column (direct)
 	negZero bool // an int column saw "-0" (not exactly widenable to float)
 	mask    uint8
 	hint    int // capacity to allocate for the chunk's values
@@ -184,7 +192,7 @@ func (c *colBuf) convert(p *parser, f []byte) bool {
 			if !utf8.Valid(f) {
 				return false
 			}
-			code = c.dict.insert(p.seed, string(f), slot, h, len(c.codes)+1, c.hint)
+			code = c.dict.insert(p.seed, c.dict.intern(f), slot, h, len(c.codes)+1, c.hint)
 		}
 		c.codes = append(c.codes, code)
 	}
@@ -272,7 +280,7 @@ func (p *parser) parseChunk(ch *chunk, cols []colBuf) {
 	hint := bytes.Count(b, []byte{'\n'}) + 1
 	for j := range cols {
 		cols[j].hint = hint
-		if cols[j].mode == modeConvert {
+		if cols[j].mode == modeConvert && !cols[j].preset {
 			cols[j].alloc()
 		}
 	}
@@ -427,6 +435,9 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 	}
 	n := len(p.names)
 	chunks := p.split(off)
+	if ds, info, ok, err := p.runDirect(chunks); ok || err != nil {
+		return ds, info, err
+	}
 
 	// First pass.
 	parallel(p.jobs, len(chunks), func(i int) bool {
@@ -606,4 +617,168 @@ func (p *parser) assemble(chunks []chunk, final []Type, total int) (*Dataset, []
 		return true
 	})
 	return ds, info, nil
+}
+
+// runDirect parses straight into the final columns when every column's
+// type is declared and no chunk holds a quote: then a chunk has at most one
+// record per newline (one more when it does not end with one), so each
+// chunk gets a window of that many rows of every final column, and no
+// per-chunk buffer is allocated or copied. Blank lines, which the parser
+// skips, leave a chunk's window short; the windows are then moved down in
+// chunk order. ok is false when the conditions do not hold (chunks are
+// untouched): the caller parses through per-chunk buffers.
+func (p *parser) runDirect(chunks []chunk) (ds *Dataset, info []ColumnInfo, ok bool, err error) {
+	if p.opts.buffered {
+		return nil, nil, false, nil
+	}
+	for _, t := range p.types {
+		if t == 0 {
+			return nil, nil, false, nil
+		}
+	}
+	counts := make([]int, len(chunks)+1) // counts[i+1]: room of chunk i
+	var quoted atomic.Bool
+	parallel(p.jobs, len(chunks), func(i int) bool {
+		b := p.buf[chunks[i].start:chunks[i].end]
+		if bytes.IndexByte(b, '"') >= 0 {
+			quoted.Store(true)
+			return false
+		}
+		k := bytes.Count(b, []byte{'\n'})
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			k++
+		}
+		counts[i+1] = k
+		return true
+	})
+	if quoted.Load() {
+		return nil, nil, false, nil
+	}
+	at := make([]int, len(chunks)+1) // window start of chunk i
+	for i := range chunks {
+		at[i+1] = at[i] + counts[i+1]
+	}
+	room := at[len(chunks)]
+	n := len(p.names)
+	ds = &Dataset{Columns: make([]*Column, n)}
+	for j, t := range p.types {
+		c := &Column{Name: p.names[j], Type: t}
+		switch t {
+		case Float:
+			c.Floats = make([]float64, room)
+		case Int, Time:
+			c.Ints = make([]int64, room)
+		case Bool:
+			c.Bools = make([]bool, room)
+		case String:
+			c.Codes = make([]uint32, room)
+		}
+		ds.Columns[j] = c
+	}
+	parallel(p.jobs, len(chunks), func(i int) bool {
+		lo, hi := at[i], at[i+1]
+		cols := make([]colBuf, n)
+		for j, c := range ds.Columns {
+			cols[j] = colBuf{mode: modeConvert, typ: c.Type, strict: true, preset: true}
+			switch c.Type {
+			case Float:
+				cols[j].floats = c.Floats[lo:lo:hi]
+			case Int, Time:
+				cols[j].ints = c.Ints[lo:lo:hi]
+			case Bool:
+				cols[j].bools = c.Bools[lo:lo:hi]
+			case String:
+				cols[j].codes = c.Codes[lo:lo:hi]
+			}
+		}
+		p.parseChunk(&chunks[i], cols)
+		return chunks[i].err == nil
+	})
+	rowBase := 0
+	for i := range chunks {
+		if e := chunks[i].err; e != nil {
+			if e.Row > 0 {
+				e.Row += rowBase
+			}
+			return nil, nil, true, e
+		}
+		if chunks[i].rows > counts[i+1] {
+			// Cannot happen: a record ends at a newline or the chunk's end.
+			return nil, nil, true, fmt.Errorf("%s: internal error: chunk %d has %d rows, room for %d", p.name, i, chunks[i].rows, counts[i+1])
+		}
+		rowBase += chunks[i].rows
+	}
+	total := rowBase
+	ds.Rows = total
+	rowStart := make([]int, len(chunks)+1)
+	for i := range chunks {
+		rowStart[i+1] = rowStart[i] + chunks[i].rows
+	}
+	info = make([]ColumnInfo, n)
+	parallel(p.jobs, n, func(j int) bool {
+		c := ds.Columns[j]
+		if total < room {
+			// Blank lines: move each chunk's rows down to their place.
+			for i := range chunks {
+				from, to, k := at[i], rowStart[i], chunks[i].rows
+				switch c.Type {
+				case Float:
+					copy(c.Floats[to:to+k], c.Floats[from:from+k])
+				case Int, Time:
+					copy(c.Ints[to:to+k], c.Ints[from:from+k])
+				case Bool:
+					copy(c.Bools[to:to+k], c.Bools[from:from+k])
+				case String:
+					copy(c.Codes[to:to+k], c.Codes[from:from+k])
+				}
+			}
+			switch c.Type {
+			case Float:
+				c.Floats = c.Floats[:total:total]
+			case Int, Time:
+				c.Ints = c.Ints[:total:total]
+			case Bool:
+				c.Bools = c.Bools[:total:total]
+			case String:
+				c.Codes = c.Codes[:total:total]
+			}
+		}
+		if c.Type == String {
+			dicts := make([]*strDict, len(chunks))
+			for i := range chunks {
+				dicts[i] = &chunks[i].cols[j].dict
+			}
+			var remaps [][]uint32
+			c.Dict, remaps = mergeDicts(dicts, p.jobs)
+			for i := range chunks {
+				rm := remaps[i]
+				dst := c.Codes[rowStart[i] : rowStart[i]+chunks[i].rows]
+				for k, code := range dst {
+					if code != nullCode {
+						dst[k] = rm[code]
+					} else {
+						dst[k] = 0
+					}
+				}
+			}
+		}
+		nulls := 0
+		for i := range chunks {
+			nulls += len(chunks[i].cols[j].nulls)
+		}
+		if nulls > 0 {
+			c.Valid = NewBitmap(total)
+			for i := range chunks {
+				for _, r := range chunks[i].cols[j].nulls {
+					c.Valid.SetNull(rowStart[i] + int(r))
+				}
+			}
+		}
+		info[j] = ColumnInfo{Name: c.Name, Type: c.Type, Declared: true, Nulls: nulls}
+		for i := range chunks {
+			chunks[i].cols[j] = colBuf{}
+		}
+		return true
+	})
+	return ds, info, true, nil
 }

@@ -1,6 +1,9 @@
 package table
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"unsafe"
+)
 
 // strDict is a chunk's string dictionary: values in first-seen order, the
 // hash of each, and an open-addressing index over them. One hash per
@@ -10,6 +13,34 @@ type strDict struct {
 	list   []string
 	hashes []uint64
 	slots  []uint32 // code+1, 0 = empty; length a power of two (nil: linear)
+	// block is the arena block that intern copies values into.
+	block []byte
+}
+
+// maxBlock is the size of the largest arena block; values longer than a
+// quarter of a block get their own allocation.
+const maxBlock = 1 << 20
+
+// intern returns a string holding a copy of f. The bytes are carved from
+// arena blocks that grow from 256 bytes to maxBlock, so a column of a
+// million distinct ids costs a few dozen allocations instead of a million
+// (and the garbage collector has a few dozen objects to track). The bytes
+// of a block are never written again once handed out as a string, which is
+// what makes unsafe.String sound here (as in strings.Builder).
+func (d *strDict) intern(f []byte) string {
+	if len(f) == 0 {
+		return ""
+	}
+	if cap(d.block)-len(d.block) < len(f) {
+		n := min(max(2*cap(d.block), 256), maxBlock)
+		if len(f) > n/4 {
+			return string(f)
+		}
+		d.block = make([]byte, 0, n)
+	}
+	off := len(d.block)
+	d.block = append(d.block, f...)
+	return unsafe.String(&d.block[off], len(f))
 }
 
 // linearDict is the dictionary size up to which lookups scan the list.

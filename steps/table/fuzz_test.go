@@ -14,7 +14,9 @@ func FuzzReadCSV(f *testing.F) {
 		"a;b\n1,5;x\n", "t,b\n2024-01-02,true\n2024-01-03T00:00:00Z,FALSE\n", "a,b\n1\n", "a\n\xff\n", "a\nx\"y\n",
 	} {
 		f.Add([]byte(s), uint8(3), false, uint8(0))
+		f.Add([]byte(s), uint8(2), false, uint8(200))
 	}
+	f.Add([]byte("a,b\n1,x\n\n2,y\r\n\r\n3,\n\n"), uint8(1), false, uint8(128))
 	f.Fuzz(func(t *testing.T, data []byte, size uint8, semicolon bool, declare uint8) {
 		opts := CSVOptions{Jobs: 1}
 		if semicolon {
@@ -26,7 +28,19 @@ func FuzzReadCSV(f *testing.F) {
 				opts.Types = map[string]Type{"a": typ}
 			}
 		}
+		// Or declare every column as inferred: the direct parse into the
+		// final columns, compared with the buffered one.
+		if declare >= 128 {
+			if _, info, err := ParseCSV(data, CSVOptions{Delimiter: opts.Delimiter, Missing: opts.Missing}); err == nil {
+				opts.Types = map[string]Type{}
+				for _, c := range info {
+					opts.Types[c.Name] = c.Type
+				}
+			}
+		}
+		opts.buffered = true
 		ref, refInfo, refErr := ParseCSV(data, opts)
+		opts.buffered = false
 		opts.Jobs = 3
 		// Tiny chunks, but not so many that a long input crawls.
 		opts.chunkSize = max(1+int(size%16), len(data)/64)
