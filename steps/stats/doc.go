@@ -32,6 +32,13 @@
 // groups smaller than DefaultMinGroup. Each function's comment states its
 // formula.
 //
+// Per monitored batch the cost is one sort of the batch (SortedCopy: an
+// LSD radix sort on order-preserving integer keys from 4096 values on),
+// one branch-free merge with the frozen sorted reference (KS2SampSorted)
+// and a binary search of each frozen edge in the sorted batch (BinCounts
+// recognises sorted input; BinCountsSorted). bench/stages/drift.sh
+// measures it against scipy and numpy (BENCHMARKS.md, "Drift (issue 4)").
+//
 // testdata/make_drift_reference.py writes testdata/drift_reference.json
 // from scipy 1.10.1; drift_test.go checks KS p-values to 1e-6 relative
 // (observed ≤ 1e-12), kstwo.sf (≤ 1e-10), chi-square p-values (1e-6) and

@@ -3,6 +3,7 @@ package stats
 import (
 	"fmt"
 	"math"
+	"sort"
 )
 
 // KSMaxExactN is the sample size up to which KS2Samp computes the exact
@@ -91,58 +92,115 @@ func KS2SampSorted(x, y []float64) (KSResult, error) {
 // v of x ∪ y (sorted ascending, no NaN, neither empty), where i = #{x ≤ v}
 // and j = #{y ≤ v}: D·n1·n2 of the two-sample KS statistic.
 //
-// One merge pass, without data-dependent branches (the two samples
-// interleave at random when they come from close distributions, which
-// defeats branch prediction): each step compares the heads as
-// order-preserving integer keys (floatKey, with −0 read as +0 so that they
-// tie as they compare in float64), takes the head from the side with the
-// smaller key, or from both sides when the keys are equal, and updates the
-// difference. Inside a run of equal values the counts are partial, so the
-// difference counts only where the next head on both sides is greater.
-// The last element of either side is left to mergeRuns, which consumes
-// whole runs of equal values; once one side is exhausted the difference
-// only shrinks towards 0.
+// A merge pass without data-dependent branches (the two samples interleave
+// at random when they come from close distributions, which defeats branch
+// prediction): each step takes the head of the side with the smaller head,
+// or of both sides when the heads are equal, and updates the difference.
+// Inside a run of equal values the counts are partial, so the difference
+// counts (through a mask) only where the next head of each side that moved
+// is greater than the value taken. The last element of either side is left
+// to mergeRuns, which consumes whole runs of equal values; once one side is
+// exhausted the difference only shrinks towards 0.
+//
+// Each step depends on the one before, so the pass is bound by that chain
+// of loads and compares; two independent merges, below and above a split
+// value (the median of the longer sample), run interleaved in one loop to
+// overlap the two chains (the step is written out in each loop: as a
+// function it is not inlined). The result is an integer maximum, the same
+// whatever the split.
 func maxDiffSorted(x, y []float64) int64 {
 	n1, n2 := len(x), len(y)
 	N1, N2 := int64(n1), int64(n2)
-	var best, diff int64
+	if n1 < 64 || n2 < 64 {
+		return mergeRuns(x, y, 0, 0, n1, n2, N1, N2)
+	}
+	// Split at the first occurrence of a value s on both sides, so that
+	// runs of equal values are never cut: below, x[:i0] and y[:j0]; above,
+	// from (i0, j0).
+	var s float64
+	if n1 >= n2 {
+		s = x[n1/2]
+	} else {
+		s = y[n2/2]
+	}
+	i0 := sort.SearchFloat64s(x, s)
+	j0 := sort.SearchFloat64s(y, s)
+	var best int64
+	// Lower merge state: i, j from 0 to (i0-1, j0-1) at most (it stops
+	// one element short of either end, as it reads the next heads).
+	// Upper: k, l from (i0, j0) to (n1-1, n2-1) at most.
 	i, j := 0, 0
-	if n1 > 1 && n2 > 1 {
-		x, y := x[:n1-1:n1], y[:n2-1:n2] // the loop reads one past i and j
-		a, b := tieKey(x[0]), tieKey(y[0])
-		for i < len(x) && j < len(y) {
-			v := min(a, b)
-			ai, aj := b2i(a == v), b2i(b == v)
+	k, l := i0, j0
+	d1 := int64(0)
+	d2 := int64(i0)*N2 - int64(j0)*N1
+	for i < i0-1 && j < j0-1 && k < n1-1 && l < n2-1 {
+		{
+			xi, yj := x[i], y[j]
+			ai, aj := b2i(xi <= yj), b2i(yj <= xi)
 			i += ai
 			j += aj
-			diff += int64(ai)*N2 - int64(aj)*N1
-			a, b = tieKey(x[:i+1][i]), tieKey(y[:j+1][j])
-			if min(a, b) != v {
-				best = max(best, diff, -diff)
-			}
+			d1 += int64(ai)*N2 - int64(aj)*N1
+			nx, ny := x[:i+1][i], y[:j+1][j]
+			m := -int64(b2i(nx != xi)|(1-ai)) & -int64(b2i(ny != yj)|(1-aj))
+			best = max(best, d1&m, -d1&m)
+		}
+		{
+			xi, yj := x[k], y[l]
+			ai, aj := b2i(xi <= yj), b2i(yj <= xi)
+			k += ai
+			l += aj
+			d2 += int64(ai)*N2 - int64(aj)*N1
+			nx, ny := x[:k+1][k], y[:l+1][l]
+			m := -int64(b2i(nx != xi)|(1-ai)) & -int64(b2i(ny != yj)|(1-aj))
+			best = max(best, d2&m, -d2&m)
 		}
 	}
-	return max(best, mergeRuns(x, y, i, j))
+	for i < i0-1 && j < j0-1 {
+		xi, yj := x[i], y[j]
+		ai, aj := b2i(xi <= yj), b2i(yj <= xi)
+		i += ai
+		j += aj
+		d1 += int64(ai)*N2 - int64(aj)*N1
+		nx, ny := x[:i+1][i], y[:j+1][j]
+		m := -int64(b2i(nx != xi)|(1-ai)) & -int64(b2i(ny != yj)|(1-aj))
+		best = max(best, d1&m, -d1&m)
+	}
+	for k < n1-1 && l < n2-1 {
+		xi, yj := x[k], y[l]
+		ai, aj := b2i(xi <= yj), b2i(yj <= xi)
+		k += ai
+		l += aj
+		d2 += int64(ai)*N2 - int64(aj)*N1
+		nx, ny := x[:k+1][k], y[:l+1][l]
+		m := -int64(b2i(nx != xi)|(1-ai)) & -int64(b2i(ny != yj)|(1-aj))
+		best = max(best, d2&m, -d2&m)
+	}
+	// The lower merge stops one element short of i0 or j0: finish it with
+	// whole runs until one side reaches its end below s. From there only
+	// the other side moves, so the difference is monotone up to (i0, j0),
+	// the boundary just below s.
+	best = max(best, mergeRuns(x, y, i, j, i0, j0, N1, N2))
+	d0 := int64(i0)*N2 - int64(j0)*N1
+	best = max(best, d0, -d0)
+	// The upper merge stops one element short of an end: finish it.
+	return max(best, mergeRuns(x, y, k, l, n1, n2, N1, N2))
 }
 
-// tieKey is floatKey(f) with −0 mapped to +0.
-func tieKey(f float64) uint64 { return floatKey(f + 0) }
-
-// mergeRuns is the plain merge from x[i:] and y[j:], taking every run of
+// mergeRuns is the plain merge of x[i:ie] and y[j:je], taking every run of
 // equal values from both sides before comparing: the largest |i·n2 − j·n1|
-// at the ends of the runs, until one side is exhausted.
-func mergeRuns(x, y []float64, i, j int) int64 {
-	n1, n2 := len(x), len(y)
+// at the ends of the runs, until one side reaches its end. Runs must not
+// continue past ie or je.
+func mergeRuns(x, y []float64, i, j, ie, je int, n1, n2 int64) int64 {
 	var best int64
-	for i < n1 && j < n2 {
+	for i < ie && j < je {
 		v := min(x[i], y[j])
-		for i < n1 && x[i] == v {
+		for i < ie && x[i] == v {
 			i++
 		}
-		for j < n2 && y[j] == v {
+		for j < je && y[j] == v {
 			j++
 		}
-		diff := int64(i)*int64(n2) - int64(j)*int64(n1)
+		diff := int64(i)*n2 - int64(j)*n1
 		best = max(best, diff, -diff)
 	}
 	return best

@@ -179,6 +179,26 @@ func TestBinCountsSorted(t *testing.T) {
 		isSortedFinite([]float64{math.NaN(), 1}) || !isSortedFinite([]float64{1, 1, 2}) {
 		t.Error("isSortedFinite")
 	}
+	// A NaN or an inversion at every place of short and unrolled lengths.
+	for n := 2; n <= 11; n++ {
+		for k := range n {
+			v := make([]float64, n)
+			for i := range v {
+				v[i] = float64(i)
+			}
+			if !isSortedFinite(v) {
+				t.Errorf("n=%d: sorted reported unsorted", n)
+			}
+			v[k] = math.NaN()
+			if isSortedFinite(v) {
+				t.Errorf("n=%d: NaN at %d not seen", n, k)
+			}
+			v[k] = -1
+			if k > 0 && isSortedFinite(v) {
+				t.Errorf("n=%d: inversion at %d not seen", n, k)
+			}
+		}
+	}
 }
 
 func FuzzSortedFinite(f *testing.F) {
@@ -199,13 +219,21 @@ func FuzzSortedFinite(f *testing.F) {
 		for i := range w {
 			w[i] = v[(i*7)%len(v)]
 		}
-		got, want := sortedFinite(w), sortedFiniteRef(w)
-		if !bitsEqualUpToZeroSign(got, want) {
+		want := sortedFiniteRef(w)
+		if got := sortedFinite(w); !bitsEqualUpToZeroSign(got, want) {
 			t.Fatalf("radix sort differs from slices.Sort on %v", v)
 		}
-		if len(got) > 0 {
-			h := len(got) / 2
-			x, y := got[:max(h, 1)], want[h:]
+		// Two interleaved samples: the sorted values split by a fuzzed
+		// pattern of the index.
+		var x, y []float64
+		for i, f := range want {
+			if (i*int(rep|1))%5 < 2 {
+				x = append(x, f)
+			} else {
+				y = append(y, f)
+			}
+		}
+		if len(x) > 0 && len(y) > 0 {
 			if got, want := maxDiffSorted(x, y), maxDiffRef(x, y); got != want {
 				t.Fatalf("maxDiffSorted %d, merge %d", got, want)
 			}
@@ -242,4 +270,13 @@ func BenchmarkMaxDiffSorted(b *testing.B) {
 			maxDiffRef(x, y)
 		}
 	})
+}
+
+func BenchmarkIsSortedFinite(b *testing.B) {
+	v := sortedFiniteRef(sample(rand.New(rand.NewPCG(11, 12)), "normal", 1_000_000))
+	for range b.N {
+		if !isSortedFinite(v) {
+			b.Fatal("not sorted")
+		}
+	}
 }
