@@ -91,7 +91,10 @@ type runner struct {
 	mu       sync.Mutex
 	objects  map[lineage.ID]pipeline.Object
 	finished map[string]lineage.StepRecord
-	evMu     sync.Mutex
+	// pending counts, by step id, the dependants that have not finished;
+	// at zero the step's outputs are dropped from objects (see release).
+	pending map[string]int
+	evMu    sync.Mutex
 }
 
 // prepare checks the pipeline and options and fills defaults.
@@ -166,6 +169,12 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 		sem:      make(chan struct{}, opts.Jobs),
 		objects:  map[lineage.ID]pipeline.Object{},
 		finished: map[string]lineage.StepRecord{},
+		pending:  map[string]int{},
+	}
+	for _, spec := range p.Steps {
+		for _, dep := range spec.Deps() {
+			r.pending[dep]++
+		}
 	}
 	r.rec = lineage.NewRunRecord(ctx, p, opts.Version, time.Now())
 	r.log = r.log.With("run", r.rec.ID)
@@ -268,6 +277,14 @@ func (r *runner) finish(ctx context.Context, st *stepState, typ EventType) {
 	r.mu.Lock()
 	r.finished[st.spec.ID] = st.rec
 	r.rec.Steps = r.records()
+	for _, dep := range st.spec.Deps() {
+		if r.pending[dep]--; r.pending[dep] == 0 {
+			r.release(dep)
+		}
+	}
+	if r.pending[st.spec.ID] == 0 {
+		r.release(st.spec.ID)
+	}
 	var err error
 	if typ != EventCached {
 		err = r.opts.Store.PutRun(context.WithoutCancel(ctx), r.rec)
@@ -524,6 +541,16 @@ func (r *runner) storeOutputs(ctx context.Context, st *stepState, res *pipeline.
 		r.mu.Unlock()
 	}
 	return outputs, nil
+}
+
+// release drops the in-memory outputs of a step whose dependants have all
+// finished, so that a run holds only the datasets still to be read (peak
+// memory). Should another step still want an object with the same id, load
+// reads it back from the store. Callers hold r.mu.
+func (r *runner) release(id string) {
+	for _, ref := range r.steps[id].outputs {
+		delete(r.objects, ref.ID)
+	}
 }
 
 // load returns the object ref names: from memory when this run produced or

@@ -229,7 +229,9 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		}
 	}
 	start := time.Now()
-	ds, _, err := table.ReadCSVFile(c.cfg.Path, c.options(c.declared, 0))
+	opts := c.options(c.declared, 0)
+	opts.SchemaOnly = true // types and row count; Run reads the values
+	ds, _, err := table.ReadCSVFile(c.cfg.Path, opts)
 	if err != nil {
 		d.Add(req.Pos(pathNode), "%v", err)
 		return nil

@@ -72,6 +72,14 @@ type CSVOptions struct {
 	// runs on the reading goroutine and must be cheap.
 	OnRead func(n int)
 
+	// SchemaOnly learns the column types and counts the rows without
+	// keeping the values of undeclared columns: the dataset returned has
+	// Rows and every column's name and type, but the columns hold no
+	// values. The types and errors are those of a full parse (the
+	// ColumnInfo null counts hold the missing-value tokens only, not
+	// "NaN" floats); memory is the input's size plus the declared columns.
+	SchemaOnly bool
+
 	// chunkSize overrides the size of the parallel parse chunks (tests).
 	chunkSize int
 	// buffered turns off parsing straight into the final columns (tests

@@ -57,6 +57,7 @@ type colBuf struct {
 	strict  bool // declared (or re-parsed): a value that fails is an error
 	preset  bool // the value slice is a window of the final column (direct)
 	negZero bool // an int column saw "-0" (not exactly widenable to float)
+	any     bool // modeClassify: a non-null value was seen
 	mask    uint8
 	hint    int // capacity to allocate for the chunk's values
 
@@ -109,6 +110,7 @@ func (c *colBuf) add(p *parser, f []byte, r int) (string, error) {
 		}
 		return c.add(p, f, r)
 	case modeClassify:
+		c.any = true
 		vm := valueMask(f, c.mask, p.opts.TimeLayouts)
 		c.mask &= vm
 		if vm == 0 && !utf8.Valid(f) {
@@ -264,6 +266,7 @@ func (c *colBuf) widen(p *parser, f []byte, r int) (string, error) {
 	}
 	c.mask = maskOf(c.typ) & vm
 	c.mode = modeClassify
+	c.any = true
 	c.floats, c.ints, c.bools, c.codes, c.dict = nil, nil, nil, nil, strDict{}
 	if vm == 0 && !utf8.Valid(f) {
 		return badUTF8(f), ErrUTF8
@@ -435,17 +438,23 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 	}
 	n := len(p.names)
 	chunks := p.split(off)
-	if ds, info, ok, err := p.runDirect(chunks); ok || err != nil {
-		return ds, info, err
+	if !p.opts.SchemaOnly {
+		if ds, info, ok, err := p.runDirect(chunks); ok || err != nil {
+			return ds, info, err
+		}
 	}
 
 	// First pass.
 	parallel(p.jobs, len(chunks), func(i int) bool {
 		cols := make([]colBuf, n)
 		for j, t := range p.types {
-			if t != 0 {
+			switch {
+			case t != 0:
 				cols[j] = colBuf{mode: modeConvert, typ: t, strict: true}
-			} else {
+			case p.opts.SchemaOnly:
+				// Only track which types all the values admit.
+				cols[j] = colBuf{mode: modeClassify, mask: maskAll}
+			default:
 				cols[j] = colBuf{mode: modeUnknown}
 			}
 		}
@@ -479,13 +488,18 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 				seen = true
 				mask &= maskOf(c.typ)
 			case modeClassify:
-				seen = true
-				mask &= c.mask
+				if c.any {
+					seen = true
+					mask &= c.mask
+				}
 			}
 		}
 		final[j] = Float
 		if seen {
 			final[j] = typeOfMask(mask)
+		}
+		if p.opts.SchemaOnly {
+			continue
 		}
 		for i := range chunks {
 			ch := &chunks[i]
@@ -511,6 +525,21 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 				c.mode = modeSkip
 			}
 		}
+	}
+
+	if p.opts.SchemaOnly {
+		ds := &Dataset{Rows: total, Columns: make([]*Column, n)}
+		info := make([]ColumnInfo, n)
+		for j := range n {
+			nulls := 0
+			for i := range chunks {
+				nulls += len(chunks[i].cols[j].nulls)
+				chunks[i].cols[j] = colBuf{}
+			}
+			ds.Columns[j] = &Column{Name: p.names[j], Type: final[j]}
+			info[j] = ColumnInfo{Name: p.names[j], Type: final[j], Declared: p.types[j] != 0, Nulls: nulls}
+		}
+		return ds, info, nil
 	}
 
 	// Second pass: chunk columns whose speculation failed.

@@ -2,6 +2,7 @@ package table
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -41,6 +42,16 @@ func FuzzReadCSV(f *testing.F) {
 		opts.buffered = true
 		ref, refInfo, refErr := ParseCSV(data, opts)
 		opts.buffered = false
+		// A schema-only parse learns the same types, or fails the same way.
+		so := opts
+		so.SchemaOnly, so.Jobs, so.chunkSize = true, 2, max(1+int(size%16), len(data)/64)
+		if sds, _, err := ParseCSV(data, so); (err == nil) != (refErr == nil) {
+			t.Fatalf("schema only: %v; full parse: %v", err, refErr)
+		} else if err != nil && err.Error() != refErr.Error() {
+			t.Fatalf("errors differ:\n full:        %v\n schema only: %v", refErr, err)
+		} else if err == nil && (sds.Rows != ref.Rows || !slices.Equal(sds.Schema().Fields, ref.Schema().Fields)) {
+			t.Fatalf("schema only: %d rows %v; full parse: %d rows %v", sds.Rows, sds.Schema().Fields, ref.Rows, ref.Schema().Fields)
+		}
 		opts.Jobs = 3
 		// Tiny chunks, but not so many that a long input crawls.
 		opts.chunkSize = max(1+int(size%16), len(data)/64)
