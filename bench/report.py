@@ -252,6 +252,42 @@ def issue2(d, py, go):
     for r in rows:
         print("| " + " | ".join(r) + " |")
 
+
+def side_by_side(d, py, go):
+    """The side-by-side table and the issue 2 figures."""
+    print("\n## Side by side (ratio = Python median / Go median; > 1: Go faster)\n")
+    print("| stage | rows | Python | Go benchmark | Go | ratio |")
+    print("|---|---:|---:|---|---:|---:|")
+    for label, stage, pattern in PAIRS:
+        for n in sorted(py):
+            st = py[n].get(stage)
+            p_s = st["median_s"] if st else None
+            matches = []
+            for (pkg, name), runs in sorted(go.items()):
+                if not re.search(pattern, name):
+                    continue
+                named = row_counts(name)
+                if named and n not in named:
+                    continue
+                g_s, note = median_of(runs, "ns/op") / 1e9, ""
+                mbs = median_of(runs, "MB/s")
+                if not named and mbs:
+                    # Unknown row count: scale by throughput to this file's size.
+                    g_s, note = py[n]["csv_bytes"] / (mbs * 1e6), f" (its {mbs:.0f} MB/s on this file)"
+                elif not named:
+                    note = " (its own size)"
+                matches.append((name + note, g_s, bool(named) or bool(mbs)))
+            if not matches:
+                print(f"| {label} | {fmt_rows(n)} | {fmt_s(p_s) if st else 'skipped'} "
+                      f"| no `{pattern}` benchmark for this size | – | – |")
+            for name, g_s, comparable in matches:
+                ratio = f"{p_s / g_s:.1f}×" if p_s and g_s and comparable else "–"
+                print(f"| {label} | {fmt_rows(n)} | {fmt_s(p_s) if st else 'skipped'} "
+                      f"| {name} | {fmt_s(g_s)} | {ratio} |")
+
+    issue2(d, py, go)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Markdown report of a bench/run.sh run")
     ap.add_argument("dir")
@@ -265,8 +301,9 @@ def main(argv=None):
         py[r["rows"]] = r
     go_path = os.path.join(a.dir, "go_bench.txt")
     go = parse_go(go_path) if os.path.exists(go_path) else {}
-    if not py and not go:
-        print(f"report: no python_*.json or go_bench.txt in {a.dir}", file=sys.stderr)
+    extra = sorted(glob.glob(os.path.join(a.dir, "report-*.md")))
+    if not py and not go and not extra:
+        print(f"report: no python_*.json, go_bench.txt or report-*.md in {a.dir}", file=sys.stderr)
         return 1
 
     print("# mlrun vs pandas: benchmark report\n")
@@ -298,37 +335,8 @@ def main(argv=None):
                   f"| {'–' if mbs is None else f'{mbs:.0f}'} | {fmt_bytes(median_of(runs, 'B/op'))} "
                   f"| {'–' if allocs is None else f'{allocs:.0f}'} |")
 
-    print("\n## Side by side (ratio = Python median / Go median; > 1: Go faster)\n")
-    print("| stage | rows | Python | Go benchmark | Go | ratio |")
-    print("|---|---:|---:|---|---:|---:|")
-    for label, stage, pattern in PAIRS:
-        for n in sorted(py):
-            st = py[n].get(stage)
-            p_s = st["median_s"] if st else None
-            matches = []
-            for (pkg, name), runs in sorted(go.items()):
-                if not re.search(pattern, name):
-                    continue
-                named = row_counts(name)
-                if named and n not in named:
-                    continue
-                g_s, note = median_of(runs, "ns/op") / 1e9, ""
-                mbs = median_of(runs, "MB/s")
-                if not named and mbs:
-                    # Unknown row count: scale by throughput to this file's size.
-                    g_s, note = py[n]["csv_bytes"] / (mbs * 1e6), f" (its {mbs:.0f} MB/s on this file)"
-                elif not named:
-                    note = " (its own size)"
-                matches.append((name + note, g_s, bool(named) or bool(mbs)))
-            if not matches:
-                print(f"| {label} | {fmt_rows(n)} | {fmt_s(p_s) if st else 'skipped'} "
-                      f"| no `{pattern}` benchmark for this size | – | – |")
-            for name, g_s, comparable in matches:
-                ratio = f"{p_s / g_s:.1f}×" if p_s and g_s and comparable else "–"
-                print(f"| {label} | {fmt_rows(n)} | {fmt_s(p_s) if st else 'skipped'} "
-                      f"| {name} | {fmt_s(g_s)} | {ratio} |")
-
-    issue2(a.dir, py, go)
+    if py or go:  # not when BENCH_STAGES names extra stages only
+        side_by_side(a.dir, py, go)
 
     cli = sorted(glob.glob(os.path.join(a.dir, "cli_*.json")))
     if cli:
@@ -341,7 +349,7 @@ def main(argv=None):
                     print(f"| `{r['command']}` | {len(r.get('times') or [])} | {fmt_s(r['median'])} "
                           f"| {fmt_s(r['mean'])} ± {fmt_s(r['stddev'] or 0)} "
                           f"| {fmt_s(r['min'])}–{fmt_s(r['max'])} |")
-    for path in sorted(glob.glob(os.path.join(a.dir, "report-*.md"))):
+    for path in extra:
         with open(path) as f:
             print("\n" + f.read().rstrip("\n"))
     print("\nCompare figures from the same machine only; differences under ~10% are noise.")

@@ -5,7 +5,9 @@
 #          batch against the frozen profile (the batch sorted, KS merged
 #          with the sorted reference, the batch counted in the frozen decile
 #          bins, PSI), features one after the other; the one-off profile
-#          build (BenchmarkDriftProfileBuild) reported apart.
+#          build (BenchmarkDriftProfileBuild) reported apart, and the same
+#          with features over GOMAXPROCS goroutines (BenchmarkDriftBatchParallel,
+#          not yet what the monitor step does).
 #   scipy: bench/drift.py run, scipy.stats.ks_2samp(method='auto') and a
 #          numpy PSI (deciles of the reference, np.searchsorted + bincount).
 # Both read the same two .npy files, written by bench/drift.py gen (numpy
@@ -46,8 +48,11 @@ echo "bench: drift: Go benchmarks (-count $count), load average $load_go" >&2
 rm -f "$dir/drift_go_stats.json"
 (cd steps/profile && MLRUN_BENCH_DRIFT_DIR="$dir" MLRUN_BENCH_DRIFT_OUT="$dir/drift_go_stats.json" \
 	maxrss "$dir/drift_go.rss" "$dir/bin/profile.test" -test.run '^$' \
-	-test.bench '^BenchmarkDrift(Batch|ProfileBuild)$' -test.benchtime 1x -test.count "$count" \
+	-test.bench '^BenchmarkDrift(Batch|BatchParallel)$' -test.benchtime 1x -test.count "$count" \
 	-test.benchmem) >"$dir/drift_go.txt"
+(cd steps/profile && MLRUN_BENCH_DRIFT_DIR="$dir" "$dir/bin/profile.test" -test.run '^$' \
+	-test.bench '^BenchmarkDriftProfileBuild$' -test.benchtime 1x -test.count "$count" \
+	-test.benchmem) >>"$dir/drift_go.txt"
 load_py=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench: drift: scipy + numpy (--repeats $repeats), load average $load_py" >&2
 maxrss "$dir/drift_py.rss" "$py" bench/drift.py run "$dir" --repeats "$repeats" >"$dir/drift_py.json"
@@ -55,7 +60,7 @@ maxrss "$dir/drift_py.rss" "$py" bench/drift.py run "$dir" --repeats "$repeats" 
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 "$py" - "$dir" "$load_go" "$load_py" "$load_end" <<'PY'
-import json, re, statistics, sys
+import json, os, re, statistics, sys
 d, load_go, load_py, load_end = sys.argv[1:5]
 go = {}
 for line in open(f"{d}/drift_go.txt"):
@@ -68,6 +73,7 @@ rss_go = int(open(f"{d}/drift_go.rss").read()) / 1024
 rss_py = int(open(f"{d}/drift_py.rss").read()) / 1024
 batch = statistics.median(t for t, _ in go["DriftBatch"])
 build = statistics.median(t for t, _ in go["DriftProfileBuild"])
+par = statistics.median(t for t, _ in go["DriftBatchParallel"])
 batch_b = go["DriftBatch"][-1][1] / 2**20
 ks, psi, psif = py["ks"]["median_s"], py["psi"]["median_s"], py["psi_frozen"]["median_s"]
 n, f = py["rows_cur"], py["features"]
@@ -82,6 +88,7 @@ print("|---|---|---|---|---|---|")
 print(f"| mlrun, per batch (frozen profile; batch sort included) | | | {batch:.3f} | | {rss_go:.0f} |")
 print(f"| scipy {py['scipy']} ks_2samp + numpy {py['numpy']} PSI | {ks:.3f} | {psi:.3f} | {ks + psi:.3f} | "
       f"**{(ks + psi) / batch:.1f}x** | {rss_py:.0f} |")
+print(f"| mlrun, features over {len(os.sched_getaffinity(0))} goroutines (not yet in the monitor step) | | | {par:.3f} | {(ks + psi) / par:.1f}x | |")
 print(f"| numpy PSI with the edges and reference counts given | | {psif:.3f} | | | |")
 print(f"| mlrun, one-off profile build (sort, edges, counts of the reference) | | | {build:.3f} | | |")
 print()
@@ -89,9 +96,12 @@ w = cmp["max_rel_diff"]
 print(f"Identical statistics: **{'yes' if cmp['identical'] else 'no'}** (largest differences: KS statistic "
       f"{w['ks_statistic']:.1e} relative, p-value {w['ks_pvalue']:.1e} relative, PSI {w['psi']:.1e} absolute, "
       f"bin edges {w['edges']:.1e} relative; tolerances 1e-9, 1e-6, 1e-9).\n")
-print(f"Peak RSS is each whole process: both hold the two datasets ({2 * f * n * 8 / 2**20:.0f} MB); "
-      f"the Go process also the frozen profile's sorted reference and, per batch, "
-      f"{batch_b:.0f} MB allocated (B/op). Python after loading: {py['rss_loaded_mb']:.0f} MB.")
+mb = f * n * 8 / 2**20
+print(f"Peak RSS is each whole process. Python holds both datasets ({2 * mb:.0f} MB; {py['rss_loaded_mb']:.0f} MB "
+      f"after loading them). The Go process (both batch benchmarks; the profile build runs in another) holds "
+      f"what monitoring holds: the frozen profile (the sorted reference, {mb:.0f} MB, the raw reference "
+      f"dropped once it is built) and the batch ({mb:.0f} MB), and allocates {batch_b:.0f} MB per batch "
+      f"(B/op: each feature's sorted copy).")
 for p in cmp["problems"]:
     print(f"- {p}")
 PY
