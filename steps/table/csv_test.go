@@ -421,3 +421,52 @@ func TestDirectParse(t *testing.T) {
 		t.Fatalf("errors: direct %v, buffered %v", err1, err2)
 	}
 }
+
+// TestIDColumn: a string column whose first values are all distinct
+// switches to appendOnly dictionaries; values that repeat later still get
+// one code each, and the dictionary is in first-seen order, for any
+// chunking, declared or inferred.
+func TestIDColumn(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,k\n")
+	var want []string
+	for i := range 900 {
+		v := fmt.Sprintf("v%d", (i*7)%500)
+		if i%97 == 5 {
+			v = "NA"
+		}
+		want = append(want, v)
+		fmt.Fprintf(&b, "%s,%d\n", v, i)
+	}
+	for _, types := range []map[string]Type{nil, {"id": String, "k": Int}} {
+		for _, size := range []int{0, 50, 700} {
+			for _, jobs := range []int{1, 3} {
+				ds, _, err := ParseCSV([]byte(b.String()), CSVOptions{Types: types, Jobs: jobs, chunkSize: size})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := ds.Columns[0]
+				seen := map[string]bool{}
+				var dict []string
+				for r, v := range want {
+					if v == "NA" {
+						if c.Valid.Valid(r) {
+							t.Fatalf("row %d: want null", r)
+						}
+						continue
+					}
+					if got := c.Str(r); got != v {
+						t.Fatalf("size %d jobs %d row %d: %q, want %q", size, jobs, r, got, v)
+					}
+					if !seen[v] {
+						seen[v] = true
+						dict = append(dict, v)
+					}
+				}
+				if !slices.Equal(c.Dict, dict) {
+					t.Fatalf("size %d jobs %d: dictionary of %d values, want %d in first-seen order", size, jobs, len(c.Dict), len(dict))
+				}
+			}
+		}
+	}
+}

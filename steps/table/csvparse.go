@@ -189,6 +189,13 @@ func (c *colBuf) convert(p *parser, f []byte) bool {
 		}
 		c.bools = append(c.bools, v)
 	case String:
+		if c.dict.appendOnly {
+			if !utf8.Valid(f) {
+				return false
+			}
+			c.codes = append(c.codes, c.dict.add(p.seed, f))
+			return true
+		}
 		code, slot, h, ok := c.dict.find(p.seed, f)
 		if !ok {
 			if !utf8.Valid(f) {
@@ -197,6 +204,10 @@ func (c *colBuf) convert(p *parser, f []byte) bool {
 			code = c.dict.insert(p.seed, c.dict.intern(f), slot, h, len(c.codes)+1, c.hint)
 		}
 		c.codes = append(c.codes, code)
+		if len(c.dict.list) == idsAfter && len(c.codes)-len(c.nulls) == idsAfter {
+			// Every value distinct so far: an id column.
+			c.dict.appendOnly, c.dict.slots = true, nil
+		}
 	}
 	return true
 }

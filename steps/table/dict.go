@@ -15,6 +15,23 @@ type strDict struct {
 	slots  []uint32 // code+1, 0 = empty; length a power of two (nil: linear)
 	// block is the arena block that intern copies values into.
 	block []byte
+	// appendOnly: the values look like ids (all distinct so far), so each
+	// value gets a new code without a lookup, duplicates included; the
+	// deduplication mergeDicts does anyway (it hashes every entry) then
+	// gives each distinct value one code, in first-seen order as ever.
+	appendOnly bool
+}
+
+// idsAfter is the number of values, all distinct, after which a chunk's
+// dictionary switches to appendOnly.
+const idsAfter = 256
+
+// add appends f as a new entry (appendOnly) and returns its code.
+func (d *strDict) add(seed maphash.Seed, f []byte) uint32 {
+	code := uint32(len(d.list))
+	d.list = append(d.list, d.intern(f))
+	d.hashes = append(d.hashes, maphash.Bytes(seed, f))
+	return code
 }
 
 // maxBlock is the size of the largest arena block; values longer than a
@@ -141,7 +158,7 @@ func (d *strDict) rebuild(n int) {
 // pass, so the result does not depend on jobs or on the hash seed.
 func mergeDicts(dicts []*strDict, jobs int) ([]string, [][]uint32) {
 	remaps := make([][]uint32, len(dicts))
-	if len(dicts) == 1 {
+	if len(dicts) == 1 && !dicts[0].appendOnly {
 		remaps[0] = make([]uint32, len(dicts[0].list))
 		for k := range remaps[0] {
 			remaps[0][k] = uint32(k)
