@@ -3,11 +3,13 @@ package table
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
+	"math/bits"
 	"os"
 	"runtime"
 	"sync"
@@ -286,7 +288,21 @@ type parser struct {
 	types   []Type // declared type, or 0 for inferred
 	class   [256]bool
 	seed    maphash.Seed // hashes string values (any seed gives the same result)
+	delims  uint64       // the delimiter in every byte (see zeroBytes)
 }
+
+// Bytes repeated over a word, for field's eight-byte scan.
+const (
+	ones   = 0x0101010101010101
+	highs  = 0x8080808080808080
+	lfs    = '\n' * ones
+	quotes = '"' * ones
+)
+
+// zeroBytes returns a word whose lowest set bit is the high bit of the
+// first (lowest-addressed) zero byte of w, or 0 when w has none. Bits above
+// it may be spurious (borrows), which is why only the lowest one is used.
+func zeroBytes(w uint64) uint64 { return (w - ones) &^ w & highs }
 
 // missingSet matches missing-value tokens.
 type missingSet struct {
@@ -342,6 +358,7 @@ func newParser(data []byte, opts CSVOptions) (*parser, error) {
 	}
 	p.buf = bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF"))
 	p.seed = maphash.MakeSeed()
+	p.delims = uint64(p.delim) * ones
 	p.class[p.delim] = true
 	p.class['\n'] = true
 	p.class['"'] = true
@@ -487,9 +504,19 @@ func (p *parser) field(b []byte, pos int, scratch *[]byte, base, fieldNo, row in
 		return f, q, nil
 	}
 	q := pos
+	// Eight bytes at a time while they hold no delimiter, newline or quote.
+	for q+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[q:])
+		if m := zeroBytes(w^p.delims) | zeroBytes(w^lfs) | zeroBytes(w^quotes); m != 0 {
+			q += bits.TrailingZeros64(m) >> 3
+			goto found
+		}
+		q += 8
+	}
 	for q < len(b) && !p.class[b[q]] {
 		q++
 	}
+found:
 	if q < len(b) && b[q] == '"' {
 		return nil, 0, p.errAt(base+q, row, fieldNo, "bare quote in unquoted field", ErrSyntax)
 	}

@@ -470,3 +470,36 @@ func TestIDColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldScan checks the eight-byte field scan against encoding/csv on
+// unquoted fields of every length around the word size, CRLF and LF, with
+// a bare quote reported at its column.
+func TestFieldScan(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a;b;c\n")
+	var want [][]string
+	for i := range 60 {
+		row := []string{strings.Repeat("x", i%19), strings.Repeat("é", i%7) + "z", strings.Repeat("9", (i*5)%23)}
+		want = append(want, row)
+		eol := "\n"
+		if i%2 == 1 {
+			eol = "\r\n"
+		}
+		b.WriteString(strings.Join(row, ";") + eol)
+	}
+	ds, _, err := ParseCSV([]byte(b.String()), CSVOptions{Delimiter: ';', Missing: []string{}, Types: map[string]Type{"a": String, "b": String, "c": String}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r, row := range want {
+		for j, v := range row {
+			if got := ds.Columns[j].Str(r); got != v {
+				t.Fatalf("row %d column %d: %q, want %q", r, j, got, v)
+			}
+		}
+	}
+	_, _, err = ParseCSV([]byte("a,b\nabcdefghijk,1\nabcdefghij\"k,2\n"), CSVOptions{Name: "in.csv"})
+	if want := `in.csv:3: row 2: column "a": bare quote in unquoted field`; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+}
