@@ -222,7 +222,7 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	if req.Memo != nil && err == nil {
 		key, before, memoOK = c.schemaKey()
 		if memoOK {
-			if s := c.memoSchema(req.Memo, key, header); s != nil {
+			if s := c.memoSchema(req.Memo, key, before, header); s != nil {
 				c.schema = s
 				return c
 			}

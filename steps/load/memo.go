@@ -27,13 +27,13 @@ type fileStat struct {
 	CTime int64  `json:"ctime_ns,omitempty"`
 }
 
-// memoKey is everything the inferred schema depends on: the file (absolute
-// path and stat) and the load options that affect inference.
+// memoKey names a memo entry: the file's absolute path and the load
+// options that affect inference. The file's stat is in the value, so that
+// an edited file replaces its entry instead of adding one.
 type memoKey struct {
 	Memo      string            `json:"memo"`
 	Version   int               `json:"version"`
 	Path      string            `json:"path"`
-	Stat      fileStat          `json:"stat"`
 	Columns   map[string]string `json:"columns,omitempty"`
 	Missing   []string          `json:"missing"`
 	Delimiter string            `json:"delimiter"`
@@ -41,8 +41,10 @@ type memoKey struct {
 	TimeLayouts []string `json:"time_layouts,omitempty"`
 }
 
-// memoValue is the memoised result of the compile-time read.
+// memoValue is the memoised result of the compile-time read of the file
+// at Stat.
 type memoValue struct {
+	Stat    fileStat     `json:"stat"`
 	Columns []memoColumn `json:"columns"`
 	Rows    int          `json:"rows"`
 }
@@ -64,7 +66,7 @@ func (c *Compiled) schemaKey() (string, fileStat, bool) {
 	}
 	st := statOf(fi)
 	b, err := json.Marshal(memoKey{
-		Memo: "load-schema", Version: schemaMemoVersion, Path: abs, Stat: st,
+		Memo: "load-schema", Version: schemaMemoVersion, Path: abs,
 		Columns: c.cfg.Columns, Missing: c.cfg.Missing, Delimiter: c.cfg.Delimiter,
 	})
 	if err != nil {
@@ -73,15 +75,15 @@ func (c *Compiled) schemaKey() (string, fileStat, bool) {
 	return string(b), st, true
 }
 
-// memoSchema returns the schema memoised under key, checked against the
-// file's header and the declared types, or nil.
-func (c *Compiled) memoSchema(memo pipeline.SchemaMemo, key string, header []string) *table.Schema {
+// memoSchema returns the schema memoised under key for the file at stat
+// st, checked against the file's header and the declared types, or nil.
+func (c *Compiled) memoSchema(memo pipeline.SchemaMemo, key string, st fileStat, header []string) *table.Schema {
 	b, ok := memo.Get(key)
 	if !ok {
 		return nil
 	}
 	var v memoValue
-	if json.Unmarshal(b, &v) != nil || v.Rows <= 0 || len(v.Columns) != len(header) {
+	if json.Unmarshal(b, &v) != nil || v.Stat != st || v.Rows <= 0 || len(v.Columns) != len(header) {
 		return nil
 	}
 	s := &table.Schema{Fields: make([]table.Field, len(v.Columns))}
@@ -106,7 +108,7 @@ func (c *Compiled) putSchema(memo pipeline.SchemaMemo, key string, before fileSt
 	if !ok || after != before || before.MTime >= start.Add(-racyWindow).UnixNano() {
 		return
 	}
-	v := memoValue{Rows: ds.Rows}
+	v := memoValue{Stat: before, Rows: ds.Rows}
 	for _, f := range ds.Schema().Fields {
 		v.Columns = append(v.Columns, memoColumn{Name: f.Name, Type: f.Type.String()})
 	}
