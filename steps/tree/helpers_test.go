@@ -28,6 +28,23 @@ func synthData(tb testing.TB, rows int) (train, test *table.Dataset) {
 	if c, ok := synthCache[key]; ok {
 		return c[0], c[1]
 	}
+	train, test, all := synthSplit(tb, rows)
+	synthCache[key] = [2]*table.Dataset{train, test}
+	synthAllCache[key] = all
+	return train, test
+}
+
+// synthAll is every row of synthData's data, train and test, in file order.
+func synthAll(tb testing.TB, rows int) *table.Dataset {
+	tb.Helper()
+	synthData(tb, rows)
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	return synthAllCache[strconv.Itoa(rows)]
+}
+
+func synthSplit(tb testing.TB, rows int) (train, test, all *table.Dataset) {
+	key := strconv.Itoa(rows)
 	var buf bytes.Buffer
 	if p := os.Getenv("MLRUN_BENCH_CSV_" + key); p != "" {
 		b, err := os.ReadFile(p)
@@ -53,7 +70,7 @@ func synthData(tb testing.TB, rows int) (train, test *table.Dataset) {
 		ps[i] = col("on_time_payments").Float(i) / (col("total_payments").Float(i) + 1) * 100
 		inc[i] = income
 	}
-	all, err := table.NewDataset(
+	all, err = table.NewDataset(
 		table.NewFloatColumn("debt_to_income_ratio", dti), table.NewFloatColumn("credit_utilization", cu),
 		table.NewFloatColumn("payment_score", ps), table.NewFloatColumn("annual_income", inc),
 		col("loan_default"), col("home_ownership"), col("purpose"))
@@ -68,12 +85,11 @@ func synthData(tb testing.TB, rows int) (train, test *table.Dataset) {
 			tr = append(tr, i)
 		}
 	}
-	train, test = all.Take(tr), all.Take(te)
-	synthCache[key] = [2]*table.Dataset{train, test}
-	return train, test
+	return all.Take(tr), all.Take(te), all
 }
 
 var (
-	synthMu    sync.Mutex
-	synthCache = map[string][2]*table.Dataset{}
+	synthMu       sync.Mutex
+	synthCache    = map[string][2]*table.Dataset{}
+	synthAllCache = map[string]*table.Dataset{}
 )
