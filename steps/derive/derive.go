@@ -12,6 +12,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
@@ -96,7 +97,7 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		d.Add(req.Step.Pos, "derive step needs columns")
 		return nil
 	case n.Kind != yaml.MappingNode:
-		d.Add(req.Pos(n), "columns must be a mapping of column name to expression, got %s", describe(n))
+		d.Add(req.Pos(n), "columns must be a mapping of column name to expression, got %s", yamlnode.Describe(n))
 		return nil
 	case len(n.Content) == 0:
 		d.Add(req.Pos(n), "columns is empty: declare at least one column")
@@ -108,27 +109,27 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		schema = &table.Schema{Fields: slices.Clone(in.Fields)}
 	}
 	seen := map[string]bool{}
-	for _, p := range pairs(n) {
-		name := p.key.Value
+	for _, p := range yamlnode.Pairs(n) {
+		name := p.Key.Value
 		switch {
-		case p.key.Kind != yaml.ScalarNode || name == "":
-			d.Add(req.Pos(p.key), "column name must be a non-empty string")
+		case p.Key.Kind != yaml.ScalarNode || name == "":
+			d.Add(req.Pos(p.Key), "column name must be a non-empty string")
 			continue
 		case seen[name]:
-			d.Add(req.Pos(p.key), "column %q derived twice", name)
+			d.Add(req.Pos(p.Key), "column %q derived twice", name)
 			continue
 		}
 		seen[name] = true
-		if p.value.Kind != yaml.ScalarNode || p.value.Value == "" || p.value.ShortTag() == "!!null" {
-			d.Add(req.Pos(p.value), "column %q: want an expression, got %s", name, describe(p.value))
+		if p.Value.Kind != yaml.ScalarNode || p.Value.Value == "" || p.Value.ShortTag() == "!!null" {
+			d.Add(req.Pos(p.Value), "column %q: want an expression, got %s", name, yamlnode.Describe(p.Value))
 			continue
 		}
 		if schema == nil {
 			continue
 		}
-		prog, err := exprenv.Compile(p.value.Value, schema, req.Params)
+		prog, err := exprenv.Compile(p.Value.Value, schema, req.Params)
 		if err != nil {
-			d.Add(exprenv.PosSource(req.Pipeline.File, req.Pipeline.Source, p.value, err), "column %q: %s", name, exprMessage(err))
+			d.Add(exprenv.PosSource(req.Pipeline.File, req.Pipeline.Source, p.Value, err), "column %q: %s", name, exprMessage(err))
 			continue
 		}
 		f := table.Field{Name: name, Type: prog.Type()}

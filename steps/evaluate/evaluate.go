@@ -15,6 +15,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/stats"
 	"github.com/mlrun-cli/mlrun/steps/table"
@@ -119,10 +120,10 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 
 	cfg := Config{Threshold: DefaultThreshold}
 	if n := req.Setting("threshold"); n != nil {
-		v, ok := number(n)
+		v, ok := yamlnode.Number(n)
 		switch {
 		case !ok:
-			d.Add(req.Pos(n), "threshold must be a number, got %s", describe(n))
+			d.Add(req.Pos(n), "threshold must be a number, got %s", yamlnode.Describe(n))
 		case !(v >= 0 && v <= 1):
 			d.Add(req.Pos(n), "threshold must be between 0 and 1, got %v", v)
 		default:
@@ -133,18 +134,18 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	c := &compiled{params: map[string]any{}}
 	if n := req.Setting("gates"); n != nil {
 		if n.Kind != yaml.MappingNode {
-			d.Add(req.Pos(n), "gates must be a mapping of gate name -> expression, got %s", describe(n))
+			d.Add(req.Pos(n), "gates must be a mapping of gate name -> expression, got %s", yamlnode.Describe(n))
 		}
 		cfg.Gates = map[string]string{}
-		for _, p := range pairs(n) {
-			name := p.key.Value
+		for _, p := range yamlnode.Pairs(n) {
+			name := p.Key.Value
 			if _, dup := cfg.Gates[name]; dup {
-				d.Add(req.Pos(p.key), "gate %q is defined twice", name)
+				d.Add(req.Pos(p.Key), "gate %q is defined twice", name)
 				continue
 			}
-			src, ok := str(p.value)
+			src, ok := yamlnode.Str(p.Value)
 			if !ok {
-				d.Add(req.Pos(p.value), "gate %q must be an expression string, got %s", name, describe(p.value))
+				d.Add(req.Pos(p.Value), "gate %q must be an expression string, got %s", name, yamlnode.Describe(p.Value))
 				continue
 			}
 			cfg.Gates[name] = src
@@ -155,7 +156,7 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 				if errors.As(err, &e) {
 					msg = e.Msg
 				}
-				d.Add(exprenv.PosSource(req.Pipeline.File, req.Pipeline.Source, p.value, err), "gate %q: %s", name, msg)
+				d.Add(exprenv.PosSource(req.Pipeline.File, req.Pipeline.Source, p.Value, err), "gate %q: %s", name, msg)
 				continue
 			}
 			gt := gate{name: name, src: src, g: g}

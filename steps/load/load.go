@@ -21,6 +21,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
@@ -112,8 +113,8 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		d.Add(req.Step.Pos, "load step needs a path")
 		return nil
 	}
-	if p, isStr := str(pathNode); !isStr || p == "" {
-		d.Add(req.Pos(pathNode), "path must be a file path, got %s", describe(pathNode))
+	if p, isStr := yamlnode.Str(pathNode); !isStr || p == "" {
+		d.Add(req.Pos(pathNode), "path must be a file path, got %s", yamlnode.Describe(pathNode))
 		ok = false
 	} else {
 		c.written = p
@@ -137,21 +138,21 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	colNodes := map[string]*yaml.Node{}
 	if n := req.Setting("columns"); n != nil {
 		if n.Kind != yaml.MappingNode {
-			d.Add(req.Pos(n), "columns must be a mapping of column name to type, got %s", describe(n))
+			d.Add(req.Pos(n), "columns must be a mapping of column name to type, got %s", yamlnode.Describe(n))
 			ok = false
 		}
-		for _, p := range pairs(n) {
-			name := p.key.Value
+		for _, p := range yamlnode.Pairs(n) {
+			name := p.Key.Value
 			if _, dup := colNodes[name]; dup {
-				d.Add(req.Pos(p.key), "column %q declared twice", name)
+				d.Add(req.Pos(p.Key), "column %q declared twice", name)
 				ok = false
 				continue
 			}
-			colNodes[name] = p.key
-			s, _ := str(p.value)
+			colNodes[name] = p.Key
+			s, _ := yamlnode.Str(p.Value)
 			t, valid := table.ParseType(s)
 			if !valid {
-				d.Add(req.Pos(p.value), "unknown type %q for column %q (want float, int, bool, string, date or time)", p.value.Value, name)
+				d.Add(req.Pos(p.Value), "unknown type %q for column %q (want float, int, bool, string, date or time)", p.Value.Value, name)
 				ok = false
 				continue
 			}
@@ -167,13 +168,13 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 
 	if n := req.Setting("missing"); n != nil {
 		if n.Kind != yaml.SequenceNode {
-			d.Add(req.Pos(n), "missing must be a list of tokens, got %s", describe(n))
+			d.Add(req.Pos(n), "missing must be a list of tokens, got %s", yamlnode.Describe(n))
 			ok = false
 		} else {
 			c.cfg.Missing = []string{}
 			for _, v := range n.Content {
 				if v.Kind != yaml.ScalarNode {
-					d.Add(req.Pos(v), "missing token must be a scalar, got %s", describe(v))
+					d.Add(req.Pos(v), "missing token must be a scalar, got %s", yamlnode.Describe(v))
 					ok = false
 					continue
 				}
@@ -185,7 +186,7 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 
 	if n := req.Setting("delimiter"); n != nil {
-		s, isStr := str(n)
+		s, isStr := yamlnode.Str(n)
 		if !isStr || len(s) != 1 || s[0] >= utf8.RuneSelf || s == `"` || s == "\r" || s == "\n" {
 			d.Add(req.Pos(n), "delimiter must be one ASCII character other than a quote or a line break, got %q", n.Value)
 			ok = false
@@ -202,7 +203,7 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	if err == nil {
 		for _, name := range sortedKeys(colNodes) {
 			if !slices.Contains(header, name) {
-				d.Add(req.Pos(colNodes[name]), "column %q is not in the header of %s%s", name, c.written, suggest(name, header))
+				d.Add(req.Pos(colNodes[name]), "column %q is not in the header of %s%s", name, c.written, yamlnode.SuggestWithin(name, header, 2))
 				ok = false
 			}
 		}

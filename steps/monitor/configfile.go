@@ -11,6 +11,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 )
 
 // configKeys are the settings a monitor configuration file may hold: those
@@ -36,9 +37,9 @@ func ParseConfig(file string, src []byte) (*Config, error) {
 	if root.Kind != yaml.MappingNode {
 		d.Add(p.Pos(root), "a monitor configuration must be a mapping of settings (%s)", join(configKeys))
 	}
-	for _, kv := range pairs(root) {
-		if !contains(configKeys, kv.key.Value) {
-			d.Add(p.Pos(kv.key), "unknown setting %q (%s)%s", kv.key.Value, join(configKeys), suggest(kv.key.Value, configKeys))
+	for _, kv := range yamlnode.Pairs(root) {
+		if !contains(configKeys, kv.Key.Value) {
+			d.Add(p.Pos(kv.Key), "unknown setting %q (%s)%s", kv.Key.Value, join(configKeys), yamlnode.Suggest(kv.Key.Value, configKeys))
 		}
 	}
 	step := &pipeline.StepSpec{ID: "config", Kind: "monitor", Node: root, Pos: p.Pos(root)}

@@ -12,6 +12,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/profile"
 	"github.com/mlrun-cli/mlrun/steps/table"
@@ -117,28 +118,28 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 	cfg := DefaultConfig()
 	if n := req.Setting("threshold"); n != nil {
-		v, ok := number(n)
+		v, ok := yamlnode.Number(n)
 		if !ok || !(v >= 0 && v <= 1) {
-			d.Add(req.Pos(n), "threshold must be a number between 0 and 1, got %s", describe(n))
+			d.Add(req.Pos(n), "threshold must be a number between 0 and 1, got %s", yamlnode.Describe(n))
 		} else {
 			cfg.Threshold = v
 		}
 	}
 	if n := req.Setting("group"); n != nil {
-		s, ok := str(n)
+		s, ok := yamlnode.Str(n)
 		switch {
 		case !ok:
-			d.Add(req.Pos(n), "group must be a column name, got %s", describe(n))
+			d.Add(req.Pos(n), "group must be a column name, got %s", yamlnode.Describe(n))
 		case schema != nil && schema.Index(s) < 0:
-			d.Add(req.Pos(n), "unknown group column %q%s", s, suggest(s, schema.Names()))
+			d.Add(req.Pos(n), "unknown group column %q%s", s, yamlnode.Suggest(s, schema.Names()))
 		default:
 			cfg.Group = s
 		}
 	}
 	if n := req.Setting("min_group"); n != nil {
-		v, ok := integer(n)
+		v, ok := yamlnode.Integer(n)
 		if !ok || v < 1 || v > math.MaxInt32 {
-			d.Add(req.Pos(n), "min_group must be a positive integer, got %s", describe(n))
+			d.Add(req.Pos(n), "min_group must be a positive integer, got %s", yamlnode.Describe(n))
 		} else {
 			cfg.MinGroup = int(v)
 		}
@@ -146,17 +147,17 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	if n := req.Setting("labels"); n != nil {
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-			d.Add(req.Pos(n), "labels must be true or false, got %s", describe(n))
+			d.Add(req.Pos(n), "labels must be true or false, got %s", yamlnode.Describe(n))
 		}
 		cfg.NoLabels = !b
 	}
 	exprPos := map[string]*yaml.Node{}
 	if n := req.Setting("drift"); n != nil {
-		if s, ok := str(n); ok {
+		if s, ok := yamlnode.Str(n); ok {
 			cfg.Drift = s
 			exprPos["drift"] = n
 		} else {
-			d.Add(req.Pos(n), "drift must be an expression, got %s", describe(n))
+			d.Add(req.Pos(n), "drift must be an expression, got %s", yamlnode.Describe(n))
 		}
 	}
 	if n := req.Setting("alerts"); n != nil {
@@ -164,7 +165,7 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 	if n := req.Setting("checks"); n != nil {
 		if n.Kind != yaml.MappingNode {
-			d.Add(req.Pos(n), "checks must be a mapping of check name -> expression, got %s", describe(n))
+			d.Add(req.Pos(n), "checks must be a mapping of check name -> expression, got %s", yamlnode.Describe(n))
 		}
 		byName := map[string]int{}
 		for i, c := range cfg.Checks {
@@ -172,10 +173,10 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		}
 		seen := map[string]bool{}
 		var off []string
-		for _, p := range pairs(n) {
-			name := p.key.Value
+		for _, p := range yamlnode.Pairs(n) {
+			name := p.Key.Value
 			if seen[name] {
-				d.Add(req.Pos(p.key), "check %q is given twice", name)
+				d.Add(req.Pos(p.Key), "check %q is given twice", name)
 				continue
 			}
 			seen[name] = true
@@ -184,11 +185,11 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			if builtin {
 				spec = cfg.Checks[i]
 			}
-			v := p.value
+			v := p.Value
 			switch {
 			case v.Kind == yaml.ScalarNode && (v.ShortTag() == "!!bool" && v.Value == "false" || v.Value == "off"):
 				if !builtin {
-					d.Add(req.Pos(v), "check %q is not a built-in check: nothing to turn off%s", name, suggest(name, keys(byName)))
+					d.Add(req.Pos(v), "check %q is not a built-in check: nothing to turn off%s", name, yamlnode.Suggest(name, keys(byName)))
 				}
 				off = append(off, name)
 				continue
@@ -196,30 +197,30 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 				spec.Expr = v.Value
 				exprPos[name] = v
 			case v.Kind == yaml.MappingNode:
-				for _, q := range pairs(v) {
-					switch q.key.Value {
+				for _, q := range yamlnode.Pairs(v) {
+					switch q.Key.Value {
 					case "expr":
-						if s, ok := str(q.value); ok {
+						if s, ok := yamlnode.Str(q.Value); ok {
 							spec.Expr = s
-							exprPos[name] = q.value
+							exprPos[name] = q.Value
 						} else {
-							d.Add(req.Pos(q.value), "check %q: expr must be a string, got %s", name, describe(q.value))
+							d.Add(req.Pos(q.Value), "check %q: expr must be a string, got %s", name, yamlnode.Describe(q.Value))
 						}
 					case "severity":
-						if s, _ := str(q.value); s == Warn || s == Critical {
+						if s, _ := yamlnode.Str(q.Value); s == Warn || s == Critical {
 							spec.Severity = s
 						} else {
-							d.Add(req.Pos(q.value), "check %q: severity must be warn or critical, got %s", name, describe(q.value))
+							d.Add(req.Pos(q.Value), "check %q: severity must be warn or critical, got %s", name, yamlnode.Describe(q.Value))
 						}
 					default:
-						d.Add(req.Pos(q.key), "check %q: unknown key %q (expr, severity)", name, q.key.Value)
+						d.Add(req.Pos(q.Key), "check %q: unknown key %q (expr, severity)", name, q.Key.Value)
 					}
 				}
 				if spec.Expr == "" {
 					d.Add(req.Pos(v), "check %q needs expr", name)
 				}
 			default:
-				d.Add(req.Pos(v), "check %q must be an expression, {expr, severity} or off, got %s", name, describe(v))
+				d.Add(req.Pos(v), "check %q must be an expression, {expr, severity} or off, got %s", name, yamlnode.Describe(v))
 				continue
 			}
 			if builtin {
@@ -264,44 +265,44 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 // parseAlerts reads the alerts setting.
 func parseAlerts(req *pipeline.CompileRequest, d *diag.List, n *yaml.Node) *Alerts {
 	if n.Kind != yaml.MappingNode {
-		d.Add(req.Pos(n), "alerts must be a mapping (file, webhook, timeout, retries, on), got %s", describe(n))
+		d.Add(req.Pos(n), "alerts must be a mapping (file, webhook, timeout, retries, on), got %s", yamlnode.Describe(n))
 		return nil
 	}
 	a := &Alerts{}
-	for _, p := range pairs(n) {
-		v := p.value
-		switch p.key.Value {
+	for _, p := range yamlnode.Pairs(n) {
+		v := p.Value
+		switch p.Key.Value {
 		case "file", "webhook":
-			s, ok := str(v)
+			s, ok := yamlnode.Str(v)
 			if !ok || s == "" {
-				d.Add(req.Pos(v), "alerts: %s must be a non-empty string, got %s", p.key.Value, describe(v))
-			} else if p.key.Value == "file" {
+				d.Add(req.Pos(v), "alerts: %s must be a non-empty string, got %s", p.Key.Value, yamlnode.Describe(v))
+			} else if p.Key.Value == "file" {
 				a.File = s
 			} else {
 				a.Webhook = s
 			}
 		case "timeout":
-			if f, ok := number(v); ok && f > 0 {
+			if f, ok := yamlnode.Number(v); ok && f > 0 {
 				a.Timeout = f
 			} else {
-				d.Add(req.Pos(v), "alerts: timeout must be a positive number of seconds, got %s", describe(v))
+				d.Add(req.Pos(v), "alerts: timeout must be a positive number of seconds, got %s", yamlnode.Describe(v))
 			}
 		case "retries":
-			if k, ok := integer(v); ok && k >= 0 && k <= 10 {
+			if k, ok := yamlnode.Integer(v); ok && k >= 0 && k <= 10 {
 				r := int(k)
 				a.Retries = &r
 			} else {
-				d.Add(req.Pos(v), "alerts: retries must be an integer from 0 to 10, got %s", describe(v))
+				d.Add(req.Pos(v), "alerts: retries must be an integer from 0 to 10, got %s", yamlnode.Describe(v))
 			}
 		case "on":
-			if s, _ := str(v); s == Warn || s == Critical {
+			if s, _ := yamlnode.Str(v); s == Warn || s == Critical {
 				a.On = s
 			} else {
-				d.Add(req.Pos(v), "alerts: on must be warn or critical, got %s", describe(v))
+				d.Add(req.Pos(v), "alerts: on must be warn or critical, got %s", yamlnode.Describe(v))
 			}
 		default:
-			d.Add(req.Pos(p.key), "alerts: unknown key %q (file, webhook, timeout, retries, on)%s", p.key.Value,
-				suggest(p.key.Value, []string{"file", "webhook", "timeout", "retries", "on"}))
+			d.Add(req.Pos(p.Key), "alerts: unknown key %q (file, webhook, timeout, retries, on)%s", p.Key.Value,
+				yamlnode.Suggest(p.Key.Value, []string{"file", "webhook", "timeout", "retries", "on"}))
 		}
 	}
 	if a.File == "" && a.Webhook == "" {

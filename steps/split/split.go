@@ -12,6 +12,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
@@ -150,10 +151,10 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 
 	methodNode := req.Setting("method")
 	if methodNode != nil {
-		m, ok := str(methodNode)
+		m, ok := yamlnode.Str(methodNode)
 		switch {
 		case !ok:
-			d.Add(req.Pos(methodNode), "method must be a string (random, stratified or time), got %s", describe(methodNode))
+			d.Add(req.Pos(methodNode), "method must be a string (random, stratified or time), got %s", yamlnode.Describe(methodNode))
 		case m != MethodRandom && m != MethodStratified && m != MethodTime:
 			d.Add(req.Pos(methodNode), "unknown split method %q (want random, stratified or time)", m)
 		default:
@@ -176,10 +177,10 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	} else {
 		fractionsOK := true
 		if testNode != nil {
-			f, ok := number(testNode)
+			f, ok := yamlnode.Number(testNode)
 			switch {
 			case !ok:
-				d.Add(req.Pos(testNode), "test must be a number, got %s", describe(testNode))
+				d.Add(req.Pos(testNode), "test must be a number, got %s", yamlnode.Describe(testNode))
 				fractionsOK = false
 			case !(f > 0 && f < 1):
 				d.Add(req.Pos(testNode), "test must be a fraction between 0 and 1 (exclusive), got %v", f)
@@ -189,10 +190,10 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			}
 		}
 		if validNode != nil {
-			f, ok := number(validNode)
+			f, ok := yamlnode.Number(validNode)
 			switch {
 			case !ok:
-				d.Add(req.Pos(validNode), "valid must be a number, got %s", describe(validNode))
+				d.Add(req.Pos(validNode), "valid must be a number, got %s", yamlnode.Describe(validNode))
 				fractionsOK = false
 			case !(f >= 0 && f < 1):
 				d.Add(req.Pos(validNode), "valid must be a fraction in [0, 1), got %v", f)
@@ -211,9 +212,9 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 
 	if n := req.Setting("seed"); n != nil {
-		s, ok := integer(n)
+		s, ok := yamlnode.Integer(n)
 		if !ok {
-			d.Add(req.Pos(n), "seed must be an integer, got %s", describe(n))
+			d.Add(req.Pos(n), "seed must be an integer, got %s", yamlnode.Describe(n))
 		}
 		cfg.Seed = s
 	}
@@ -225,9 +226,9 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	case stratNode == nil && cfg.Method == MethodStratified:
 		d.Add(methodPos, "method stratified needs a stratify column")
 	case stratNode != nil:
-		col, ok := str(stratNode)
+		col, ok := yamlnode.Str(stratNode)
 		if !ok {
-			d.Add(req.Pos(stratNode), "stratify must be a column name, got %s", describe(stratNode))
+			d.Add(req.Pos(stratNode), "stratify must be a column name, got %s", yamlnode.Describe(stratNode))
 			break
 		}
 		cfg.Stratify = col
@@ -235,7 +236,7 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			f, found := schema.Lookup(col)
 			switch {
 			case !found:
-				d.Add(req.Pos(stratNode), "unknown column %q%s", col, suggest(col, schema.Names()))
+				d.Add(req.Pos(stratNode), "unknown column %q%s", col, yamlnode.SuggestWithin(col, schema.Names(), 2))
 			case f.Type == table.Float || f.Type == table.Time:
 				d.Add(req.Pos(stratNode), "stratify column %q is %s; stratify by a class column (string, int or bool)", col, f.Type)
 			}
@@ -261,21 +262,21 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 // compileTime decodes and checks the `time:` mapping.
 func compileTime(req *pipeline.CompileRequest, d *diag.List, n *yaml.Node, schema *table.Schema) *TimeConfig {
 	if n.Kind != yaml.MappingNode {
-		d.Add(req.Pos(n), "time must be a mapping {column, test_from, valid_from}, got %s", describe(n))
+		d.Add(req.Pos(n), "time must be a mapping {column, test_from, valid_from}, got %s", yamlnode.Describe(n))
 		return nil
 	}
 	tc := &TimeConfig{}
 	var colNode, testNode, validNode *yaml.Node
-	for _, p := range pairs(n) {
-		switch p.key.Value {
+	for _, p := range yamlnode.Pairs(n) {
+		switch p.Key.Value {
 		case "column":
-			colNode = p.value
+			colNode = p.Value
 		case "test_from":
-			testNode = p.value
+			testNode = p.Value
 		case "valid_from":
-			validNode = p.value
+			validNode = p.Value
 		default:
-			d.Add(req.Pos(p.key), "unknown key %q in time (want column, test_from, valid_from)", p.key.Value)
+			d.Add(req.Pos(p.Key), "unknown key %q in time (want column, test_from, valid_from)", p.Key.Value)
 		}
 	}
 	if colNode == nil {
@@ -287,9 +288,9 @@ func compileTime(req *pipeline.CompileRequest, d *diag.List, n *yaml.Node, schem
 	if colNode == nil {
 		return nil
 	}
-	col, ok := str(colNode)
+	col, ok := yamlnode.Str(colNode)
 	if !ok {
-		d.Add(req.Pos(colNode), "time.column must be a column name, got %s", describe(colNode))
+		d.Add(req.Pos(colNode), "time.column must be a column name, got %s", yamlnode.Describe(colNode))
 		return nil
 	}
 	tc.Column = col
@@ -298,7 +299,7 @@ func compileTime(req *pipeline.CompileRequest, d *diag.List, n *yaml.Node, schem
 	}
 	f, found := schema.Lookup(col)
 	if !found {
-		d.Add(req.Pos(colNode), "unknown column %q%s", col, suggest(col, schema.Names()))
+		d.Add(req.Pos(colNode), "unknown column %q%s", col, yamlnode.SuggestWithin(col, schema.Names(), 2))
 		return nil
 	}
 	switch {
@@ -320,9 +321,9 @@ func compileTime(req *pipeline.CompileRequest, d *diag.List, n *yaml.Node, schem
 			d.Add(req.Pos(v), "time.%s must be a date or timestamp (2006-01-02, 2006-01-02T15:04:05Z07:00) for time column %q, got %q", name, col, s)
 			return 0, 0, false
 		}
-		x, ok := number(v)
+		x, ok := yamlnode.Number(v)
 		if !ok {
-			d.Add(req.Pos(v), "time.%s must be a number for %s column %q, got %s", name, f.Type, col, describe(v))
+			d.Add(req.Pos(v), "time.%s must be a number for %s column %q, got %s", name, f.Type, col, yamlnode.Describe(v))
 		}
 		return x, 0, ok
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
@@ -138,10 +139,10 @@ func (logisticAlgorithm) Compile(c *AlgoCompile) Fitter {
 	cfg := lrConfig{L2: d.L2, MaxIter: d.MaxIter, Tol: d.Tol, Standardize: d.Standardize}
 	pos := c.Req.Pos
 	if n := c.Setting("l2"); n != nil {
-		v, ok := number(n)
+		v, ok := yamlnode.Number(n)
 		switch {
 		case !ok:
-			c.Diags.Add(pos(n), "l2 must be a number, got %s", describe(n))
+			c.Diags.Add(pos(n), "l2 must be a number, got %s", yamlnode.Describe(n))
 		case !(v >= 0) || math.IsInf(v, 0):
 			c.Diags.Add(pos(n), "l2 must be a finite number >= 0, got %v", v)
 		default:
@@ -149,10 +150,10 @@ func (logisticAlgorithm) Compile(c *AlgoCompile) Fitter {
 		}
 	}
 	if n := c.Setting("max_iter"); n != nil {
-		v, ok := integer(n)
+		v, ok := yamlnode.Integer(n)
 		switch {
 		case !ok:
-			c.Diags.Add(pos(n), "max_iter must be an integer, got %s", describe(n))
+			c.Diags.Add(pos(n), "max_iter must be an integer, got %s", yamlnode.Describe(n))
 		case v < 1 || v > math.MaxInt32:
 			c.Diags.Add(pos(n), "max_iter must be between 1 and %d, got %d", math.MaxInt32, v)
 		default:
@@ -160,10 +161,10 @@ func (logisticAlgorithm) Compile(c *AlgoCompile) Fitter {
 		}
 	}
 	if n := c.Setting("tol"); n != nil {
-		v, ok := number(n)
+		v, ok := yamlnode.Number(n)
 		switch {
 		case !ok:
-			c.Diags.Add(pos(n), "tol must be a number, got %s", describe(n))
+			c.Diags.Add(pos(n), "tol must be a number, got %s", yamlnode.Describe(n))
 		case !(v > 0) || math.IsInf(v, 0):
 			c.Diags.Add(pos(n), "tol must be a finite number > 0, got %v", v)
 		default:
@@ -172,7 +173,7 @@ func (logisticAlgorithm) Compile(c *AlgoCompile) Fitter {
 	}
 	if n := c.Setting("standardize"); n != nil {
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&cfg.Standardize) != nil {
-			c.Diags.Add(pos(n), "standardize must be true or false, got %s", describe(n))
+			c.Diags.Add(pos(n), "standardize must be true or false, got %s", yamlnode.Describe(n))
 		}
 	}
 	if n := c.Setting("class_weight"); n != nil {
@@ -188,7 +189,7 @@ func compileClassWeight(c *AlgoCompile, n *yaml.Node) model.ClassWeight {
 	pos := c.Req.Pos
 	switch n.Kind {
 	case yaml.ScalarNode:
-		s, _ := str(n)
+		s, _ := yamlnode.Str(n)
 		switch s {
 		case "balanced":
 			cw.Balanced = true
@@ -198,25 +199,25 @@ func compileClassWeight(c *AlgoCompile, n *yaml.Node) model.ClassWeight {
 		}
 	case yaml.MappingNode:
 		cw.Values = map[string]float64{}
-		for _, p := range pairs(n) {
-			key := p.key.Value
+		for _, p := range yamlnode.Pairs(n) {
+			key := p.Key.Value
 			if err := checkKey(c.Target, key); err != nil {
-				c.Diags.Add(pos(p.key), "class_weight: %v", err)
+				c.Diags.Add(pos(p.Key), "class_weight: %v", err)
 			}
-			w, ok := number(p.value)
+			w, ok := yamlnode.Number(p.Value)
 			switch {
 			case !ok:
-				c.Diags.Add(pos(p.value), "class_weight of %q must be a number, got %s", key, describe(p.value))
+				c.Diags.Add(pos(p.Value), "class_weight of %q must be a number, got %s", key, yamlnode.Describe(p.Value))
 			case !(w > 0) || math.IsInf(w, 0):
-				c.Diags.Add(pos(p.value), "class_weight of %q must be a finite number > 0, got %v", key, w)
+				c.Diags.Add(pos(p.Value), "class_weight of %q must be a finite number > 0, got %v", key, w)
 			}
 			if _, dup := cw.Values[key]; dup {
-				c.Diags.Add(pos(p.key), "class_weight: %q given twice", key)
+				c.Diags.Add(pos(p.Key), "class_weight: %q given twice", key)
 			}
 			cw.Values[key] = w
 		}
 	default:
-		c.Diags.Add(pos(n), "class_weight must be balanced, none or a mapping target value -> weight, got %s", describe(n))
+		c.Diags.Add(pos(n), "class_weight must be balanced, none or a mapping target value -> weight, got %s", yamlnode.Describe(n))
 	}
 	return cw
 }
@@ -243,10 +244,10 @@ func checkKey(t model.Target, key string) error {
 }
 
 func quoteOr(n *yaml.Node) string {
-	if s, ok := str(n); ok {
+	if s, ok := yamlnode.Str(n); ok {
 		return strconv.Quote(s)
 	}
-	return describe(n)
+	return yamlnode.Describe(n)
 }
 
 func (f *lrFitter) Config() any { return f.cfg }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/profile"
 	"github.com/mlrun-cli/mlrun/steps/stats"
@@ -120,10 +121,10 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	var algo Algorithm
 	if n := req.Setting("algorithm"); n == nil {
 		d.Add(req.Step.Pos, "train needs algorithm (%s)", strings.Join(algorithmNames(), ", "))
-	} else if s, ok := str(n); !ok {
-		d.Add(req.Pos(n), "algorithm must be a string, got %s", describe(n))
+	} else if s, ok := yamlnode.Str(n); !ok {
+		d.Add(req.Pos(n), "algorithm must be a string, got %s", yamlnode.Describe(n))
 	} else if algo, ok = lookupAlgorithm(s); !ok {
-		hint := suggest(s, algorithmNames())
+		hint := yamlnode.Suggest(s, algorithmNames())
 		if hint == "" {
 			hint = " (want " + strings.Join(algorithmNames(), ", ") + ")"
 		}
@@ -149,13 +150,13 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	targetNode := req.Setting("target")
 	if targetNode == nil {
 		d.Add(req.Step.Pos, "train needs target: the column to predict")
-	} else if s, ok := str(targetNode); !ok {
-		d.Add(req.Pos(targetNode), "target must be a column name, got %s", describe(targetNode))
+	} else if s, ok := yamlnode.Str(targetNode); !ok {
+		d.Add(req.Pos(targetNode), "target must be a column name, got %s", yamlnode.Describe(targetNode))
 	} else {
 		target.Name = s
 		if schema != nil {
 			if f, found := schema.Lookup(s); !found {
-				d.Add(req.Pos(targetNode), "unknown target column %q%s", s, suggest(s, schema.Names()))
+				d.Add(req.Pos(targetNode), "unknown target column %q%s", s, yamlnode.Suggest(s, schema.Names()))
 			} else {
 				target.Type = f.Type
 			}
@@ -164,7 +165,7 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	posNode := req.Setting("positive")
 	if posNode != nil {
 		if posNode.Kind != yaml.ScalarNode || posNode.ShortTag() == "!!null" {
-			d.Add(req.Pos(posNode), "positive must be a value of the target column, got %s", describe(posNode))
+			d.Add(req.Pos(posNode), "positive must be a value of the target column, got %s", yamlnode.Describe(posNode))
 		} else {
 			target.Positive = posNode.Value
 		}
@@ -183,9 +184,9 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	cfg.Features = compileFeatures(req, d, schema, target.Name)
 
 	if n := req.Setting("seed"); n != nil {
-		s, ok := integer(n)
+		s, ok := yamlnode.Integer(n)
 		if !ok {
-			d.Add(req.Pos(n), "seed must be an integer, got %s", describe(n))
+			d.Add(req.Pos(n), "seed must be an integer, got %s", yamlnode.Describe(n))
 		}
 		cfg.Seed = s
 	}
@@ -223,7 +224,7 @@ func compileFeatures(req *pipeline.CompileRequest, d *diag.List, schema *table.S
 		d.Add(req.Step.Pos, "train needs features (a list of columns) or exclude (columns to leave out of all)")
 		return nil
 	case fn != nil:
-		names, nodes := strList(d, req.Pos, "features", fn)
+		names, nodes := yamlnode.StrList(d, req.Pos, "features", fn)
 		if fn.Kind == yaml.SequenceNode && len(fn.Content) == 0 {
 			d.Add(req.Pos(fn), "features is empty")
 		}
@@ -249,21 +250,21 @@ func compileFeatures(req *pipeline.CompileRequest, d *diag.List, schema *table.S
 			f, ok := schema.Lookup(name)
 			switch {
 			case !ok:
-				d.Add(req.Pos(n), "unknown column %q%s", name, suggest(name, schema.Names()))
+				d.Add(req.Pos(n), "unknown column %q%s", name, yamlnode.Suggest(name, schema.Names()))
 			case f.Type == table.Time:
 				d.Add(req.Pos(n), "feature %q is a time column: derive a numeric feature from it", name)
 			}
 		}
 		return names
 	}
-	names, nodes := strList(d, req.Pos, "exclude", en)
+	names, nodes := yamlnode.StrList(d, req.Pos, "exclude", en)
 	skip := map[string]bool{target: true}
 	for _, name := range req.Pipeline.Protected {
 		skip[name] = true // never a feature
 	}
 	for i, name := range names {
 		if schema != nil && schema.Index(name) < 0 {
-			d.Add(req.Pos(nodes[i]), "unknown column %q%s", name, suggest(name, schema.Names()))
+			d.Add(req.Pos(nodes[i]), "unknown column %q%s", name, yamlnode.Suggest(name, schema.Names()))
 		}
 		if name == target {
 			d.Warn(req.Pos(nodes[i]), "the target %q is never a feature; no need to exclude it", name)
@@ -291,9 +292,9 @@ func compileFeatures(req *pipeline.CompileRequest, d *diag.List, schema *table.S
 
 // keyNode returns the key node of a mapping entry, or nil.
 func keyNode(n *yaml.Node, key string) *yaml.Node {
-	for _, p := range pairs(n) {
-		if p.key.Value == key {
-			return p.key
+	for _, p := range yamlnode.Pairs(n) {
+		if p.Key.Value == key {
+			return p.Key
 		}
 	}
 	return nil

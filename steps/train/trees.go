@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/table"
 	"github.com/mlrun-cli/mlrun/steps/tree"
@@ -106,10 +107,10 @@ func (s settings) int(name string, lo, hi int64, dst *int) {
 	if n == nil {
 		return
 	}
-	v, ok := integer(n)
+	v, ok := yamlnode.Integer(n)
 	switch {
 	case !ok:
-		s.c.Diags.Add(s.c.Req.Pos(n), "%s must be an integer, got %s", name, describe(n))
+		s.c.Diags.Add(s.c.Req.Pos(n), "%s must be an integer, got %s", name, yamlnode.Describe(n))
 	case v < lo || v > hi:
 		s.c.Diags.Add(s.c.Req.Pos(n), "%s must be between %d and %d, got %d", name, lo, hi, v)
 	default:
@@ -123,14 +124,14 @@ func (s settings) float(name string, lo, hi float64, open bool, dst *float64) {
 	if n == nil {
 		return
 	}
-	v, ok := number(n)
+	v, ok := yamlnode.Number(n)
 	rel := ">="
 	if open {
 		rel = ">"
 	}
 	switch {
 	case !ok:
-		s.c.Diags.Add(s.c.Req.Pos(n), "%s must be a number, got %s", name, describe(n))
+		s.c.Diags.Add(s.c.Req.Pos(n), "%s must be a number, got %s", name, yamlnode.Describe(n))
 	case !(v >= lo) || (open && v == lo) || v > hi || math.IsInf(v, 0):
 		if math.IsInf(hi, 1) {
 			s.c.Diags.Add(s.c.Req.Pos(n), "%s must be a finite number %s %v, got %v", name, rel, lo, v)
@@ -145,7 +146,7 @@ func (s settings) float(name string, lo, hi float64, open bool, dst *float64) {
 func (s settings) bool(name string, dst *bool) {
 	if n := s.c.Setting(name); n != nil {
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(dst) != nil {
-			s.c.Diags.Add(s.c.Req.Pos(n), "%s must be true or false, got %s", name, describe(n))
+			s.c.Diags.Add(s.c.Req.Pos(n), "%s must be true or false, got %s", name, yamlnode.Describe(n))
 		}
 	}
 }
@@ -157,9 +158,9 @@ func (s settings) sampleWeight(dst *string) {
 	if n == nil {
 		return
 	}
-	v, ok := str(n)
+	v, ok := yamlnode.Str(n)
 	if !ok {
-		s.c.Diags.Add(s.c.Req.Pos(n), "sample_weight must be a column name, got %s", describe(n))
+		s.c.Diags.Add(s.c.Req.Pos(n), "sample_weight must be a column name, got %s", yamlnode.Describe(n))
 		return
 	}
 	*dst = v
@@ -167,7 +168,7 @@ func (s settings) sampleWeight(dst *string) {
 		f, found := t.Lookup(v)
 		switch {
 		case !found:
-			s.c.Diags.Add(s.c.Req.Pos(n), "unknown sample_weight column %q%s", v, suggest(v, t.Names()))
+			s.c.Diags.Add(s.c.Req.Pos(n), "unknown sample_weight column %q%s", v, yamlnode.Suggest(v, t.Names()))
 		case !f.Type.Numeric():
 			s.c.Diags.Add(s.c.Req.Pos(n), "sample_weight column %q is %s, not numeric", v, f.Type)
 		case v == s.c.Target.Name:
@@ -188,7 +189,7 @@ func (forestAlgorithm) Compile(c *AlgoCompile) Fitter {
 	s.sampleWeight(&cfg.SampleWeight)
 	if n := c.Setting("max_features"); n != nil {
 		bad := func() {
-			got := describe(n)
+			got := yamlnode.Describe(n)
 			if n.Kind == yaml.ScalarNode {
 				got = n.Value
 				if n.ShortTag() == "!!str" {
@@ -201,13 +202,13 @@ func (forestAlgorithm) Compile(c *AlgoCompile) Fitter {
 		case n.Kind != yaml.ScalarNode:
 			bad()
 		case n.ShortTag() == "!!int":
-			if v, ok := integer(n); ok && v >= 1 && v <= math.MaxInt32 {
+			if v, ok := yamlnode.Integer(n); ok && v >= 1 && v <= math.MaxInt32 {
 				cfg.MaxFeatures = tree.MaxFeatures{Rule: "count", Count: int(v)}
 			} else {
 				bad()
 			}
 		case n.ShortTag() == "!!float":
-			if v, ok := number(n); ok && v > 0 && v <= 1 {
+			if v, ok := yamlnode.Number(n); ok && v > 0 && v <= 1 {
 				cfg.MaxFeatures = tree.MaxFeatures{Rule: "fraction", Fraction: v}
 			} else {
 				bad()

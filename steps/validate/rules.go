@@ -13,6 +13,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
@@ -84,7 +85,7 @@ func (c *compiler) pos(n *yaml.Node) diag.Pos { return c.req.Pos(n) }
 // rules decodes the `rules:` mapping.
 func (c *compiler) rules(n *yaml.Node) []*Rule {
 	if n.Kind != yaml.MappingNode {
-		c.d.Add(c.pos(n), "rules must be a mapping of rule name to rule, got %s", describe(n))
+		c.d.Add(c.pos(n), "rules must be a mapping of rule name to rule, got %s", yamlnode.Describe(n))
 		return nil
 	}
 	if len(n.Content) == 0 {
@@ -93,13 +94,13 @@ func (c *compiler) rules(n *yaml.Node) []*Rule {
 	}
 	var out []*Rule
 	seen := map[string]bool{}
-	for _, p := range pairs(n) {
-		if seen[p.key.Value] {
-			c.d.Add(c.pos(p.key), "rule %q declared twice", p.key.Value)
+	for _, p := range yamlnode.Pairs(n) {
+		if seen[p.Key.Value] {
+			c.d.Add(c.pos(p.Key), "rule %q declared twice", p.Key.Value)
 			continue
 		}
-		seen[p.key.Value] = true
-		if r := c.rule(p.key, p.value); r != nil {
+		seen[p.Key.Value] = true
+		if r := c.rule(p.Key, p.Value); r != nil {
 			out = append(out, r)
 		}
 	}
@@ -110,43 +111,43 @@ func (c *compiler) rules(n *yaml.Node) []*Rule {
 func (c *compiler) rule(key, n *yaml.Node) *Rule {
 	name := key.Value
 	if n.Kind != yaml.MappingNode {
-		c.d.Add(c.pos(n), "rule %q must be a mapping with one of %s, got %s", name, strings.Join(ruleKinds, ", "), describe(n))
+		c.d.Add(c.pos(n), "rule %q must be a mapping with one of %s, got %s", name, strings.Join(ruleKinds, ", "), yamlnode.Describe(n))
 		return nil
 	}
 	r := &Rule{Name: name, Severity: pipeline.SeverityError, Mostly: 1}
 	var body, mostlyNode *yaml.Node
 	ok := true
-	for _, p := range pairs(n) {
-		k := p.key.Value
+	for _, p := range yamlnode.Pairs(n) {
+		k := p.Key.Value
 		switch {
 		case slices.Contains(ruleKinds, k):
 			if body != nil {
-				c.d.Add(c.pos(p.key), "rule %q has both %s and %s; a rule checks one thing", name, r.Kind, k)
+				c.d.Add(c.pos(p.Key), "rule %q has both %s and %s; a rule checks one thing", name, r.Kind, k)
 				ok = false
 				continue
 			}
-			r.Kind, body = k, p.value
+			r.Kind, body = k, p.Value
 		case k == "mostly":
-			mostlyNode = p.value
-			f, isNum := number(p.value)
+			mostlyNode = p.Value
+			f, isNum := yamlnode.Number(p.Value)
 			if !isNum || f < 0 || f > 1 {
-				c.d.Add(c.pos(p.value), "mostly must be a fraction between 0 and 1, got %s", p.value.Value)
+				c.d.Add(c.pos(p.Value), "mostly must be a fraction between 0 and 1, got %s", p.Value.Value)
 				ok = false
 			}
 			r.Mostly = f
 		case k == "severity":
-			s, _ := str(p.value)
+			s, _ := yamlnode.Str(p.Value)
 			if s != pipeline.SeverityError && s != pipeline.SeverityWarn {
-				c.d.Add(c.pos(p.value), "severity must be error or warn, got %q", p.value.Value)
+				c.d.Add(c.pos(p.Value), "severity must be error or warn, got %q", p.Value.Value)
 				ok = false
 			}
 			r.Severity = s
 		case k == "doc":
-			if _, isStr := str(p.value); !isStr {
-				c.d.Add(c.pos(p.value), "doc must be a string, got %s", describe(p.value))
+			if _, isStr := yamlnode.Str(p.Value); !isStr {
+				c.d.Add(c.pos(p.Value), "doc must be a string, got %s", yamlnode.Describe(p.Value))
 			}
 		default:
-			c.d.Add(c.pos(p.key), "unknown key %q in rule %q (want one of %s, and mostly, severity, doc)", k, name, strings.Join(ruleKinds, ", "))
+			c.d.Add(c.pos(p.Key), "unknown key %q in rule %q (want one of %s, and mostly, severity, doc)", k, name, strings.Join(ruleKinds, ", "))
 			ok = false
 		}
 	}
@@ -187,9 +188,9 @@ func (c *compiler) rule(key, n *yaml.Node) *Rule {
 // column checks that a column name node names a column of the schema and
 // returns its type (0 when the schema is unknown).
 func (c *compiler) column(r *Rule, n *yaml.Node) (string, table.Type, bool) {
-	name, ok := str(n)
+	name, ok := yamlnode.Str(n)
 	if !ok {
-		c.d.Add(c.pos(n), "rule %q: column must be a column name, got %s", r.Name, describe(n))
+		c.d.Add(c.pos(n), "rule %q: column must be a column name, got %s", r.Name, yamlnode.Describe(n))
 		return "", 0, false
 	}
 	if c.schema == nil {
@@ -197,7 +198,7 @@ func (c *compiler) column(r *Rule, n *yaml.Node) (string, table.Type, bool) {
 	}
 	f, found := c.schema.Lookup(name)
 	if !found {
-		c.d.Add(c.pos(n), "rule %q: unknown column %q%s", r.Name, name, suggest(name, c.schema.Names()))
+		c.d.Add(c.pos(n), "rule %q: unknown column %q%s", r.Name, name, yamlnode.SuggestWithin(name, c.schema.Names(), 2))
 		return name, 0, false
 	}
 	return name, f.Type, true
@@ -233,25 +234,25 @@ func (c *compiler) columnList(r *Rule, n *yaml.Node) bool {
 // body decodes a built-in rule's mapping, reporting unknown keys.
 func (c *compiler) body(r *Rule, n *yaml.Node, keys ...string) (map[string]*yaml.Node, bool) {
 	if n.Kind != yaml.MappingNode {
-		c.d.Add(c.pos(n), "rule %q: %s must be a mapping {%s}, got %s", r.Name, r.Kind, strings.Join(keys, ", "), describe(n))
+		c.d.Add(c.pos(n), "rule %q: %s must be a mapping {%s}, got %s", r.Name, r.Kind, strings.Join(keys, ", "), yamlnode.Describe(n))
 		return nil, false
 	}
 	out := map[string]*yaml.Node{}
 	ok := true
-	for _, p := range pairs(n) {
-		if !slices.Contains(keys, p.key.Value) {
-			c.d.Add(c.pos(p.key), "rule %q: unknown key %q in %s (want %s)", r.Name, p.key.Value, r.Kind, strings.Join(keys, ", "))
+	for _, p := range yamlnode.Pairs(n) {
+		if !slices.Contains(keys, p.Key.Value) {
+			c.d.Add(c.pos(p.Key), "rule %q: unknown key %q in %s (want %s)", r.Name, p.Key.Value, r.Kind, strings.Join(keys, ", "))
 			ok = false
 			continue
 		}
-		out[p.key.Value] = p.value
+		out[p.Key.Value] = p.Value
 	}
 	return out, ok
 }
 
 func (c *compiler) expr(r *Rule, n *yaml.Node) bool {
 	if n.Kind != yaml.ScalarNode || n.Value == "" {
-		c.d.Add(c.pos(n), "rule %q: expr must be a boolean expression, got %s", r.Name, describe(n))
+		c.d.Add(c.pos(n), "rule %q: expr must be a boolean expression, got %s", r.Name, yamlnode.Describe(n))
 		return false
 	}
 	r.Expr, r.Desc = n.Value, n.Value
@@ -273,7 +274,7 @@ func (c *compiler) expr(r *Rule, n *yaml.Node) bool {
 
 func (c *compiler) maxMissing(r *Rule, n *yaml.Node) bool {
 	fraction := func(v *yaml.Node) bool {
-		f, ok := number(v)
+		f, ok := yamlnode.Number(v)
 		if !ok || f < 0 || f > 1 {
 			c.d.Add(c.pos(v), "rule %q: max_missing must be a fraction between 0 and 1, got %s", r.Name, v.Value)
 			return false
@@ -304,7 +305,7 @@ func (c *compiler) maxMissing(r *Rule, n *yaml.Node) bool {
 		r.Columns = []string{name}
 	case m["columns"] != nil:
 		if m["columns"].Kind != yaml.SequenceNode {
-			c.d.Add(c.pos(m["columns"]), "rule %q: columns must be a list, got %s", r.Name, describe(m["columns"]))
+			c.d.Add(c.pos(m["columns"]), "rule %q: columns must be a list, got %s", r.Name, yamlnode.Describe(m["columns"]))
 			return false
 		}
 		ok = c.columnList(r, m["columns"]) && ok
@@ -360,9 +361,9 @@ func (c *compiler) rangeRule(r *Rule, n *yaml.Node) bool {
 			c.d.Add(c.pos(v), "rule %q: range %s must be a date or timestamp for time column %q, got %q", r.Name, key, name, v.Value)
 			return nil, nil, "", false
 		}
-		f, isNum := number(v)
+		f, isNum := yamlnode.Number(v)
 		if !isNum {
-			c.d.Add(c.pos(v), "rule %q: range %s must be a number, got %s", r.Name, key, describe(v))
+			c.d.Add(c.pos(v), "rule %q: range %s must be a number, got %s", r.Name, key, yamlnode.Describe(v))
 			return nil, nil, "", false
 		}
 		return &f, nil, strconv.FormatFloat(f, 'g', -1, 64), true
@@ -404,13 +405,13 @@ func (c *compiler) allowed(r *Rule, n *yaml.Node) bool {
 	r.Columns, r.colType = []string{name}, typ
 	vals := m["values"]
 	if vals.Kind != yaml.SequenceNode || len(vals.Content) == 0 {
-		c.d.Add(c.pos(vals), "rule %q: allowed values must be a non-empty list, got %s", r.Name, describe(vals))
+		c.d.Add(c.pos(vals), "rule %q: allowed values must be a non-empty list, got %s", r.Name, yamlnode.Describe(vals))
 		return false
 	}
 	r.strs, r.ints, r.floats, r.bools = map[string]bool{}, map[int64]bool{}, map[float64]bool{}, map[bool]bool{}
 	for _, v := range vals.Content {
 		if v.Kind != yaml.ScalarNode || v.ShortTag() == "!!null" {
-			c.d.Add(c.pos(v), "rule %q: allowed value must be a scalar, got %s (nulls are not checked; use not_null)", r.Name, describe(v))
+			c.d.Add(c.pos(v), "rule %q: allowed value must be a scalar, got %s (nulls are not checked; use not_null)", r.Name, yamlnode.Describe(v))
 			ok = false
 			continue
 		}
@@ -423,7 +424,7 @@ func (c *compiler) allowed(r *Rule, n *yaml.Node) bool {
 			r.strs[v.Value] = true
 			r.Values = append(r.Values, v.Value)
 		case table.Int:
-			i, isInt := integer(v)
+			i, isInt := yamlnode.Integer(v)
 			if !isInt {
 				bad("an integer")
 				continue
@@ -431,7 +432,7 @@ func (c *compiler) allowed(r *Rule, n *yaml.Node) bool {
 			r.ints[i] = true
 			r.Values = append(r.Values, strconv.FormatInt(i, 10))
 		case table.Float:
-			f, isNum := number(v)
+			f, isNum := yamlnode.Number(v)
 			if !isNum {
 				bad("a number")
 				continue
@@ -479,9 +480,9 @@ func (c *compiler) regex(r *Rule, n *yaml.Node) bool {
 		c.d.Add(c.pos(m["column"]), "rule %q: regex needs a string column; %q is %s", r.Name, name, typ)
 		ok = false
 	}
-	pat, isStr := str(m["pattern"])
+	pat, isStr := yamlnode.Str(m["pattern"])
 	if !isStr {
-		c.d.Add(c.pos(m["pattern"]), "rule %q: pattern must be a string, got %s", r.Name, describe(m["pattern"]))
+		c.d.Add(c.pos(m["pattern"]), "rule %q: pattern must be a string, got %s", r.Name, yamlnode.Describe(m["pattern"]))
 		return false
 	}
 	re, err := regexp.Compile(pat)
@@ -511,7 +512,7 @@ func (c *compiler) rows(r *Rule, n *yaml.Node) bool {
 		if v == nil {
 			return nil, true
 		}
-		i, isInt := integer(v)
+		i, isInt := yamlnode.Integer(v)
 		if !isInt || i < 0 {
 			c.d.Add(c.pos(v), "rule %q: rows %s must be a non-negative integer, got %s", r.Name, key, v.Value)
 			return nil, false
