@@ -483,12 +483,10 @@ func (c *checker) binary(x *ast.BinaryNode) (*node, error) {
 	return nil, c.errAt(x, "unsupported operator %s", x.Operator)
 }
 
-// parseTime parses a time constant: RFC 3339 or a date (UTC).
+// parseTime parses a time constant (table.ParseTimeConstant).
 func parseTime(s string) (int64, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC().UnixNano(), nil
-		}
+	if ns, ok := table.ParseTimeConstant(s); ok {
+		return ns, nil
 	}
 	return 0, fmt.Errorf("invalid time %q (want RFC 3339 or YYYY-MM-DD)", s)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/internal/textfmt"
 	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
@@ -342,7 +343,7 @@ func (c *Compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 		Outputs: map[string]pipeline.Object{"data": ds},
 		Metrics: map[string]float64{"rows": float64(ds.Rows), "columns": float64(len(ds.Columns))},
 		Notes: []string{fmt.Sprintf("%s rows × %d columns, sha256 %s…",
-			thousands(ds.Rows), len(ds.Columns), info.SHA256[:min(12, len(info.SHA256))])},
+			textfmt.Thousands(ds.Rows), len(ds.Columns), info.SHA256[:min(12, len(info.SHA256))])},
 	}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/internal/textfmt"
 	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
@@ -314,7 +315,7 @@ func compileTime(req *pipeline.CompileRequest, d *diag.List, n *yaml.Node, schem
 		if tc.IsTime {
 			s := v.Value
 			if v.Kind == yaml.ScalarNode && (v.ShortTag() == "!!str" || v.ShortTag() == "!!timestamp") {
-				if ns, ok := parseTime(s); ok {
+				if ns, ok := table.ParseTimeConstant(s); ok {
 					return float64(ns), ns, true
 				}
 			}
@@ -383,7 +384,7 @@ func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 			"rows.valid": float64(len(a.Valid)),
 		},
 	}
-	note := fmt.Sprintf("train %s · test %s · valid %s rows", thousands(len(a.Train)), thousands(len(a.Test)), thousands(len(a.Valid)))
+	note := fmt.Sprintf("train %s · test %s · valid %s rows", textfmt.Thousands(len(a.Train)), textfmt.Thousands(len(a.Test)), textfmt.Thousands(len(a.Valid)))
 	switch c.cfg.Method {
 	case MethodStratified:
 		note += fmt.Sprintf(" (stratified by %s, seed %d)", c.cfg.Stratify, c.cfg.Seed)
@@ -404,7 +405,7 @@ func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 		note += " (out of time on " + c.cfg.Time.Column + ")"
 		if a.Dropped > 0 {
 			res.Metrics["rows.dropped"] = float64(a.Dropped)
-			res.Notes = append(res.Notes, fmt.Sprintf("%s rows dropped: %s is null", thousands(a.Dropped), c.cfg.Time.Column))
+			res.Notes = append(res.Notes, fmt.Sprintf("%s rows dropped: %s is null", textfmt.Thousands(a.Dropped), c.cfg.Time.Column))
 		}
 	default:
 		note += fmt.Sprintf(" (random, seed %d)", c.cfg.Seed)
@@ -518,7 +519,7 @@ func classLabel(col *table.Column, row int) string {
 	case table.Int:
 		return strconv.FormatInt(col.Ints[row], 10)
 	case table.Time:
-		return formatTime(col.Ints[row])
+		return table.FormatTime(col.Ints[row])
 	case table.Bool:
 		return strconv.FormatBool(col.Bools[row])
 	case table.Float:

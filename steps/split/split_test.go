@@ -357,14 +357,6 @@ func TestTime(t *testing.T) {
 	}
 }
 
-func TestThousands(t *testing.T) {
-	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 4454: "4,454", 1234567: "1,234,567", -1234: "-1,234"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 func TestSettingsSchema(t *testing.T) {
 	k := Kind()
 	b, err := json.Marshal(k.Settings())

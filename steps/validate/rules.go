@@ -13,6 +13,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/internal/textfmt"
 	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
@@ -353,9 +354,9 @@ func (c *compiler) rangeRule(r *Rule, n *yaml.Node) bool {
 		}
 		if typ == table.Time {
 			if v.Kind == yaml.ScalarNode && (v.ShortTag() == "!!str" || v.ShortTag() == "!!timestamp") {
-				if ns, ok := parseTime(v.Value); ok {
+				if ns, ok := table.ParseTimeConstant(v.Value); ok {
 					f := float64(ns)
-					return &f, &ns, formatTime(ns), true
+					return &f, &ns, table.FormatTime(ns), true
 				}
 			}
 			c.d.Add(c.pos(v), "rule %q: range %s must be a date or timestamp for time column %q, got %q", r.Name, key, name, v.Value)
@@ -448,13 +449,13 @@ func (c *compiler) allowed(r *Rule, n *yaml.Node) bool {
 			r.bools[b] = true
 			r.Values = append(r.Values, strconv.FormatBool(b))
 		case table.Time:
-			ns, isTime := parseTime(v.Value)
+			ns, isTime := table.ParseTimeConstant(v.Value)
 			if !isTime {
 				bad("a date or timestamp")
 				continue
 			}
 			r.ints[ns] = true
-			r.Values = append(r.Values, formatTime(ns))
+			r.Values = append(r.Values, table.FormatTime(ns))
 		}
 	}
 	if !ok {
@@ -532,11 +533,11 @@ func (c *compiler) rows(r *Rule, n *yaml.Node) bool {
 	r.Lo, r.Hi = lo, hi
 	switch {
 	case lo != nil && hi != nil:
-		r.Desc = fmt.Sprintf("%s ≤ rows ≤ %s", thousands(int(*lo)), thousands(int(*hi)))
+		r.Desc = fmt.Sprintf("%s ≤ rows ≤ %s", textfmt.Thousands(int(*lo)), textfmt.Thousands(int(*hi)))
 	case lo != nil:
-		r.Desc = "rows ≥ " + thousands(int(*lo))
+		r.Desc = "rows ≥ " + textfmt.Thousands(int(*lo))
 	default:
-		r.Desc = "rows ≤ " + thousands(int(*hi))
+		r.Desc = "rows ≤ " + textfmt.Thousands(int(*hi))
 	}
 	return true
 }

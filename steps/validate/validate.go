@@ -10,6 +10,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/internal/textfmt"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
@@ -297,7 +298,7 @@ func (r *Rule) check(ds *table.Dataset, rep *Report, jobs int) (pipeline.Check, 
 	case RuleRows:
 		ch.Passed = (r.Lo == nil || float64(ds.Rows) >= *r.Lo) && (r.Hi == nil || float64(ds.Rows) <= *r.Hi)
 		ch.Values = map[string]float64{"rows": float64(ds.Rows)}
-		ch.Message = fmt.Sprintf("%s rows; want %s", thousands(ds.Rows), r.Desc)
+		ch.Message = fmt.Sprintf("%s rows; want %s", textfmt.Thousands(ds.Rows), r.Desc)
 		return ch, nil
 	case RuleExpr:
 		res, err := r.prog.Eval(ds, jobs)
@@ -339,9 +340,9 @@ func (r *Rule) check(ds *table.Dataset, rep *Report, jobs int) (pipeline.Check, 
 	}
 	ch.Passed = ch.Fraction <= 1-r.Mostly+1e-12
 	ch.Message = fmt.Sprintf("%s of %s rows (%s) fail `%s`; allowed %s",
-		thousands(cnt.failing), thousands(cnt.checked), failPercent(ch.Fraction), r.Desc, percent(1-r.Mostly))
+		textfmt.Thousands(cnt.failing), textfmt.Thousands(cnt.checked), failPercent(ch.Fraction), r.Desc, percent(1-r.Mostly))
 	if skipped := ds.Rows - cnt.checked; skipped > 0 {
-		ch.Message += fmt.Sprintf("; %s rows with nulls not checked", thousands(skipped))
+		ch.Message += fmt.Sprintf("; %s rows with nulls not checked", textfmt.Thousands(skipped))
 	}
 	return ch, nil
 }
@@ -352,7 +353,7 @@ func (r *Rule) maxMissing(ch *pipeline.Check, ds *table.Dataset, rep *Report, co
 		ch.Passed = rep.MissingFraction <= r.Max+1e-12
 		ch.Values = map[string]float64{"missing_fraction": rep.MissingFraction}
 		ch.Message = fmt.Sprintf("%s of %s cells (%s) missing; allowed %s",
-			thousands(rep.MissingCells), thousands(ds.Rows*len(ds.Columns)), failPercent(rep.MissingFraction), percent(r.Max))
+			textfmt.Thousands(rep.MissingCells), textfmt.Thousands(ds.Rows*len(ds.Columns)), failPercent(rep.MissingFraction), percent(r.Max))
 		return
 	}
 	ch.Passed = true
@@ -367,7 +368,7 @@ func (r *Rule) maxMissing(ch *pipeline.Check, ds *table.Dataset, rep *Report, co
 		}
 		ch.Values[c.Name] = frac
 		ch.Fraction = math.Max(ch.Fraction, frac)
-		desc := fmt.Sprintf("%s %s of %s (%s)", c.Name, thousands(nulls), thousands(ds.Rows), failPercent(frac))
+		desc := fmt.Sprintf("%s %s of %s (%s)", c.Name, textfmt.Thousands(nulls), textfmt.Thousands(ds.Rows), failPercent(frac))
 		if frac > r.Max+1e-12 {
 			ch.Passed = false
 			failing = append(failing, desc)
@@ -380,7 +381,7 @@ func (r *Rule) maxMissing(ch *pipeline.Check, ds *table.Dataset, rep *Report, co
 		ch.Message = strings.Join(failing, ", ") + " missing; allowed " + percent(r.Max)
 	} else {
 		ch.Message = fmt.Sprintf("worst column %s %s of %s (%s) missing; allowed %s",
-			worst, thousands(worstNulls), thousands(ds.Rows), failPercent(worstFrac), percent(r.Max))
+			worst, textfmt.Thousands(worstNulls), textfmt.Thousands(ds.Rows), failPercent(worstFrac), percent(r.Max))
 	}
 }
 

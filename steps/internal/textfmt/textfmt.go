@@ -1,9 +1,10 @@
-package load
+// Package textfmt formats numbers for the messages and notes of step kinds.
+package textfmt
 
 import "strconv"
 
-// thousands formats n with comma separators: 4454 -> "4,454".
-func thousands(n int) string {
+// Thousands formats n with comma separators: 4454 -> "4,454".
+func Thousands(n int) string {
 	s := strconv.Itoa(n)
 	neg := n < 0
 	if neg {
