@@ -183,7 +183,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	sr := findStep(run, stepID)
+	sr := run.Step(stepID)
 	if sr == nil {
 		return nil, nil, nil, pipeline.Invalidf("run %s has no step %q", run.ID, stepID)
 	}
@@ -234,7 +234,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 		return nil, nil, nil, err
 	}
 	loaded := func(loadStep string) *table.Schema {
-		if s := findStep(run, loadStep); s != nil {
+		if s := run.Step(loadStep); s != nil {
 			if o, ok := s.Outputs["data"]; ok {
 				if b, err := st.GetObject(ctx, o.ID); err == nil {
 					if ds, err := table.Decode(b); err == nil {

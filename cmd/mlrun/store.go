@@ -218,7 +218,7 @@ func resolveLineageTarget(ctx context.Context, st *lineage.Store, args []string)
 		if err != nil {
 			return nil, "", err
 		}
-		if findStep(run, args[1]) == nil {
+		if run.Step(args[1]) == nil {
 			return nil, "", pipeline.Invalidf("run %s has no step %q", run.ID, args[1])
 		}
 		return run, args[1], nil
@@ -272,19 +272,10 @@ func isHexPrefix(s string) bool {
 	return s != ""
 }
 
-func findStep(run *lineage.RunRecord, id string) *lineage.StepRecord {
-	for i := range run.Steps {
-		if run.Steps[i].ID == id {
-			return &run.Steps[i]
-		}
-	}
-	return nil
-}
-
 // buildLineage walks from a step of a run to the steps whose outputs it
 // read, matching input object ids to outputs within the same run.
 func buildLineage(run *lineage.RunRecord, stepID string, visiting map[string]bool) *lineageNode {
-	s := findStep(run, stepID)
+	s := run.Step(stepID)
 	if s == nil || visiting[stepID] {
 		return nil
 	}
@@ -294,22 +285,7 @@ func buildLineage(run *lineage.RunRecord, stepID string, visiting map[string]boo
 		Files: s.Files, Outputs: s.Outputs, Metrics: s.Metrics}
 	for port, ref := range s.Inputs {
 		in := &lineageInput{Object: ref}
-		// Steps are recorded in pipeline (topological) order; a step that
-		// passes its input through (validate) outputs the same object as
-		// its upstream, so the nearest producer before this step is the one
-		// it read from.
-		producer := ""
-		for i := range run.Steps {
-			if run.Steps[i].ID == stepID {
-				break
-			}
-			for _, o := range run.Steps[i].Outputs {
-				if o.ID == ref.ID {
-					producer = run.Steps[i].ID
-				}
-			}
-		}
-		if producer != "" {
+		if producer := run.Producer(stepID, ref.ID); producer != "" {
 			in.From = buildLineage(run, producer, visiting)
 		}
 		if n.Inputs == nil {

@@ -258,15 +258,6 @@ func (b *builder) document(id lineage.ID, v any) error {
 	return nil
 }
 
-func (b *builder) step(id string) *lineage.StepRecord {
-	for i := range b.run.Steps {
-		if b.run.Steps[i].ID == id {
-			return &b.run.Steps[i]
-		}
-	}
-	return nil
-}
-
 // producer returns the step and output that wrote object id.
 func (b *builder) producer(id lineage.ID) (string, string) {
 	for _, s := range b.run.Steps {
@@ -503,7 +494,7 @@ func (b *builder) upstreamDerives(id lineage.ID) []string {
 	var out []string
 	for range len(b.run.Steps) + 1 {
 		stepID, _ := b.producer(id)
-		s := b.step(stepID)
+		s := b.run.Step(stepID)
 		if s == nil {
 			break
 		}

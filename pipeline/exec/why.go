@@ -326,14 +326,9 @@ func WhyRun(ctx context.Context, store *lineage.Store, runID, id string) (*WhyRe
 	var walk func(i int)
 	walk = func(i int) {
 		for _, in := range rec.Steps[i].Inputs {
-			for j := i - 1; j >= 0; j-- {
-				if producedBy(&rec.Steps[j], in.ID) {
-					if !up[rec.Steps[j].ID] {
-						up[rec.Steps[j].ID] = true
-						walk(j)
-					}
-					break
-				}
+			if j := rec.Producer(rec.Steps[i].ID, in.ID); j != "" && !up[j] {
+				up[j] = true
+				walk(index[j])
 			}
 		}
 	}
@@ -345,15 +340,6 @@ func WhyRun(ctx context.Context, store *lineage.Store, runID, id string) (*WhyRe
 		}
 	}
 	return rep, nil
-}
-
-func producedBy(s *lineage.StepRecord, id lineage.ID) bool {
-	for _, o := range s.Outputs {
-		if o.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // stepKeyRecord rebuilds the key components of a step from its record.

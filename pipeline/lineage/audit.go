@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -91,7 +89,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries ...AuditEntry) (string,
 	if err != nil {
 		return "", err
 	}
-	who, host := currentUser(), hostname()
+	who, host := Who()
 	recs := make([]Record, 0, len(entries))
 	for _, e := range entries {
 		e.Seq = head.Seq + 1
@@ -280,17 +278,5 @@ func short(h string) string {
 	if len(h) > 12 {
 		return h[:12]
 	}
-	return h
-}
-
-func currentUser() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return os.Getenv("USER")
-}
-
-func hostname() string {
-	h, _ := os.Hostname()
 	return h
 }

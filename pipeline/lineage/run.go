@@ -4,7 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"os/user"
+	osuser "os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,14 +29,7 @@ func NewRunRecord(ctx context.Context, p *pipeline.Pipeline, version string, sta
 	if len(p.Params) > 0 {
 		r.Params = p.ParamMap()
 	}
-	if u, err := user.Current(); err == nil {
-		r.User = u.Username
-	} else if v := os.Getenv("USER"); v != "" {
-		r.User = v
-	}
-	if h, err := os.Hostname(); err == nil {
-		r.Host = h
-	}
+	r.User, r.Host = Who()
 	dir := p.Dir
 	if dir == "" && p.File != "" {
 		dir = filepath.Dir(p.File)
@@ -70,4 +63,46 @@ func GitState(ctx context.Context, dir string) *GitInfo {
 		return &GitInfo{Commit: commit}
 	}
 	return &GitInfo{Commit: commit, Dirty: len(strings.TrimSpace(string(out))) > 0}
+}
+
+// Who returns the user running this process (the login name, else $USER)
+// and the host name, for run records, audit entries and registry moves.
+func Who() (user, host string) {
+	if u, err := osuser.Current(); err == nil {
+		user = u.Username
+	} else {
+		user = os.Getenv("USER")
+	}
+	host, _ = os.Hostname()
+	return user, host
+}
+
+// Step returns the record of step id in the run, or nil.
+func (r *RunRecord) Step(id string) *StepRecord {
+	for i := range r.Steps {
+		if r.Steps[i].ID == id {
+			return &r.Steps[i]
+		}
+	}
+	return nil
+}
+
+// Producer returns the step whose output object id step consumer read:
+// the nearest step recorded before consumer that output it, or "". Steps
+// are recorded in pipeline (topological) order, and a step that passes its
+// input through (validate) outputs the same object as its upstream, so the
+// nearest earlier producer is the one read from.
+func (r *RunRecord) Producer(consumer string, id ID) string {
+	producer := ""
+	for i := range r.Steps {
+		if r.Steps[i].ID == consumer {
+			break
+		}
+		for _, o := range r.Steps[i].Outputs {
+			if o.ID == id {
+				producer = r.Steps[i].ID
+			}
+		}
+	}
+	return producer
 }

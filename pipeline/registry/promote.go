@@ -206,8 +206,9 @@ func (r *Registry) Promote(ctx context.Context, req PromoteRequest) (*Move, stri
 		if !ok {
 			return nil, &GateError{Model: m.Name, Version: req.Version, Alias: req.Alias, Results: results}
 		}
+		who, host := lineage.Who()
 		mv = &Move{Alias: req.Alias, Action: "promote", From: from, To: req.Version, Time: r.now().UTC(),
-			User: currentUser(), Host: hostname(), Reason: req.Reason, Gates: results}
+			User: who, Host: host, Reason: req.Reason, Gates: results}
 		m.History = append(m.History, *mv)
 		if m.Aliases == nil {
 			m.Aliases = map[string]int{}
@@ -241,8 +242,9 @@ func (r *Registry) Rollback(ctx context.Context, name, alias, reason string) (*M
 			return nil, pipeline.Invalidf("%s@%s has no previous holder to roll back to (it has only been held by version %d)", name, alias, cur)
 		}
 		prev := stack[len(stack)-2]
+		who, host := lineage.Who()
 		mv = &Move{Alias: alias, Action: "rollback", From: cur, To: prev, Time: r.now().UTC(),
-			User: currentUser(), Host: hostname(), Reason: reason}
+			User: who, Host: host, Reason: reason}
 		m.History = append(m.History, *mv)
 		m.Aliases[alias] = prev
 		return []lineage.AuditEntry{moveEntry(m.Name, *mv)}, nil

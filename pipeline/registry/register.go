@@ -35,7 +35,7 @@ type RegisterRequest struct {
 // (files read by the load steps upstream of the step), the training dataset
 // and the evaluate steps that read the model.
 func Describe(run *lineage.RunRecord, stepID string) (*Version, error) {
-	s := findStep(run, stepID)
+	s := run.Step(stepID)
 	if s == nil {
 		return nil, pipeline.Invalidf("run %s has no step %q", run.ID, stepID)
 	}
@@ -106,41 +106,20 @@ func Describe(run *lineage.RunRecord, stepID string) (*Version, error) {
 	return v, nil
 }
 
-// findStep returns the step record with the given id, or nil.
-func findStep(run *lineage.RunRecord, id string) *lineage.StepRecord {
-	for i := range run.Steps {
-		if run.Steps[i].ID == id {
-			return &run.Steps[i]
-		}
-	}
-	return nil
-}
-
 // walkUpstream calls fn for the step and every step it read from,
 // transitively. Steps are recorded in pipeline (topological) order, and a
 // step that passes its input through (validate) outputs the same object as
 // its producer, so the producer of an input is the nearest earlier step
 // that output it (as `mlrun lineage` does).
 func walkUpstream(run *lineage.RunRecord, stepID string, visited map[string]bool, fn func(*lineage.StepRecord)) {
-	s := findStep(run, stepID)
+	s := run.Step(stepID)
 	if s == nil || visited[stepID] {
 		return
 	}
 	visited[stepID] = true
 	fn(s)
 	for _, ref := range s.Inputs {
-		producer := ""
-		for i := range run.Steps {
-			if run.Steps[i].ID == stepID {
-				break
-			}
-			for _, o := range run.Steps[i].Outputs {
-				if o.ID == ref.ID {
-					producer = run.Steps[i].ID
-				}
-			}
-		}
-		if producer != "" {
+		if producer := run.Producer(stepID, ref.ID); producer != "" {
 			walkUpstream(run, producer, visited, fn)
 		}
 	}
@@ -186,7 +165,7 @@ func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Version,
 	defer unlockRun()
 
 	v.Model = req.Name
-	v.User, v.Host = currentUser(), hostname()
+	v.User, v.Host = lineage.Who()
 	head, err := r.update(ctx, req.Name, true, func(m *Model) ([]lineage.AuditEntry, error) {
 		v.Version = m.Latest() + 1
 		v.Registered = r.now().UTC()

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/user"
 	"regexp"
 	"slices"
 	"sort"
@@ -303,18 +301,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func currentUser() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return os.Getenv("USER")
-}
-
-func hostname() string {
-	h, _ := os.Hostname()
-	return h
 }
 
 // holders replays an alias's moves: promotions push, rollbacks pop. The
