@@ -17,7 +17,10 @@ import (
 )
 
 // Algorithm is a training algorithm of the train kind. Its settings sit
-// flat on the step next to the common ones (target, features, ...).
+// flat on the step next to the common ones (target, features, ...), or in
+// a block named after the algorithm (`random_forest: {trees: 200}`), which
+// applies only when that algorithm is chosen: a step can carry a block per
+// algorithm and switch between them by its `algorithm:` line alone.
 type Algorithm interface {
 	// Name is the value of `algorithm:`.
 	Name() string
@@ -36,10 +39,31 @@ type AlgoCompile struct {
 	Diags *diag.List
 	// Target is the target column (Type is zero without an input schema).
 	Target model.Target
+	// Block is the step's mapping named after the algorithm, or nil.
+	Block *yaml.Node
+	// BlockOnly makes Setting read the block alone: an algorithm that is
+	// not chosen has its block checked but not the step's flat settings.
+	BlockOnly bool
 }
 
-// Setting returns the value node of a setting, or nil.
-func (c *AlgoCompile) Setting(name string) *yaml.Node { return c.Req.Setting(name) }
+// Setting returns the value node of a setting, from the algorithm's block
+// or else from the step, or nil.
+func (c *AlgoCompile) Setting(name string) *yaml.Node {
+	if v := blockValue(c.Block, name); v != nil || c.BlockOnly {
+		return v
+	}
+	return c.Req.Setting(name)
+}
+
+// blockValue returns the value of key in a mapping node, or nil.
+func blockValue(block *yaml.Node, key string) *yaml.Node {
+	for _, p := range yamlnode.Pairs(block) {
+		if p.Key.Value == key {
+			return p.Value
+		}
+	}
+	return nil
+}
 
 // Fitter is an algorithm with its settings resolved.
 type Fitter interface {

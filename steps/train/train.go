@@ -78,6 +78,10 @@ func (kind) Settings() map[string]any {
 		for k, v := range a.Settings() {
 			props[k] = mergeSetting(props[k], v)
 		}
+		props[a.Name()] = map[string]any{
+			"type": "object", "properties": a.Settings(), "additionalProperties": false,
+			"description": a.Name() + "'s settings, used only when `algorithm: " + a.Name() + "`: a step can keep a block per algorithm and switch by its algorithm line (a setting is either here or on the step, not both)",
+		}
 	}
 	return props
 }
@@ -130,7 +134,8 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		}
 		d.Add(req.Pos(n), "unknown algorithm %q%s", s, hint)
 	}
-	// Settings of another algorithm do not apply.
+	blocks := compileBlocks(req, d, algo)
+	// Flat settings of another algorithm do not apply.
 	if algo != nil {
 		own := algo.Settings()
 		for _, other := range algorithms() {
@@ -139,7 +144,8 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			}
 			for _, key := range sortedKeys(other.Settings()) {
 				if _, mine := own[key]; !mine && req.Setting(key) != nil {
-					d.Add(req.Pos(keyNode(req.Step.Node, key)), "%s applies to algorithm %s, not %s", key, other.Name(), algo.Name())
+					d.Add(req.Pos(keyNode(req.Step.Node, key)), "%s applies to algorithm %s, not %s (settings under `%s:` apply only when it is chosen)",
+						key, other.Name(), algo.Name(), other.Name())
 				}
 			}
 		}
@@ -194,7 +200,15 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	var fitter Fitter
 	if algo != nil {
 		cfg.Algorithm = algo.Name()
-		fitter = algo.Compile(&AlgoCompile{Req: req, Diags: d, Target: target})
+		fitter = algo.Compile(&AlgoCompile{Req: req, Diags: d, Target: target, Block: blocks[algo.Name()]})
+	}
+	// The blocks of the algorithms not chosen are checked as if alone, so
+	// a switch of `algorithm:` meets no surprise; they are not in the
+	// cache config.
+	for _, other := range algorithms() {
+		if b := blocks[other.Name()]; b != nil && (algo == nil || other.Name() != algo.Name()) {
+			other.Compile(&AlgoCompile{Req: req, Diags: d, Target: target, Block: b, BlockOnly: true})
+		}
 	}
 	if d.HasErrors() || schema == nil || fitter == nil {
 		return nil
@@ -211,6 +225,51 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		fitter: fitter,
 		typ:    typ,
 	}
+}
+
+// compileBlocks checks the per-algorithm blocks (`random_forest: {...}`):
+// each is a mapping of that algorithm's settings, and a setting of the
+// chosen algorithm's block is not also set on the step. It returns the
+// blocks by algorithm name.
+func compileBlocks(req *pipeline.CompileRequest, d *diag.List, chosen Algorithm) map[string]*yaml.Node {
+	blocks := map[string]*yaml.Node{}
+	for _, a := range algorithms() {
+		n := req.Setting(a.Name())
+		if n == nil {
+			continue
+		}
+		if n.Kind != yaml.MappingNode {
+			d.Add(req.Pos(n), "%s must be a mapping of %s's settings, got %s", a.Name(), a.Name(), yamlnode.Describe(n))
+			continue
+		}
+		own := sortedKeys(a.Settings())
+		ok := true
+		for _, p := range yamlnode.Pairs(n) {
+			key := p.Key.Value
+			if _, known := a.Settings()[key]; known {
+				if chosen != nil && chosen.Name() == a.Name() && req.Setting(key) != nil {
+					d.Add(req.Pos(p.Key), "%s is set both on the step (line %d) and under %s: keep one", key, keyNode(req.Step.Node, key).Line, a.Name())
+					ok = false
+				}
+				continue
+			}
+			ok = false
+			hint := yamlnode.Suggest(key, own)
+			for _, other := range algorithms() {
+				if _, theirs := other.Settings()[key]; theirs && hint == "" {
+					hint = fmt.Sprintf(" (it is a setting of %s)", other.Name())
+				}
+			}
+			if hint == "" {
+				hint = " (want " + strings.Join(own, ", ") + ")"
+			}
+			d.Add(req.Pos(p.Key), "%s: unknown setting %q%s", a.Name(), key, hint)
+		}
+		if ok {
+			blocks[a.Name()] = n
+		}
+	}
+	return blocks
 }
 
 // compileFeatures resolves `features` or `exclude` against the schema.
