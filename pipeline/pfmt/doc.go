@@ -11,7 +11,8 @@
 //     order), its required settings (in the kind's order), its other
 //     settings sorted by name, then unknown keys in their original order.
 //     A kind may choose its own order of settings by implementing
-//     SettingOrderer. Steps keep their order, and so do the entries of
+//     SettingOrderer, and put some last by implementing SettingTrailer
+//     (train's per-algorithm blocks). Steps keep their order, and so do the entries of
 //     params and of every mapping inside a step (rules, columns, gates),
 //     where order can mean something;
 //   - two-space indentation, block lists indented under their key;

@@ -20,6 +20,13 @@ type SettingOrderer interface {
 	SettingOrder() []string
 }
 
+// SettingTrailer is implemented by step kinds with settings that go last,
+// after all others, in their original order (train's per-algorithm
+// blocks).
+type SettingTrailer interface {
+	TrailingSettings() []string
+}
+
 // TopLevelOrder is the canonical order of the top-level keys.
 var TopLevelOrder = []string{"mlrun", "name", "description", "params", "protected", "reasons", "model_card", "steps"}
 
@@ -146,8 +153,12 @@ func stepRanks(s *yaml.Node, reg *pipeline.Registry) map[string]int {
 	} else {
 		order = append(order, kind.Required()...)
 	}
+	var trailing []string
+	if st, ok := kind.(SettingTrailer); ok {
+		trailing = st.TrailingSettings()
+	}
 	listed := map[string]bool{}
-	for _, o := range order {
+	for _, o := range append(order, trailing...) {
 		listed[o] = true
 	}
 	var rest []string
@@ -157,7 +168,11 @@ func stepRanks(s *yaml.Node, reg *pipeline.Registry) map[string]int {
 		}
 	}
 	sort.Strings(rest)
-	return rankOf(append(order, rest...))
+	r := rankOf(append(order, rest...))
+	for _, t := range trailing {
+		r[t] = len(order) + len(rest) // one rank: they keep their order
+	}
+	return r
 }
 
 // sortPairs orders the pairs of mapping m by rank: merge keys first, then

@@ -43,6 +43,10 @@ func (kind) Outputs() []string { return []string{"model", "profile"} }
 
 func (kind) Required() []string { return []string{"algorithm", "target"} }
 
+// TrailingSettings implements pfmt.SettingTrailer: the per-algorithm
+// blocks come after the step's other settings.
+func (kind) TrailingSettings() []string { return algorithmNames() }
+
 // Sweepable implements pipeline.Sweepable: a train step takes a `matrix:`.
 func (kind) Sweepable() bool { return true }
 
