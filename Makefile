@@ -1,7 +1,7 @@
 # mlrun — run `make help` for the targets.
 GO        ?= go
 BIN       := bin/mlrun
-RACE_PKGS := ./pipeline/exec/... ./pipeline/lineage/... ./steps/table/... ./steps/exprenv/... ./steps/model/... ./steps/tree/...
+RACE_PKGS := ./pipeline/exec/... ./pipeline/lineage/... ./steps/table/... ./steps/exprenv/... ./steps/model/... ./steps/tree/... ./steps/monitor/...
 export PATH := $(PATH):/usr/local/go/bin
 
 .PHONY: help build demo test vet fmt-check race fuzz bench bench-deps schema clean

@@ -7,7 +7,7 @@
 #          bins, PSI), features one after the other; the one-off profile
 #          build (BenchmarkDriftProfileBuild) reported apart, and the same
 #          with features over GOMAXPROCS goroutines (BenchmarkDriftBatchParallel,
-#          not yet what the monitor step does).
+#          what the monitor step does with --jobs above 1).
 #   scipy: bench/drift.py run, scipy.stats.ks_2samp(method='auto') and a
 #          numpy PSI (deciles of the reference, np.searchsorted + bincount).
 # Both read the same two .npy files, written by bench/drift.py gen (numpy

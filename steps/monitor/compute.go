@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
@@ -159,10 +161,15 @@ func Compute(in Input, cfg *Config) (*Report, error) {
 	dv := map[string]float64{"rows": float64(ds.Rows), "reference_rows": float64(prof.Rows),
 		"row_ratio": float64(ds.Rows) / float64(max(prof.Rows, 1)), "features": float64(len(prof.Features))}
 
-	// Feature drift.
+	// Feature drift: the features are independent, so they are compared
+	// over in.Jobs goroutines; results are by feature index, the same
+	// whatever the number of workers.
 	drifted := 0
-	for i := range prof.Features {
-		fd := featureDrift(&prof.Features[i], ds.Column(prof.Features[i].Name), ds.Rows)
+	fds := make([]FeatureDrift, len(prof.Features))
+	parallelFor(len(fds), max(in.Jobs, 1), func(i int) {
+		fds[i] = featureDrift(&prof.Features[i], ds.Column(prof.Features[i].Name), ds.Rows)
+	})
+	for _, fd := range fds {
 		if fd.Error == "" {
 			ok, err := cfg.drift.eval(fd.Vars)
 			fd.Drifted = err == nil && ok
@@ -338,6 +345,27 @@ func nums(m map[string]float64) map[string]stats.Num {
 		out[k] = stats.Num(v)
 	}
 	return out
+}
+
+// parallelFor calls fn(i) for every i in [0, n) over at most jobs
+// goroutines, each taking the next index, and returns when all are done.
+func parallelFor(n, jobs int, fn func(i int)) {
+	if jobs <= 1 || n <= 1 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(jobs, n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // featureDrift compares a column of the batch with its reference.

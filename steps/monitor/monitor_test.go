@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -564,5 +565,34 @@ func TestConfigFromRecord(t *testing.T) {
 	}
 	if _, err := ConfigFromRecord([]byte(`{"drift": "psi >", "checks": []}`)); !errors.Is(err, ErrExpr) {
 		t.Errorf("bad drift rule: %v", err)
+	}
+}
+
+// TestComputeWorkers: the report is the same whatever the number of
+// workers comparing the features.
+func TestComputeWorkers(t *testing.T) {
+	m, prof := fixture(t, batchSpec{rows: 800, seed: 1})
+	batch := gen(t, batchSpec{rows: 500, seed: 7, shift: 0.3})
+	var want []byte
+	for _, jobs := range []int{1, 2, 4} {
+		cfg := mustCompile(t, DefaultConfig())
+		r, err := Compute(Input{Profile: prof, Model: m, Current: batch, Jobs: jobs}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == nil {
+			want = got
+			if len(r.Features) < 2 {
+				t.Fatalf("fixture has %d features", len(r.Features))
+			}
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("jobs=%d: report differs from jobs=1:\n%s\n%s", jobs, got, want)
+		}
 	}
 }

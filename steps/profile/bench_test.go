@@ -144,8 +144,8 @@ func BenchmarkDriftBatch(b *testing.B) {
 
 // BenchmarkDriftBatchParallel is BenchmarkDriftBatch with the features
 // spread over GOMAXPROCS goroutines (each takes the next feature; results
-// by feature index, so they are the same as one after the other). The
-// monitor step does not do this yet: the figure shows what it would gain.
+// by feature index, so they are the same as one after the other), as the
+// monitor step does with more than one job.
 func BenchmarkDriftBatchParallel(b *testing.B) {
 	d := loadDrift(b)
 	res := make([]featureDriftResult, len(d.feats))
