@@ -11,6 +11,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/pipeline/pdiff"
 )
 
 // Plan actions.
@@ -167,7 +168,7 @@ func diffKeys(last, cur *lineage.KeyRecord) []string {
 		out = append(out, fmt.Sprintf("kind version changed (%d -> %d)", last.KindVersion, cur.KindVersion))
 	}
 	if !bytes.Equal(compactJSON(last.Config), compactJSON(cur.Config)) {
-		if keys := changedKeys(last.Config, cur.Config); len(keys) > 0 {
+		if keys := changedSettings(last.Config, cur.Config); len(keys) > 0 {
 			out = append(out, "setting changed: "+strings.Join(keys, ", "))
 		} else {
 			out = append(out, "setting changed")
@@ -234,6 +235,29 @@ func compactJSON(b []byte) []byte {
 
 // changedKeys lists the top-level keys whose values differ between two
 // JSON objects, or nil when either is not an object.
+// maxSettingPaths is how many changed settings plan names one by one
+// (e.g. columns[credit_utilization].expr); beyond, it names the top-level
+// keys and `mlrun why` has the rest.
+const maxSettingPaths = 3
+
+// changedSettings names the settings that differ between two configs: the
+// paths of the changed values when there are few, else the top-level keys.
+func changedSettings(a, b []byte) []string {
+	if len(a) > 0 && len(b) > 0 {
+		if cs := pdiff.JSON(a, b); len(cs) > 0 && len(cs) <= maxSettingPaths {
+			paths := make([]string, 0, len(cs))
+			for _, c := range cs {
+				if c.Path == "" { // not an object: the whole config
+					return nil
+				}
+				paths = append(paths, c.Path)
+			}
+			return paths
+		}
+	}
+	return changedKeys(a, b)
+}
+
 func changedKeys(a, b []byte) []string {
 	var ma, mb map[string]json.RawMessage
 	if json.Unmarshal(a, &ma) != nil || json.Unmarshal(b, &mb) != nil || ma == nil || mb == nil {
