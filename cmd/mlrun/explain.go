@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -126,6 +127,7 @@ func findDecisions(ctx context.Context, st *lineage.Store, rowHash, batchID stri
 		}
 	}
 	var out []*explanation
+	var expired []string
 	for _, name := range names {
 		if batchID != "" && name != batchID {
 			continue
@@ -139,6 +141,12 @@ func findDecisions(ctx context.Context, st *lineage.Store, rowHash, batchID stri
 			return nil, fmt.Errorf("batch record %s: %w", name, err)
 		}
 		raw, err := st.GetObject(ctx, br.DecisionLog)
+		if errors.Is(err, lineage.ErrNotFound) {
+			if _, perr := st.GetPin(ctx, "batch-"+name); errors.Is(perr, lineage.ErrNotFound) {
+				expired = append(expired, name) // released by gc after the retention period
+				continue
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("decision log of batch %s: %w", name, err)
 		}
@@ -161,6 +169,10 @@ func findDecisions(ctx context.Context, st *lineage.Store, rowHash, batchID stri
 		if len(seen) > 1 {
 			return nil, pipeline.Invalidf("row hash prefix %q is ambiguous: %d different rows match", rowHash, len(seen))
 		}
+	}
+	if len(out) == 0 && len(expired) > 0 {
+		return nil, pipeline.Invalidf("no scored decision matches; the decision logs of %d batch(es) were removed by gc after the retention period (%s): their batch records and audit entries remain",
+			len(expired), strings.Join(expired, ", "))
 	}
 	return out, nil
 }

@@ -325,7 +325,9 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 	if err != nil {
 		return err
 	}
-	if err := st.PutPin(ctx, "batch-"+batchID, &lineage.Pin{Objects: []lineage.ID{logID, v.Object.ID}, Runs: []string{v.Run}, Why: "scored batch " + batchID}); err != nil {
+	pin := &lineage.Pin{Objects: []lineage.ID{logID, v.Object.ID}, Runs: []string{v.Run}, Why: "scored batch " + batchID,
+		Created: time.Now().UTC(), Expires: true} // kept for the retention period (mlrun gc --retention)
+	if err := st.PutPin(ctx, "batch-"+batchID, pin); err != nil {
 		return err
 	}
 	info, _ := os.Stat(absData)

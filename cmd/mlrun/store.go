@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -99,8 +102,9 @@ func fmtBytes(n int64) string {
 
 func (a *app) gcCommand() *cobra.Command {
 	var (
-		opts   lineage.GCOptions
-		asJSON bool
+		opts      lineage.GCOptions
+		asJSON    bool
+		retention string
 	)
 	cmd := &cobra.Command{
 		Use:   "gc",
@@ -109,12 +113,22 @@ func (a *app) gcCommand() *cobra.Command {
 temporary files of interrupted writes. With --keep-last N, only the last N runs
 of each pipeline are kept, with the cache entries they use.
 
+Registered model versions, the audit chain and the decision logs of scored
+batches younger than --retention (default 25mo, the record period of US
+Regulation B) are always kept; an older decision log is removed (its batch
+record and audit entries remain). --retention forever keeps every log.
+
 gc refuses to start while an 'mlrun run' holds the store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.KeepLast < 0 {
 				return pipeline.Invalidf("--keep-last must not be negative")
 			}
+			cutoff, err := retentionCutoff(retention, time.Now().UTC())
+			if err != nil {
+				return pipeline.Invalidf("--retention: %v", err)
+			}
+			opts.RetainSince = cutoff
 			st, err := a.openStore()
 			if err != nil {
 				return err
@@ -128,6 +142,7 @@ gc refuses to start while an 'mlrun run' holds the store.`,
 				head, err = st.AppendAudit(cmd.Context(), lineage.AuditEntry{Type: lineage.AuditGC, Detail: map[string]string{
 					"deleted_objects": fmt.Sprint(rep.DeletedObjects), "deleted_bytes": fmt.Sprint(rep.DeletedBytes),
 					"dropped_runs": strings.Join(rep.DroppedRuns, ","), "pruned_cache": fmt.Sprint(len(rep.PrunedCache)),
+					"expired_pins": strings.Join(rep.ExpiredPins, ","), "retention": retention,
 				}})
 				if err != nil {
 					return err
@@ -150,14 +165,48 @@ gc refuses to start while an 'mlrun run' holds the store.`,
 			for _, r := range rep.DroppedRuns {
 				fmt.Fprintf(a.stdout, "  run %s\n", r)
 			}
+			for _, p := range rep.ExpiredPins {
+				fmt.Fprintf(a.stdout, "  %s: past the %s retention\n", p, retention)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.DryRun, "dry-run", "n", false, "report what would be removed, remove nothing")
 	cmd.Flags().IntVar(&opts.KeepLast, "keep-last", 0, "keep only the last N runs of each pipeline (0: keep all runs)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&retention, "retention", "25mo", "keep decision logs of scored batches this long: N followed by y, mo, w or d, or forever")
 	return cmd
 }
+
+// retentionCutoff returns now minus a retention period written as N
+// followed by y (years), mo (calendar months), w (weeks) or d (days), or
+// the zero time for "forever".
+func retentionCutoff(s string, now time.Time) (time.Time, error) {
+	if s == "forever" {
+		return time.Time{}, nil
+	}
+	m := retentionRE.FindStringSubmatch(s)
+	if m == nil {
+		return time.Time{}, fmt.Errorf("%q is not a period: want N followed by y, mo, w or d (25mo, 2y, 90d), or forever", s)
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n > 1000 {
+		return time.Time{}, fmt.Errorf("%q is too long a period", s)
+	}
+	switch m[2] {
+	case "y":
+		return now.AddDate(-n, 0, 0), nil
+	case "mo":
+		return now.AddDate(0, -n, 0), nil
+	case "w":
+		return now.AddDate(0, 0, -7*n), nil
+	default:
+		return now.AddDate(0, 0, -n), nil
+	}
+}
+
+// retentionRE matches a retention period.
+var retentionRE = regexp.MustCompile(`^(\d+)(y|mo|w|d)$`)
 
 // lineageNode is one step in the upstream tree of an object.
 type lineageNode struct {

@@ -19,6 +19,10 @@ type GCOptions struct {
 	// older run records with the cache entries they produced. Zero keeps
 	// every run, so that only unreferenced objects are removed.
 	KeepLast int
+	// RetainSince is the retention cutoff: an expiring pin (Pin.Expires,
+	// a scored batch's decision log) created before it is released and
+	// removed, so that what only it kept can go. Zero keeps every pin.
+	RetainSince time.Time
 }
 
 // GCReport is the outcome of GC.
@@ -36,13 +40,16 @@ type GCReport struct {
 	DeletedBytes   int64 `json:"deleted_bytes"`
 	// TempFiles counts the stray temporary files removed (0 in a dry run).
 	TempFiles int `json:"temp_files"`
+	// ExpiredPins lists the pins released by GCOptions.RetainSince.
+	ExpiredPins []string `json:"expired_pins,omitempty"`
 }
 
 // ErrStoreBusy is returned by GC when a run holds the store.
 var ErrStoreBusy = errors.New("the store is in use by a running mlrun process; try again when it has finished")
 
 // GC removes the objects that no kept run record, no kept cache entry and
-// no pin (see Pin) references, the records of dropped runs (see GCOptions.KeepLast) and the
+// no pin (see Pin) references, the expiring pins older than the retention
+// cutoff (GCOptions.RetainSince), the records of dropped runs (see GCOptions.KeepLast) and the
 // cache entries they produced (unless a kept run used them; a pinned run is
 // always kept), and temporary
 // files older than TempMaxAge.
@@ -83,7 +90,11 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 	}
 	live := map[ID]bool{}
 	pinnedRuns := map[string]bool{}
-	for _, p := range pins {
+	for name, p := range pins {
+		if p.expired(opts.RetainSince) {
+			rep.ExpiredPins = append(rep.ExpiredPins, name)
+			continue
+		}
 		for _, id := range p.Objects {
 			live[id] = true
 		}
@@ -108,6 +119,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 		}
 	}
 	sort.Strings(rep.DroppedRuns)
+	sort.Strings(rep.ExpiredPins)
 
 	usedKeys := map[string]bool{}
 	for _, r := range kept {
@@ -177,6 +189,11 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 	}
 	for _, key := range rep.PrunedCache {
 		if err := s.DeleteCache(ctx, key); err != nil && !errors.Is(err, ErrNotFound) {
+			return rep, fmt.Errorf("gc: %w", err)
+		}
+	}
+	for _, name := range rep.ExpiredPins {
+		if err := s.b.DeleteRecord(ctx, nsPins, name); err != nil && !errors.Is(err, ErrNotFound) {
 			return rep, fmt.Errorf("gc: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // nsPins holds the pins: records/pins/<name>.json.
@@ -21,6 +22,17 @@ type Pin struct {
 	Runs []string `json:"runs,omitempty"`
 	// Why says what the pin is for, for people reading the store.
 	Why string `json:"why,omitempty"`
+	// Created is when the pin was made.
+	Created time.Time `json:"created,omitzero"`
+	// Expires marks a pin held for a retention period only (a scored
+	// batch's decision log): GC releases it once Created is before
+	// GCOptions.RetainSince. Other pins are kept until replaced.
+	Expires bool `json:"expires,omitempty"`
+}
+
+// expired reports whether GC may release the pin at cutoff (zero: never).
+func (p *Pin) expired(cutoff time.Time) bool {
+	return p.Expires && !cutoff.IsZero() && !p.Created.IsZero() && p.Created.Before(cutoff)
 }
 
 // PutPin stores (or replaces) the pin with the given name. Callers should
