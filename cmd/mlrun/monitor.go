@@ -49,7 +49,7 @@ type monitorRecord struct {
 	Failed bool           `json:"failed"`
 	Checks []historyCheck `json:"checks"`
 	// Alerts says what became of the batch's alert at each sink.
-	Alerts []alertStatus `json:"alerts,omitempty"`
+	Alerts []lineage.AlertStatus `json:"alerts,omitempty"`
 
 	name string // the record's name
 }
@@ -102,8 +102,9 @@ alerts.on: warn), an alert goes to the config's alerts sinks, or to those of
 --alert-file (JSON lines) and --webhook (HTTP POST of JSON with a "text"
 field, as Slack-style incoming webhooks expect; timeout and retries with
 backoff from the config, default 10s and 3). An alert that cannot be
-delivered is kept in the store and retried by the next 'mlrun monitor'; a
-failed delivery is reported on stderr and never changes the exit code.
+delivered is kept in the store and retried by the next 'mlrun monitor' or
+'mlrun run'; a failed delivery is reported on stderr and never changes the
+exit code.
 MLRUN_ALERT_BACKOFF (a Go duration, default 500ms) sets the first wait
 between webhook attempts; it doubles up to 30s.
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -113,8 +114,18 @@ record go to the lineage store.
 Set MLRUN_CACHEVERIFY=1 to run cached steps anyway and fail when their outputs
 differ from the cached ones (a check that steps are deterministic).
 
-Exit codes: 0 ok, 1 a validation rule or gate failed, 2 invalid pipeline or
-input, 3 runtime failure.`,
+Alerts: a monitor step with an alerts setting whose checks fail (critical
+ones, or warnings too with alerts.on: warn) sends an alert to its sinks, as
+'mlrun monitor' does: a line of JSON to alerts.file (relative to the pipeline
+file) and an HTTP POST of the same JSON, with a "text" field, to
+alerts.webhook, with its timeout and retries. The run record says where each
+went. A monitor step taken from the cache sends none. An alert that cannot be
+delivered is kept in the store and retried by every later 'mlrun run' and
+'mlrun monitor'; a failed delivery is reported on stderr and never changes
+the exit code.
+
+Exit codes: 0 ok, 1 a validation rule, gate or critical monitor check
+failed, 2 invalid pipeline or input, 3 runtime failure.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := ef.pipelineArg(args)
@@ -182,6 +193,20 @@ input, 3 runtime failure.`,
 			head, err := st.AppendAudit(cmd.Context(), runAuditEntries(rec)...)
 			if auditErr == nil {
 				auditErr = err
+			}
+			// Alerts: the kept ones first, then those of this run's
+			// monitor steps; a failed delivery never changes the exit code.
+			delivered, _ := a.retryPending(cmd.Context(), st)
+			raised := a.runAlerts(cmd.Context(), st, rec)
+			if raised {
+				if err := st.PutRun(context.WithoutCancel(cmd.Context()), rec); err != nil {
+					fmt.Fprintf(a.stderr, "mlrun: run %s: cannot record its alerts: %v\n", rec.ID, err)
+				}
+			}
+			if delivered > 0 || raised {
+				if h, _, err := st.AuditHead(cmd.Context()); err == nil {
+					head = h
+				}
 			}
 			if auditErr != nil {
 				return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("run %s finished but the audit log could not be written: %w", rec.ID, auditErr))
@@ -357,6 +382,7 @@ func writeRunSummary(w io.Writer, rec *lineage.RunRecord) {
 			fmt.Fprintln(w, l)
 		}
 	}
+	writeRunAlerts(w, rec)
 	for _, s := range rec.Steps {
 		if s.Kind != "evaluate" || len(s.Metrics) == 0 {
 			continue
@@ -378,6 +404,24 @@ func writeRunSummary(w io.Writer, rec *lineage.RunRecord) {
 	writeBestVariants(w, rec)
 	fmt.Fprintf(w, "\n%s: %s in %s  (%d ran, %d cached, %d skipped, %d failed)\nrun id %s\n",
 		rec.Pipeline, strings.ToUpper(rec.Status), fmtDuration(rec.End.Sub(rec.Start)), ran, cached, skipped, failed, rec.ID)
+}
+
+// writeRunAlerts prints a line per alert a monitor step sent, per sink.
+func writeRunAlerts(w io.Writer, rec *lineage.RunRecord) {
+	header := false
+	for _, s := range rec.Steps {
+		for _, al := range s.Alerts {
+			if !header {
+				header = true
+				fmt.Fprintln(w, "\nalerts:")
+			}
+			status := fmt.Sprintf("delivered (%d attempt(s))", al.Attempts)
+			if !al.Delivered {
+				status = fmt.Sprintf("NOT delivered (%d attempt(s)), kept for the next run", al.Attempts)
+			}
+			fmt.Fprintf(w, "  %s -> %s: %s\n", s.ID, al.Sink, status)
+		}
+	}
 }
 
 func joinInts(xs []int, limit int) string {

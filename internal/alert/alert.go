@@ -3,9 +3,11 @@
 // timeout per attempt and bounded retries with exponential backoff.
 //
 // The JSON body carries a human `text` field, so Slack-style incoming
-// webhooks show it as the message. Keeping an alert that could not be
-// delivered (and retrying it later) is the caller's job: Send and
-// AppendFile only report the failure.
+// webhooks show it as the message. New builds the alert about a monitor's
+// failed checks, and a Sink (as a monitor step's alerts setting declares
+// it) delivers it. Keeping an alert that could not be delivered (and
+// retrying it later) is the caller's job: Send, AppendFile and
+// Sink.Deliver only report the failure.
 package alert
 
 import (
@@ -31,14 +33,20 @@ type Alert struct {
 	// Severity is the worst failed check's severity: critical or warn.
 	Severity string `json:"severity"`
 	// Text is the human message.
-	Text    string  `json:"text"`
-	Model   string  `json:"model,omitempty"`
-	Version int     `json:"version,omitempty"`
-	Run     string  `json:"run"`
-	Step    string  `json:"step"`
-	Data    string  `json:"data"`
-	Report  string  `json:"report"`
-	Failed  []Check `json:"failed"`
+	Text string `json:"text"`
+	// Model and Version name the registered model version monitored, if
+	// any.
+	Model   string `json:"model,omitempty"`
+	Version int    `json:"version,omitempty"`
+	// Run and Step say where the checks come from: the run and train step
+	// of the model (`mlrun monitor`), or the run and its monitor step
+	// (`mlrun run`).
+	Run  string `json:"run"`
+	Step string `json:"step"`
+	// Data names the batch; Report is the monitor report's object id.
+	Data   string  `json:"data"`
+	Report string  `json:"report"`
+	Failed []Check `json:"failed"`
 }
 
 // Check is a failed check with the numbers that tripped it.
@@ -169,6 +177,11 @@ func (w *Webhook) post(ctx context.Context, client *http.Client, timeout time.Du
 	req.Header.Set("User-Agent", "mlrun-monitor")
 	resp, err := client.Do(req)
 	if err != nil {
+		// A *url.Error repeats the whole URL, secret path included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
+		}
 		return true, err
 	}
 	defer resp.Body.Close()

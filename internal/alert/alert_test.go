@@ -81,9 +81,12 @@ func TestWebhookDown(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	url := srv.URL
 	srv.Close()
-	n, err := (&Webhook{URL: url, Retries: 2, Backoff: time.Millisecond}).Send(context.Background(), sample())
+	n, err := (&Webhook{URL: url + "/hooks/SECRET", Retries: 2, Backoff: time.Millisecond}).Send(context.Background(), sample())
 	if n != 3 || !errors.Is(err, ErrDelivery) {
 		t.Errorf("down: %d attempts, %v", n, err)
+	}
+	if err != nil && strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("down: the error shows the URL's secret path: %v", err)
 	}
 
 	block := make(chan struct{})
@@ -96,9 +99,12 @@ func TestWebhookDown(t *testing.T) {
 	defer slow.Close()
 	defer close(block)
 	start := time.Now()
-	n, err = (&Webhook{URL: slow.URL, Timeout: 50 * time.Millisecond, Retries: 1, Backoff: time.Millisecond}).Send(context.Background(), sample())
+	n, err = (&Webhook{URL: slow.URL + "/hooks/SECRET", Timeout: 50 * time.Millisecond, Retries: 1, Backoff: time.Millisecond}).Send(context.Background(), sample())
 	if n != 2 || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
 		t.Errorf("slow: %d attempts, %v after %v", n, err, time.Since(start))
+	}
+	if err != nil && strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("slow: the error shows the URL's secret path: %v", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -142,5 +148,36 @@ func TestRedact(t *testing.T) {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSink: a file sink appends; a webhook sink expands $VAR at delivery
+// and keeps it unexpanded in its name.
+func TestSink(t *testing.T) {
+	var got atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hooks/SECRET" {
+			got.Add(1)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("MLRUN_TEST_HOOK", srv.URL+"/hooks/SECRET")
+	wh := Sink{Webhook: "${MLRUN_TEST_HOOK}", Timeout: 5, Retries: 0}
+	if n, err := wh.Deliver(context.Background(), sample(), time.Millisecond); n != 1 || err != nil || got.Load() != 1 {
+		t.Errorf("webhook: %d attempts, %v, server saw %d", n, err, got.Load())
+	}
+	if wh.Name() != "webhook" || wh.String() != "webhook ${MLRUN_TEST_HOOK}" {
+		t.Errorf("webhook sink named %q, %q", wh.Name(), wh.String())
+	}
+	p := filepath.Join(t.TempDir(), "alerts.jsonl")
+	f := Sink{File: p}
+	if n, err := f.Deliver(context.Background(), sample(), 0); n != 1 || err != nil {
+		t.Errorf("file: %d attempts, %v", n, err)
+	}
+	if b, err := os.ReadFile(p); err != nil || strings.Count(string(b), "\n") != 1 {
+		t.Errorf("file: %q, %v", b, err)
+	}
+	if f.Name() != "file" || f.String() != "file "+p {
+		t.Errorf("file sink named %q, %q", f.Name(), f.String())
 	}
 }

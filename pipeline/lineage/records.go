@@ -159,6 +159,21 @@ type StepRecord struct {
 	Checks   []pipeline.Check     `json:"checks,omitempty"`
 	Notes    []string             `json:"notes,omitempty"`
 	Error    string               `json:"error,omitempty"`
+	// Alerts says what became of the alert a monitor step raised in this
+	// run, at each of its sinks, when the run ended (an undelivered alert
+	// is kept in the store and delivered by a later run; the audit log
+	// records that delivery).
+	Alerts []AlertStatus `json:"alerts,omitempty"`
+}
+
+// AlertStatus is what became of an alert at one sink.
+type AlertStatus struct {
+	// Sink names the sink: "file PATH" or "webhook URL" (unexpanded).
+	Sink      string `json:"sink"`
+	Delivered bool   `json:"delivered"`
+	Attempts  int    `json:"attempts"`
+	// Error is the last attempt's failure, when not delivered.
+	Error string `json:"error,omitempty"`
 }
 
 // CacheEntry is the remembered outcome of a step, stored as

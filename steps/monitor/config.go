@@ -92,8 +92,9 @@ type Config struct {
 	Drift     string      `json:"drift"`
 	Checks    []CheckSpec `json:"checks"`
 	Params    any         `json:"params,omitempty"`
-	// Alerts are where `mlrun monitor` sends the failed checks of a batch
-	// (nil: nowhere). They do not change the report.
+	// Alerts are where `mlrun run` (when the step runs, not when it is
+	// taken from the cache) and `mlrun monitor` send the failed checks of
+	// a batch (nil: nowhere). They do not change the report.
 	Alerts *Alerts `json:"alerts,omitempty"`
 
 	drift  *gateExpr

@@ -41,5 +41,6 @@
 // report for a batch given on the command line, with the checks of
 // ParseConfig (a --config file of monitor settings) or of the run's
 // monitor step (ConfigFromRecord). The `alerts` setting (Alerts) names
-// where `mlrun monitor` sends failed checks; it does not change the report.
+// where `mlrun run` (when the step runs) and `mlrun monitor` send failed
+// checks; it does not change the report.
 package monitor

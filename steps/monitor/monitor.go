@@ -61,7 +61,7 @@ func (kind) Settings() map[string]any {
 			"description": "rule over the per-feature variables that counts a feature as drifted (for drift_share)"},
 		"alerts": map[string]any{
 			"type": "object", "additionalProperties": false,
-			"description": "where `mlrun monitor` sends an alert when a check fails: a JSON-lines file and/or a webhook (HTTP POST of JSON with a text field), retried; undelivered alerts are kept in the store and retried on the next run",
+			"description": "where `mlrun run` (when the step runs) and `mlrun monitor` send an alert when a check fails: a JSON-lines file and/or a webhook (HTTP POST of JSON with a text field), retried; undelivered alerts are kept in the store and retried on the next run",
 			"properties": map[string]any{
 				"file":    map[string]any{"type": "string", "description": "JSON-lines file, relative to the pipeline file"},
 				"webhook": map[string]any{"type": "string", "description": "URL; $VAR is expanded from the environment when sending"},

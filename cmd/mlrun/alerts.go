@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -17,67 +18,34 @@ import (
 )
 
 // alertsNS holds the alerts that could not be delivered, one record per
-// alert and sink (records/alerts/<batch>--<sink>.json), until a later
-// `mlrun monitor` delivers them.
+// alert and sink (records/alerts/<alert>--<sink>.json), until a later
+// `mlrun monitor` or `mlrun run` delivers them.
 const alertsNS = "alerts"
 
-// Audit event types of mlrun monitor.
+// Audit event types of mlrun monitor, and of the alerts of mlrun run.
 const (
-	auditBatchMonitored    = "batch.monitored"
-	auditCheckFailed       = "monitor.check_failed"
-	auditAlertDelivered    = "alert.delivered"
-	auditAlertUndelivered  = "alert.undelivered"
-	defaultAlertRetries    = alert.DefaultRetries
-	defaultAlertTimeoutSec = 10
+	auditBatchMonitored   = "batch.monitored"
+	auditCheckFailed      = "monitor.check_failed"
+	auditAlertDelivered   = "alert.delivered"
+	auditAlertUndelivered = "alert.undelivered"
 )
-
-// sink is one alert destination: a JSON-lines file or a webhook URL (kept
-// unexpanded: $VAR is read from the environment at each delivery).
-type sink struct {
-	File    string  `json:"file,omitempty"`
-	Webhook string  `json:"webhook,omitempty"`
-	Timeout float64 `json:"timeout,omitempty"`
-	Retries int     `json:"retries"`
-}
-
-func (s sink) name() string {
-	if s.File != "" {
-		return "file"
-	}
-	return "webhook"
-}
-
-func (s sink) String() string {
-	if s.File != "" {
-		return "file " + s.File
-	}
-	return "webhook " + s.Webhook
-}
 
 // pendingAlert is an undelivered alert.
 type pendingAlert struct {
-	Sink      sink         `json:"sink"`
+	Sink      alert.Sink   `json:"sink"`
 	Alert     *alert.Alert `json:"alert"`
 	Attempts  int          `json:"attempts"`
 	LastError string       `json:"last_error"`
 	Since     time.Time    `json:"since"`
 }
 
-// alertStatus is what became of an alert at one sink, kept in the
-// monitor record.
-type alertStatus struct {
-	Sink      string `json:"sink"`
-	Delivered bool   `json:"delivered"`
-	Attempts  int    `json:"attempts"`
-	Error     string `json:"error,omitempty"`
-}
-
 // alertSinks returns the sinks of a monitor: the config's alerts, with
-// --alert-file and --webhook replacing the file and the webhook.
-func alertSinks(cfg *monitor.Config, file, webhook string) ([]sink, string) {
-	var s []sink
+// --alert-file and --webhook replacing the file and the webhook; and the
+// lowest severity that raises an alert.
+func alertSinks(cfg *monitor.Config, file, webhook string) ([]alert.Sink, string) {
+	var s []alert.Sink
 	on := monitor.Critical
-	timeout, retries := float64(defaultAlertTimeoutSec), defaultAlertRetries
+	timeout, retries := alert.DefaultTimeout.Seconds(), alert.DefaultRetries
 	if a := cfg.Alerts; a != nil {
 		if file == "" {
 			file = a.File
@@ -96,88 +64,61 @@ func alertSinks(cfg *monitor.Config, file, webhook string) ([]sink, string) {
 		}
 	}
 	if file != "" {
-		s = append(s, sink{File: file})
+		s = append(s, alert.Sink{File: file})
 	}
 	if webhook != "" {
-		s = append(s, sink{Webhook: webhook, Timeout: timeout, Retries: retries})
+		s = append(s, alert.Sink{Webhook: webhook, Timeout: timeout, Retries: retries})
 	}
 	return s, on
 }
 
-// newAlert describes the failed checks of a batch (failed critical checks,
-// and failed warnings when on is warn); nil when nothing to alert on.
+// newAlert describes the failed checks of a monitored batch (failed
+// critical checks, and failed warnings when on is warn); nil when nothing
+// to alert on.
 func newAlert(r *monitor.Report, rec *monitorRecord, on string) *alert.Alert {
-	a := &alert.Alert{ID: rec.name, Time: rec.Time, Severity: monitor.Warn, Model: rec.Model, Version: rec.Version,
-		Run: rec.Run, Step: rec.Step, Data: rec.Data, Report: rec.Report.String()}
-	var lines []string
-	for _, c := range r.Checks {
-		if c.Passed || (!c.Failed() && on != monitor.Warn) {
-			continue
-		}
-		sev := monitor.Warn
-		if c.Failed() {
-			sev, a.Severity = monitor.Critical, monitor.Critical
-		}
-		a.Failed = append(a.Failed, alert.Check{Name: c.Name, Severity: sev, Message: c.Message, Values: c.Values})
-		if len(lines) < 5 {
-			lines = append(lines, fmt.Sprintf("• %s (%s): %s", c.Name, sev, c.Message))
-		}
-	}
-	if len(a.Failed) == 0 {
-		return nil
-	}
 	what := rec.Step + " of run " + rec.Run
 	if rec.Model != "" {
 		what = fmt.Sprintf("%s@%d", rec.Model, rec.Version)
 	}
-	more := ""
-	if n := len(a.Failed) - len(lines); n > 0 {
-		more = fmt.Sprintf("\n… and %d more", n)
-	}
-	a.Text = fmt.Sprintf("mlrun monitor: %d %s check(s) failed for %s on %s (report %s)\n%s%s",
-		len(a.Failed), a.Severity, what, rec.Data, rec.Report.Short(), strings.Join(lines, "\n"), more)
-	return a
+	base := alert.Alert{ID: rec.name, Time: rec.Time, Model: rec.Model, Version: rec.Version,
+		Run: rec.Run, Step: rec.Step, Data: rec.Data, Report: rec.Report.String()}
+	return alert.New(base, r.Checks, on, alert.Subject{Source: "mlrun monitor", What: what, Report: rec.Report.Short()})
 }
 
-// deliver sends an alert to a sink once (with the webhook's retries).
-func deliver(ctx context.Context, s sink, a *alert.Alert) (int, error) {
-	if s.File != "" {
-		return 1, alert.AppendFile(s.File, a)
-	}
-	timeout := s.Timeout
-	if timeout <= 0 {
-		timeout = defaultAlertTimeoutSec
-	}
-	wh := &alert.Webhook{URL: os.ExpandEnv(s.Webhook), Timeout: time.Duration(timeout * float64(time.Second)), Retries: s.Retries}
+// alertBackoff is the first wait between webhook attempts:
+// MLRUN_ALERT_BACKOFF (a Go duration), else alert.DefaultBackoff.
+func alertBackoff() time.Duration {
 	if b := os.Getenv("MLRUN_ALERT_BACKOFF"); b != "" {
-		if d, err := time.ParseDuration(b); err == nil {
-			wh.Backoff = d
+		if d, err := time.ParseDuration(b); err == nil && d > 0 {
+			return d
 		}
 	}
-	return wh.Send(ctx, a)
+	return alert.DefaultBackoff
 }
 
 // sendAlerts delivers the alert to every sink; an alert a sink did not
 // take is kept in the store (alertsNS) for the next run. Failures are
 // reported on stderr and in the returned statuses, never as an error that
 // would change the exit code.
-func (a *app) sendAlerts(ctx context.Context, st *lineage.Store, al *alert.Alert, sinks []sink) []alertStatus {
-	var out []alertStatus
+func (a *app) sendAlerts(ctx context.Context, st *lineage.Store, al *alert.Alert, sinks []alert.Sink) []lineage.AlertStatus {
+	var out []lineage.AlertStatus
+	// What a sink did not take is kept even when ctx was cancelled.
+	keepCtx := context.WithoutCancel(ctx)
 	for _, s := range sinks {
-		n, err := deliver(ctx, s, al)
-		status := alertStatus{Sink: s.String(), Delivered: err == nil, Attempts: n}
+		n, err := s.Deliver(ctx, al, alertBackoff())
+		status := lineage.AlertStatus{Sink: s.String(), Delivered: err == nil, Attempts: n}
 		entry := lineage.AuditEntry{Type: auditAlertDelivered, Run: al.Run, Step: al.Step,
-			Detail: map[string]string{"alert": al.ID, "sink": s.name(), "attempts": strconv.Itoa(n)}}
+			Detail: map[string]string{"alert": al.ID, "sink": s.Name(), "attempts": strconv.Itoa(n)}}
 		if err != nil {
 			status.Error = err.Error()
 			entry.Type, entry.Detail["error"] = auditAlertUndelivered, err.Error()
-			fmt.Fprintf(a.stderr, "mlrun: alert to %s not delivered, kept for the next run: %v\n", s.name(), err)
+			fmt.Fprintf(a.stderr, "mlrun: alert to %s not delivered, kept for the next run: %v\n", s.Name(), err)
 			p := &pendingAlert{Sink: s, Alert: al, Attempts: n, LastError: err.Error(), Since: time.Now().UTC()}
-			if perr := putPending(ctx, st, p); perr != nil {
+			if perr := putPending(keepCtx, st, p); perr != nil {
 				fmt.Fprintf(a.stderr, "mlrun: cannot keep the undelivered alert: %v\n", perr)
 			}
 		}
-		if _, err := st.AppendAudit(ctx, entry); err != nil {
+		if _, err := st.AppendAudit(keepCtx, entry); err != nil {
 			fmt.Fprintf(a.stderr, "mlrun: audit: %v\n", err)
 		}
 		out = append(out, status)
@@ -185,16 +126,19 @@ func (a *app) sendAlerts(ctx context.Context, st *lineage.Store, al *alert.Alert
 	return out
 }
 
+// putPending keeps an undelivered alert, replacing the earlier record of
+// the same alert and sink.
 func putPending(ctx context.Context, st *lineage.Store, p *pendingAlert) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err
 	}
-	return st.Backend().PutRecord(ctx, alertsNS, p.Alert.ID+"--"+p.Sink.name(), b)
+	return st.Backend().PutRecord(ctx, alertsNS, p.Alert.ID+"--"+p.Sink.Name(), b)
 }
 
 // retryPending tries to deliver every kept alert, oldest first, removing
 // those delivered; it reports how many it delivered and how many remain.
+// Failures are reported on stderr, never as an error.
 func (a *app) retryPending(ctx context.Context, st *lineage.Store) (delivered, kept int) {
 	names, err := st.Backend().ListRecords(ctx, alertsNS)
 	if err != nil {
@@ -213,10 +157,10 @@ func (a *app) retryPending(ctx context.Context, st *lineage.Store) (delivered, k
 			kept++
 			continue
 		}
-		attempts, err := deliver(ctx, p.Sink, p.Alert)
+		attempts, err := p.Sink.Deliver(ctx, p.Alert, alertBackoff())
 		p.Attempts += attempts
 		entry := lineage.AuditEntry{Type: auditAlertDelivered, Run: p.Alert.Run, Step: p.Alert.Step,
-			Detail: map[string]string{"alert": p.Alert.ID, "sink": p.Sink.name(), "attempts": strconv.Itoa(p.Attempts), "kept_since": p.Since.Format(time.RFC3339)}}
+			Detail: map[string]string{"alert": p.Alert.ID, "sink": p.Sink.Name(), "attempts": strconv.Itoa(p.Attempts), "kept_since": p.Since.Format(time.RFC3339)}}
 		if err != nil {
 			kept++
 			p.LastError = err.Error()
@@ -285,4 +229,82 @@ func monitorRunRecord(r *monitor.Report, rec *monitorRecord) *lineage.RunRecord 
 	}
 	out.Steps = []lineage.StepRecord{step}
 	return out
+}
+
+// runAlerts raises the alerts of the monitor steps that ran in rec: for
+// each whose alerts setting is given and whose checks failed at or above
+// its alerts.on severity, an alert goes to its sinks (a relative file is
+// relative to the pipeline file), and the step's record says where it went
+// (lineage.StepRecord.Alerts). A monitor step taken from the cache raises
+// none: the run that computed it raised its alert, and a kept one is
+// retried by retryPending. It reports whether an alert was raised; a
+// failed delivery is reported on stderr, never as an error.
+func (a *app) runAlerts(ctx context.Context, st *lineage.Store, rec *lineage.RunRecord) bool {
+	raised := false
+	for i := range rec.Steps {
+		s := &rec.Steps[i]
+		if s.Kind != "monitor" || s.CacheHit || len(s.Config) == 0 ||
+			(s.Status != lineage.StepOK && s.Status != lineage.StepCheckFailed) {
+			continue
+		}
+		var cfg monitor.Config
+		if err := json.Unmarshal(s.Config, &cfg); err != nil {
+			fmt.Fprintf(a.stderr, "mlrun: step %q: alerts: %v\n", s.ID, err)
+			continue
+		}
+		if cfg.Alerts == nil {
+			continue
+		}
+		if f := cfg.Alerts.File; f != "" && !filepath.IsAbs(f) {
+			cfg.Alerts.File = filepath.Join(filepath.Dir(rec.File), f)
+		}
+		sinks, on := alertSinks(&cfg, "", "")
+		report := s.Outputs["report"].ID
+		base := alert.Alert{ID: rec.ID + "--" + s.ID, Time: rec.End, Run: rec.ID, Step: s.ID,
+			Data: monitoredData(rec, s), Report: report.String()}
+		al := alert.New(base, s.Checks, on, alert.Subject{Source: "mlrun run",
+			What: fmt.Sprintf("%s of run %s (%s)", s.ID, rec.ID, rec.Pipeline), Report: report.Short()})
+		if al == nil || len(sinks) == 0 {
+			continue
+		}
+		s.Alerts = a.sendAlerts(ctx, st, al, sinks)
+		raised = true
+	}
+	return raised
+}
+
+// monitoredData names the batch a monitor step compared: the files read
+// by the steps upstream of its current input, else that input's step.
+func monitoredData(rec *lineage.RunRecord, s *lineage.StepRecord) string {
+	cur, ok := s.Inputs["current"]
+	if !ok {
+		return "its current input"
+	}
+	first := rec.Producer(s.ID, cur.ID)
+	if first == "" {
+		return "its current input"
+	}
+	var files []string
+	seen := map[string]bool{first: true}
+	for queue := []string{first}; len(queue) > 0; queue = queue[1:] {
+		up := rec.Step(queue[0])
+		if up == nil {
+			continue
+		}
+		for _, f := range up.Files {
+			if !contains(files, f.Path) {
+				files = append(files, f.Path)
+			}
+		}
+		for _, name := range sortedKeys(up.Inputs) {
+			if p := rec.Producer(up.ID, up.Inputs[name].ID); p != "" && !seen[p] {
+				seen[p] = true
+				queue = append(queue, p)
+			}
+		}
+	}
+	if len(files) == 0 {
+		return "the output of step " + first
+	}
+	return strings.Join(files, ", ")
 }
