@@ -147,34 +147,57 @@ type hbin struct {
 	n    int64
 }
 
+// ghPair is one row's gradient and hessian, side by side so that a row's
+// pair is one read.
+type ghPair struct{ g, h float64 }
+
+// histStride is the width of a feature's slot in a histogram: every slot
+// holds 256 bins whatever the feature's number of bins, so a uint8 bin
+// indexes it without a bounds check.
+const histStride = 256
+
 type booster struct {
-	d      *Data
-	cfg    BoostConfig
-	jobs   int
-	off    []int // first bin of each feature in a histogram
-	size   int   // bins of a histogram
-	g, h   []float64
-	score  []float64
-	idx    []int32
-	tmp    []int32
-	tmp2   []int32
-	part   []hbin // histWave partial histograms
-	feats  []int  // this tree's features
-	counts []int
-	pool   [][]hbin
-	inBag  []bool
+	d     *Data
+	cfg   BoostConfig
+	jobs  int
+	off   []int // first bin of each feature in a histogram
+	size  int   // bins of a histogram
+	gh    []ghPair
+	unitW bool // every row weight is 1: g = p − y, h = p·(1 − p)
+	score []float64
+	// idx holds the rows of the tree's leaves, each leaf a range; tmp is
+	// partitionBatch's scratch for the rows going right.
+	idx, tmp []int32
+	part     []hbin // partial histograms, one per chunk
+	feats    []int  // this tree's features
+	pool     [][]hbin
+	inBag    []bool
+
+	// Scratch reused by every tree.
+	free   []*gbLeaf
+	luts   [][256]uint8
+	ptasks []partTask
+	htasks []histTask
+	first  []int
+	sums   [][2]float64
+	isLeaf []bool
 }
 
 func newBooster(d *Data, cfg BoostConfig, jobs int) *booster {
-	b := &booster{d: d, cfg: cfg, jobs: workers(jobs)}
-	for _, nb := range d.nb {
+	b := &booster{d: d, cfg: cfg, jobs: workers(jobs), unitW: true}
+	for range d.nb {
 		b.off = append(b.off, b.size)
-		b.size += nb
+		b.size += histStride
+	}
+	for _, w := range d.W {
+		if w != 1 {
+			b.unitW = false
+			break
+		}
 	}
 	n := d.Rows
-	b.g, b.h, b.score = make([]float64, n), make([]float64, n), make([]float64, n)
+	b.gh, b.score = make([]ghPair, n), make([]float64, n)
 	b.idx, b.tmp = make([]int32, n), make([]int32, n)
-	b.counts = make([]int, chunks(n)+1)
 	return b
 }
 
@@ -190,6 +213,24 @@ func (b *booster) getHist() []hbin {
 func (b *booster) putHist(h []hbin) {
 	if h != nil {
 		b.pool = append(b.pool, h)
+	}
+}
+
+// newLeaf returns a zeroed leaf, reusing one of an earlier tree.
+func (b *booster) newLeaf() *gbLeaf {
+	if k := len(b.free); k > 0 {
+		l := b.free[k-1]
+		b.free = b.free[:k-1]
+		*l = gbLeaf{}
+		return l
+	}
+	return new(gbLeaf)
+}
+
+// partials returns k partial histograms (b.part grown as needed).
+func (b *booster) partials(k int) {
+	if len(b.part) < k*b.size {
+		b.part = make([]hbin, k*b.size)
 	}
 }
 
@@ -209,6 +250,8 @@ type gbLeaf struct {
 	// sibling is the larger child whose histogram is the parent's
 	// minus this one's (set on the smaller child).
 	sibling *gbLeaf
+	// kids are the children once the leaf is split.
+	kids [2]*gbLeaf
 }
 
 func (b *booster) fit(ctx context.Context, vbins [][]uint8, vy []float64, vrows int) (*model.Ensemble, error) {
@@ -230,21 +273,26 @@ func (b *booster) fit(ctx context.Context, vbins [][]uint8, vy []float64, vrows 
 		vscore[i] = base
 	}
 	curve := &model.Curve{}
-	var trees []forestTree
+	trees := make([]forestTree, 0, cfg.Trees)
 	best, bestLoss := -1, math.Inf(1)
 	early := cfg.EarlyStoppingRounds > 0 && vrows > 0
+	// Without row subsampling the root holds every row in order, so its
+	// histogram's partial sums are taken in the gradient pass.
+	fused := cfg.Subsample == 1
 	for t := range cfg.Trees {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		loss := b.gradients()
+		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(t)))
+		b.drawFeatures(rng)
+		loss := b.gradients(fused)
 		if t > 0 {
 			curve.Train = append(curve.Train, loss)
 		}
-		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(t)))
-		tr, leaves := b.grow(rng)
+		tr, leaves := b.grow(rng, fused)
 		trees = append(trees, tr)
 		b.update(tr, leaves)
+		b.free = append(b.free, leaves...)
 		if vrows > 0 {
 			vl := b.scoreValid(tr, vbins, vy, vscore)
 			curve.Valid = append(curve.Valid, vl)
@@ -256,7 +304,8 @@ func (b *booster) fit(ctx context.Context, vbins [][]uint8, vy []float64, vrows 
 			}
 		}
 	}
-	curve.Train = append(curve.Train, b.gradients())
+	b.feats = b.feats[:0]
+	curve.Train = append(curve.Train, b.gradients(false))
 	keep := len(trees)
 	if early {
 		keep = best + 1
@@ -265,23 +314,60 @@ func (b *booster) fit(ctx context.Context, vbins [][]uint8, vy []float64, vrows 
 	return assemble(d, model.GradientBoosting, base, trees[:keep], curve, cfg, vrows)
 }
 
+// drawFeatures draws the tree's features (all of them without column
+// subsampling).
+func (b *booster) drawFeatures(rng *rand.Rand) {
+	p := len(b.d.Features)
+	b.feats = b.feats[:0]
+	if b.cfg.Colsample < 1 {
+		perm := rng.Perm(p)
+		k := max(1, int(math.Round(b.cfg.Colsample*float64(p))))
+		b.feats = append(b.feats, perm[:k]...)
+		sort.Ints(b.feats)
+	} else {
+		for f := range p {
+			b.feats = append(b.feats, f)
+		}
+	}
+}
+
 // gradients computes g and h from the scores and returns the mean log
-// loss (unweighted) of the scores.
-func (b *booster) gradients() float64 {
+// loss (unweighted) of the scores. With root set, it also sums chunk k's
+// rows into the partial histogram k of the tree's features (see
+// histBatch), while the chunk's gradients are in cache.
+func (b *booster) gradients(root bool) float64 {
 	n := b.d.Rows
 	nc := chunks(n)
 	partial := make([]float64, nc)
 	y, w := b.d.Y, b.d.W
+	if root {
+		b.partials(nc)
+	}
 	parallelFor(nc, b.jobs, func(k int) {
 		lo, hi := k*chunkRows, min(n, (k+1)*chunkRows)
 		var s float64
-		for i := lo; i < hi; i++ {
-			l, p := logLoss(b.score[i], y[i])
-			s += l
-			b.g[i] = w[i] * (p - y[i])
-			b.h[i] = w[i] * p * (1 - p)
+		score, gh := b.score[lo:hi], b.gh[lo:hi]
+		yc := y[lo:hi]
+		if b.unitW {
+			for i, x := range score {
+				l, p := logLoss(x, yc[i])
+				s += l
+				gh[i] = ghPair{p - yc[i], p * (1 - p)}
+			}
+		} else {
+			wc := w[lo:hi]
+			for i, x := range score {
+				l, p := logLoss(x, yc[i])
+				s += l
+				gh[i] = ghPair{wc[i] * (p - yc[i]), wc[i] * p * (1 - p)}
+			}
 		}
 		partial[k] = s
+		if root {
+			dst := b.part[k*b.size : (k+1)*b.size]
+			b.clearHist(dst)
+			b.accumulateRange(lo, hi, dst)
+		}
 	})
 	var s float64
 	for _, v := range partial {
@@ -290,23 +376,12 @@ func (b *booster) gradients() float64 {
 	return s / float64(n)
 }
 
-// grow grows one tree on the current gradients.
-func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
+// grow grows one tree on the current gradients; with fused, the root's
+// partial histograms are already summed (see gradients).
+func (b *booster) grow(rng *rand.Rand, fused bool) (forestTree, []*gbLeaf) {
 	d, cfg := b.d, b.cfg
 	p := len(d.Features)
 	tr := forestTree{gain: make([]float64, p), splits: make([]int, p)}
-	// Features.
-	b.feats = b.feats[:0]
-	if cfg.Colsample < 1 {
-		perm := rng.Perm(p)
-		k := max(1, int(math.Round(cfg.Colsample*float64(p))))
-		b.feats = append(b.feats, perm[:k]...)
-		sort.Ints(b.feats)
-	} else {
-		for f := range p {
-			b.feats = append(b.feats, f)
-		}
-	}
 	// Rows.
 	n := 0
 	if cfg.Subsample < 1 {
@@ -327,22 +402,24 @@ func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
 		}
 		n = d.Rows
 	}
-	root := &gbLeaf{node: 0, lo: 0, hi: n, n: n, hist: b.getHist()}
-	b.histBatch([]*gbLeaf{root})
+	root := b.newLeaf()
+	*root = gbLeaf{node: 0, lo: 0, hi: n, n: n, hist: b.getHist()}
+	b.histBatch([]*gbLeaf{root}, fused)
 	f0 := b.feats[0]
 	for _, hb := range root.hist[b.off[f0] : b.off[f0]+d.nb[f0]] {
 		root.g += hb.g
 		root.h += hb.h
 	}
 	tr.nodes = append(tr.nodes, model.Node{})
-	cats := map[int32][catWords]uint64{}
+	var cats map[int32][catWords]uint64
 	b.findSplit(root)
 	leaves := []*gbLeaf{root}
+	var batch, smalls, next []*gbLeaf
 	for {
 		// The leaves to split now: every splittable leaf when only the
 		// depth bounds the tree (the order of splits does not change
 		// it), else the one with the largest gain (ties: first).
-		var batch []*gbLeaf
+		batch = batch[:0]
 		if cfg.MaxLeaves == 0 {
 			for _, l := range leaves {
 				if l.ok {
@@ -364,8 +441,7 @@ func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
 			break
 		}
 		b.partitionBatch(batch)
-		var smalls []*gbLeaf
-		children := make(map[*gbLeaf][2]*gbLeaf, len(batch))
+		smalls = smalls[:0]
 		for _, l := range batch {
 			f := l.best.feature
 			tr.gain[f] += l.gain
@@ -375,6 +451,9 @@ func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
 			node.Left, node.Feature = left, uint16(f)
 			if d.cat[f] {
 				node.Flags = model.NodeCategorical
+				if cats == nil {
+					cats = map[int32][catWords]uint64{}
+				}
 				cats[l.node] = l.best.cats
 			} else {
 				node.Bin = l.best.bin
@@ -384,8 +463,10 @@ func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
 			}
 			tr.nodes = append(tr.nodes, model.Node{}, model.Node{})
 			nl := l.nl
-			lc := &gbLeaf{node: left, lo: l.lo, hi: l.lo + nl, depth: l.depth + 1, g: l.gl, h: l.hl, n: nl}
-			rc := &gbLeaf{node: left + 1, lo: l.lo + nl, hi: l.hi, depth: l.depth + 1, g: l.g - l.gl, h: l.h - l.hl, n: l.n - nl}
+			lc, rc := b.newLeaf(), b.newLeaf()
+			*lc = gbLeaf{node: left, lo: l.lo, hi: l.lo + nl, depth: l.depth + 1, g: l.gl, h: l.hl, n: nl}
+			*rc = gbLeaf{node: left + 1, lo: l.lo + nl, hi: l.hi, depth: l.depth + 1, g: l.g - l.gl, h: l.h - l.hl, n: l.n - nl}
+			l.kids = [2]*gbLeaf{lc, rc}
 			// The smaller child's histogram is summed, the larger one's
 			// is the parent's minus it.
 			small, large := lc, rc
@@ -396,7 +477,6 @@ func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
 				// Leaves for good: no histogram needed.
 				b.putHist(l.hist)
 				l.hist = nil
-				children[l] = [2]*gbLeaf{lc, rc}
 				continue
 			}
 			small.hist = b.getHist()
@@ -404,27 +484,27 @@ func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
 			l.hist = nil
 			small.sibling = large
 			smalls = append(smalls, small)
-			children[l] = [2]*gbLeaf{lc, rc}
 		}
-		b.histBatch(smalls)
+		b.histBatch(smalls, false)
 		// Histograms of leaves that cannot split are no longer needed.
 		for _, l := range smalls {
-			for _, x := range []*gbLeaf{l, l.sibling} {
+			for _, x := range [2]*gbLeaf{l, l.sibling} {
 				if !x.ok {
 					b.putHist(x.hist)
 					x.hist = nil
 				}
 			}
 		}
-		var next []*gbLeaf
+		next = next[:0]
 		for _, l := range leaves {
-			if c, ok := children[l]; ok {
-				next = append(next, c[0], c[1])
+			if l.kids[0] != nil {
+				next = append(next, l.kids[0], l.kids[1])
+				b.free = append(b.free, l)
 			} else {
 				next = append(next, l)
 			}
 		}
-		leaves = next
+		leaves, next = next, leaves
 	}
 	for _, l := range leaves {
 		b.putHist(l.hist)
@@ -432,13 +512,15 @@ func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
 	}
 	// Values of every node: −η·G/(H+λ), and covers H. Internal node sums
 	// are recomputed from their children in reverse node order.
-	sums := make([][2]float64, len(tr.nodes))
-	isLeaf := make([]bool, len(tr.nodes))
+	m := len(tr.nodes)
+	b.sums = append(b.sums[:0], make([][2]float64, m)...)
+	b.isLeaf = append(b.isLeaf[:0], make([]bool, m)...)
+	sums, isLeaf := b.sums, b.isLeaf
 	for _, l := range leaves {
 		sums[l.node] = [2]float64{l.g, l.h}
 		isLeaf[l.node] = true
 	}
-	for i := len(tr.nodes) - 1; i >= 0; i-- {
+	for i := m - 1; i >= 0; i-- {
 		nd := &tr.nodes[i]
 		if isLeaf[i] {
 			nd.Flags, nd.Left, nd.Feature, nd.Bin = model.NodeLeaf, 0, 0, 0
@@ -449,11 +531,13 @@ func (b *booster) grow(rng *rand.Rand) (forestTree, []*gbLeaf) {
 		nd.Value = b.leafValue(sums[i][0], sums[i][1])
 		nd.Cover = max(0, sums[i][1])
 	}
-	tr.catPos = make([]int32, len(tr.nodes))
-	for i := range tr.nodes {
-		if c, ok := cats[int32(i)]; ok {
-			tr.catPos[i] = int32(len(tr.cats))
-			tr.cats = append(tr.cats, c)
+	if len(cats) > 0 {
+		tr.catPos = make([]int32, m)
+		for i := range tr.nodes {
+			if c, ok := cats[int32(i)]; ok {
+				tr.catPos[i] = int32(len(tr.cats))
+				tr.cats = append(tr.cats, c)
+			}
 		}
 	}
 	return tr, leaves
@@ -467,56 +551,61 @@ func (b *booster) leafValue(g, h float64) float64 {
 	return -b.cfg.LearningRate * g / den
 }
 
+// histTask sums chunk k of a leaf's rows into part (nil: into the leaf's
+// own histogram, the leaf having one chunk).
+type histTask struct {
+	l    *gbLeaf
+	k    int
+	part []hbin
+}
+
 // histBatch sums the gradients of each leaf's rows into its histogram,
 // over fixed chunks of the leaf's rows combined in chunk order; then, for
 // a leaf with a sibling, it subtracts the histogram from the sibling's
-// (which holds the parent's), and finds both leaves' best splits.
-func (b *booster) histBatch(leaves []*gbLeaf) {
-	type task struct {
-		l    *gbLeaf
-		k    int
-		part []hbin // nil: the leaf's own histogram (one chunk)
-	}
-	var tasks []task
+// (which holds the parent's), and finds both leaves' best splits. With
+// summed, leaves is the root alone, whose partial histograms gradients
+// has taken.
+func (b *booster) histBatch(leaves []*gbLeaf, summed bool) {
 	need := 0
 	for _, l := range leaves {
-		if chunks(l.n) > 1 {
-			need += chunks(l.n)
+		if nc := chunks(l.n); nc > 1 || summed {
+			need += nc
 		}
 	}
-	if len(b.part) < need*b.size {
-		b.part = make([]hbin, need*b.size)
+	if !summed {
+		b.partials(need)
 	}
+	b.first = append(b.first[:0], 0)
+	tasks := b.htasks[:0]
 	used := 0
 	for _, l := range leaves {
 		nc := chunks(l.n)
-		if nc <= 1 {
-			tasks = append(tasks, task{l: l})
+		if nc <= 1 && !summed {
+			tasks = append(tasks, histTask{l: l})
+			b.first = append(b.first, used)
 			continue
 		}
 		for k := range nc {
-			tasks = append(tasks, task{l: l, k: k, part: b.part[used*b.size : (used+1)*b.size]})
+			tasks = append(tasks, histTask{l: l, k: k, part: b.part[used*b.size : (used+1)*b.size]})
 			used++
 		}
+		b.first = append(b.first, used)
 	}
-	parallelFor(len(tasks), b.jobs, func(i int) {
-		t := tasks[i]
-		dst := t.part
-		if dst == nil {
-			dst = t.l.hist
-		}
-		b.clearHist(dst)
-		lo := t.l.lo + t.k*chunkRows
-		b.accumulate(b.idx[lo:min(t.l.hi, lo+chunkRows)], dst)
-	})
+	b.htasks = tasks
+	if !summed {
+		parallelFor(len(tasks), b.jobs, func(i int) {
+			t := tasks[i]
+			dst := t.part
+			if dst == nil {
+				dst = t.l.hist
+			}
+			b.clearHist(dst)
+			lo := t.l.lo + t.k*chunkRows
+			b.accumulate(b.idx[lo:min(t.l.hi, lo+chunkRows)], dst)
+		})
+	}
 	// Reduce, subtract and find splits, one leaf per task.
-	first := make([]int, len(leaves)+1)
-	for i, l := range leaves {
-		first[i+1] = first[i]
-		if nc := chunks(l.n); nc > 1 {
-			first[i+1] += nc
-		}
-	}
+	first := b.first
 	parallelFor(len(leaves), b.jobs, func(i int) {
 		l := leaves[i]
 		d := b.d
@@ -558,63 +647,167 @@ func (b *booster) clearHist(h []hbin) {
 	}
 }
 
+// accumulate adds the gradients of rows to dst, row by row, each row to
+// the histograms of up to four features at a time (a row's pair is read
+// once per four features; every bin's sum is still taken in row order).
 func (b *booster) accumulate(rows []int32, dst []hbin) {
-	g, h := b.g, b.h
-	for _, f := range b.feats {
-		hf := dst[b.off[f] : b.off[f]+b.d.nb[f]]
-		bins := b.d.Bins[f]
-		for _, r := range rows {
-			e := &hf[bins[r]]
-			e.g += g[r]
-			e.h += h[r]
-			e.n++
+	gh, feats := b.gh, b.feats
+	for len(feats) > 0 {
+		switch {
+		case len(feats) >= 4:
+			h0, b0 := b.slot(dst, feats[0])
+			h1, b1 := b.slot(dst, feats[1])
+			h2, b2 := b.slot(dst, feats[2])
+			h3, b3 := b.slot(dst, feats[3])
+			for _, r := range rows {
+				p := gh[r]
+				e := &h0[b0[r]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+				e = &h1[b1[r]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+				e = &h2[b2[r]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+				e = &h3[b3[r]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+			}
+			feats = feats[4:]
+		case len(feats) >= 2:
+			h0, b0 := b.slot(dst, feats[0])
+			h1, b1 := b.slot(dst, feats[1])
+			for _, r := range rows {
+				p := gh[r]
+				e := &h0[b0[r]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+				e = &h1[b1[r]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+			}
+			feats = feats[2:]
+		default:
+			h0, b0 := b.slot(dst, feats[0])
+			for _, r := range rows {
+				p := gh[r]
+				e := &h0[b0[r]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+			}
+			feats = feats[1:]
 		}
 	}
 }
 
-// partitionBatch reorders each leaf's rows stably, the rows going left
-// by its split first: every chunk of a leaf is split into tmp (lefts)
-// and tmp2 (rights), then the pieces are copied back in chunk order.
-func (b *booster) partitionBatch(leaves []*gbLeaf) {
-	type task struct {
-		l      *gbLeaf
-		k      int
-		lut    *[256]bool
-		nl, nr int
+// accumulateRange is accumulate for the rows lo..hi−1 in order.
+func (b *booster) accumulateRange(lo, hi int, dst []hbin) {
+	gh, feats := b.gh[lo:hi], b.feats
+	for len(feats) > 0 {
+		switch {
+		case len(feats) >= 4:
+			h0, b0 := b.slot(dst, feats[0])
+			h1, b1 := b.slot(dst, feats[1])
+			h2, b2 := b.slot(dst, feats[2])
+			h3, b3 := b.slot(dst, feats[3])
+			b0, b1, b2, b3 = b0[lo:hi], b1[lo:hi], b2[lo:hi], b3[lo:hi]
+			for i, p := range gh {
+				e := &h0[b0[i]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+				e = &h1[b1[i]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+				e = &h2[b2[i]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+				e = &h3[b3[i]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+			}
+			feats = feats[4:]
+		default:
+			h0, b0 := b.slot(dst, feats[0])
+			b0 = b0[lo:hi]
+			for i, p := range gh {
+				e := &h0[b0[i]]
+				e.g += p.g
+				e.h += p.h
+				e.n++
+			}
+			feats = feats[1:]
+		}
 	}
-	var tasks []task
-	first := make([]int, len(leaves)+1)
+}
+
+// slot returns feature f's 256 bins in histogram h and its bins.
+func (b *booster) slot(h []hbin, f int) (*[histStride]hbin, []uint8) {
+	return (*[histStride]hbin)(h[b.off[f] : b.off[f]+histStride]), b.d.Bins[f]
+}
+
+// partTask partitions chunk k of a leaf's rows; nl is how many went left.
+type partTask struct {
+	l   *gbLeaf
+	k   int
+	lut *[256]uint8
+	nl  int
+}
+
+// partitionBatch reorders each leaf's rows stably, the rows going left
+// by its split first: within every chunk of a leaf the lefts are
+// compacted in place and the rights copied to tmp (branch-free), then the
+// leaf's left pieces are moved down in chunk order and its right pieces
+// copied after them.
+func (b *booster) partitionBatch(leaves []*gbLeaf) {
+	for len(b.luts) < len(leaves) {
+		b.luts = append(b.luts, [256]uint8{})
+	}
+	tasks := b.ptasks[:0]
+	b.first = append(b.first[:0], 0)
 	for i, l := range leaves {
-		lut := new([256]bool)
+		lut := &b.luts[i]
 		for v := range 256 {
-			lut[v] = l.best.left(b.d, uint8(v))
+			lut[v] = 0
+			if l.best.left(b.d, uint8(v)) {
+				lut[v] = 1
+			}
 		}
 		nc := chunks(l.n)
 		for k := range nc {
-			tasks = append(tasks, task{l: l, k: k, lut: lut})
+			tasks = append(tasks, partTask{l: l, k: k, lut: lut})
 		}
-		first[i+1] = first[i] + nc
+		b.first = append(b.first, b.first[i]+nc)
 	}
-	if b.tmp2 == nil {
-		b.tmp2 = make([]int32, b.d.Rows)
-	}
+	b.ptasks = tasks
 	parallelFor(len(tasks), b.jobs, func(i int) {
 		t := &tasks[i]
 		lo := t.l.lo + t.k*chunkRows
 		hi := min(t.l.hi, lo+chunkRows)
 		bins, lut := b.d.Bins[t.l.best.feature], t.lut
-		l, r := lo, lo
-		for _, row := range b.idx[lo:hi] {
-			if lut[bins[row]] {
-				b.tmp[l] = row
-				l++
-			} else {
-				b.tmp2[r] = row
-				r++
-			}
+		idx, tmp := b.idx[lo:hi], b.tmp[lo:hi]
+		l, r := 0, 0
+		for _, row := range idx {
+			left := int(lut[bins[row]])
+			idx[l] = row
+			tmp[r] = row
+			l += left
+			r += 1 - left
 		}
-		t.nl, t.nr = l-lo, r-lo
+		t.nl = l
 	})
+	first := b.first
 	for i, l := range leaves {
 		nl := 0
 		for k := first[i]; k < first[i+1]; k++ {
@@ -626,12 +819,17 @@ func (b *booster) partitionBatch(leaves []*gbLeaf) {
 	}
 	parallelFor(len(leaves), b.jobs, func(i int) {
 		l := leaves[i]
-		pl, pr := l.lo, l.lo+l.nl
+		p := l.lo
 		for k := first[i]; k < first[i+1]; k++ {
 			t := tasks[k]
 			lo := l.lo + t.k*chunkRows
-			pl += copy(b.idx[pl:], b.tmp[lo:lo+t.nl])
-			pr += copy(b.idx[pr:], b.tmp2[lo:lo+t.nr])
+			p += copy(b.idx[p:], b.idx[lo:lo+t.nl])
+		}
+		for k := first[i]; k < first[i+1]; k++ {
+			t := tasks[k]
+			lo := l.lo + t.k*chunkRows
+			hi := min(l.hi, lo+chunkRows)
+			p += copy(b.idx[p:], b.tmp[lo:lo+(hi-lo-t.nl)])
 		}
 	})
 }
