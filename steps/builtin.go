@@ -12,6 +12,8 @@ import (
 	"github.com/mlrun-cli/mlrun/steps/load"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/monitor"
+	"github.com/mlrun-cli/mlrun/steps/register"
+	"github.com/mlrun-cli/mlrun/steps/report"
 	"github.com/mlrun-cli/mlrun/steps/split"
 	"github.com/mlrun-cli/mlrun/steps/table"
 	"github.com/mlrun-cli/mlrun/steps/train"
@@ -30,6 +32,8 @@ func Builtin() (*pipeline.Registry, error) {
 		train.Kind(),
 		evaluate.Kind(),
 		monitor.Kind(),
+		register.Kind(),
+		report.Kind(),
 	}
 	for _, k := range kinds {
 		if err := reg.Register(k); err != nil {
@@ -37,14 +41,16 @@ func Builtin() (*pipeline.Registry, error) {
 		}
 	}
 	decoders := map[string]pipeline.DecodeFunc{
-		"dataset":    func(b []byte) (pipeline.Object, error) { return table.Decode(b) },
-		"model":      func(b []byte) (pipeline.Object, error) { return model.Decode(b) },
-		"validation": pipeline.DocumentDecoder("validation"),
-		"metrics":    pipeline.DocumentDecoder("metrics"),
-		"profile":    pipeline.DocumentDecoder("profile"),
-		"monitor":    pipeline.DocumentDecoder("monitor"),
+		"dataset":         func(b []byte) (pipeline.Object, error) { return table.Decode(b) },
+		"model":           func(b []byte) (pipeline.Object, error) { return model.Decode(b) },
+		"validation":      pipeline.DocumentDecoder("validation"),
+		"metrics":         pipeline.DocumentDecoder("metrics"),
+		"profile":         pipeline.DocumentDecoder("profile"),
+		"monitor":         pipeline.DocumentDecoder("monitor"),
+		register.TypeName: pipeline.DocumentDecoder(register.TypeName),
+		report.TypeName:   pipeline.DocumentDecoder(report.TypeName),
 	}
-	for _, name := range []string{"dataset", "model", "validation", "metrics", "profile", "monitor"} {
+	for _, name := range []string{"dataset", "model", "validation", "metrics", "profile", "monitor", register.TypeName, report.TypeName} {
 		if err := reg.RegisterObject(name, decoders[name]); err != nil {
 			return nil, fmt.Errorf("register object %s: %w", name, err)
 		}

@@ -28,6 +28,18 @@ func (a *app) openRegistry() (*lineage.Store, *registry.Registry, error) {
 	}), nil
 }
 
+// describeModel returns the registry's description of a stored model
+// object: its algorithm, features and target.
+func (a *app) describeModel(st *lineage.Store) func(ctx context.Context, ref lineage.ObjectRef) (string, []string, string, error) {
+	return func(ctx context.Context, ref lineage.ObjectRef) (string, []string, string, error) {
+		m, err := a.loadModel(ctx, st, ref.ID)
+		if err != nil {
+			return "", nil, "", err
+		}
+		return m.Algorithm(), m.Features(), m.Target().Name, nil
+	}
+}
+
 func (a *app) modelsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "models",
@@ -87,13 +99,7 @@ Exit codes: 0 registered, 2 invalid usage or step, 3 store failure.`,
 			}
 			v, head, err := reg.Register(ctx, registry.RegisterRequest{
 				Name: name, Run: run, Step: step, Gates: gates, Aliases: aliases, Reason: reason,
-				Describe: func(ctx context.Context, ref lineage.ObjectRef) (string, []string, string, error) {
-					m, err := a.loadModel(ctx, st, ref.ID)
-					if err != nil {
-						return "", nil, "", err
-					}
-					return m.Algorithm(), m.Features(), m.Target().Name, nil
-				},
+				Describe: a.describeModel(st),
 			})
 			if err != nil {
 				return err

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -633,11 +636,25 @@ func RowHash(header, rec []string) string {
 	return hex.EncodeToString(s[:])
 }
 
-// writeFileAtomic writes a file through a temporary file and a rename.
+// writeFileAtomic writes a file through a temporary file and a rename;
+// the file is created 0644 less the umask, as os.WriteFile does.
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".mlrun-predict-*")
-	if err != nil {
-		return err
+	var tmp *os.File
+	for {
+		var r [8]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return err
+		}
+		name := filepath.Join(filepath.Dir(path), ".mlrun-"+hex.EncodeToString(r[:]))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		tmp = f
+		break
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()

@@ -198,12 +198,14 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 			// monitor steps; a failed delivery never changes the exit code.
 			delivered, _ := a.retryPending(cmd.Context(), st)
 			raised := a.runAlerts(cmd.Context(), st, rec)
-			if raised {
+			// Register and report steps act once the run has finished.
+			actionLines, acted, actionErr := a.runActions(cmd.Context(), st, rec)
+			if raised || acted {
 				if err := st.PutRun(context.WithoutCancel(cmd.Context()), rec); err != nil {
 					fmt.Fprintf(a.stderr, "mlrun: run %s: cannot record its alerts: %v\n", rec.ID, err)
 				}
 			}
-			if delivered > 0 || raised {
+			if delivered > 0 || raised || acted {
 				if h, _, err := st.AuditHead(cmd.Context()); err == nil {
 					head = h
 				}
@@ -220,7 +222,13 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 				}
 			} else if !quiet {
 				writeRunSummary(a.stdout, rec)
+				for _, l := range actionLines {
+					fmt.Fprintln(a.stdout, l)
+				}
 				fmt.Fprintf(a.stdout, "audit head %s\n", head)
+			}
+			if runErr == nil && actionErr != nil {
+				return actionErr
 			}
 			if runErr != nil {
 				if asJSON || pipeline.ExitCode(runErr) == pipeline.ExitCheckFailed {

@@ -69,6 +69,18 @@ func (g GateResult) String() string {
 // readsCurrent reports whether a gate reads the current holder's metrics.
 func readsCurrent(src string) bool { return currentRe.MatchString(src) }
 
+// CheckGate compiles a promotion gate as the registry will, over metrics
+// (the candidate's, and the holder's as current.NAME), so that a pipeline
+// can report a bad gate before anything runs.
+func CheckGate(src string, metrics []string, compile GateCompiler) error {
+	m := lineage.Metrics{}
+	for _, k := range metrics {
+		m[k] = 0
+	}
+	_, err := (&Registry{compile: compile}).compileGate(src, m, m)
+	return err
+}
+
 // compileGate compiles a promotion gate over the candidate's metric names
 // and the holder's as current.NAME.
 func (r *Registry) compileGate(src string, candidate, current lineage.Metrics) (Gate, error) {

@@ -83,7 +83,9 @@ func Describe(run *lineage.RunRecord, stepID string) (*Version, error) {
 		for _, in := range e.Inputs {
 			reads = reads || in.ID == obj.ID
 		}
-		if !reads || e.ID == stepID {
+		// Steps that read the model without judging it (register) are
+		// not evaluations.
+		if !reads || e.ID == stepID || (len(e.Metrics) == 0 && len(e.Checks) == 0) {
 			continue
 		}
 		v.Evaluations = append(v.Evaluations, Evaluation{Step: e.ID, Kind: e.Kind, Metrics: e.Metrics, Checks: e.Checks, Outputs: e.Outputs})

@@ -43,6 +43,11 @@ func (kind) Outputs() []string { return []string{"model", "profile"} }
 
 func (kind) Required() []string { return []string{"algorithm", "target"} }
 
+// MetricNames lists the metrics a train step records.
+func MetricNames() []string {
+	return []string{"train_rows", "iterations", "train_auc", "train_log_loss"}
+}
+
 // TrailingSettings implements pfmt.SettingTrailer: the per-algorithm
 // blocks come after the step's other settings.
 func (kind) TrailingSettings() []string { return algorithmNames() }
