@@ -39,6 +39,10 @@ type monitorRecord struct {
 	// (empty when the batch was monitored by --run and --step).
 	Model   string     `json:"model,omitempty"`
 	Version int        `json:"version,omitempty"`
+	// ModelObject is the model compared; history matches a registered
+	// version by it (a pipeline may monitor a model whose train step was
+	// cached from another run).
+	ModelObject lineage.ID `json:"model_object,omitzero"`
 	Data    string     `json:"data"`
 	SHA256  string     `json:"data_sha256"`
 	Rows    int        `json:"rows"`
@@ -324,20 +328,11 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 		return nil, nil, nil, err
 	}
 	now := time.Now().UTC()
-	rec := &monitorRecord{Time: now, Run: run.ID, Step: stepID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id, Config: source}
+	rec := &monitorRecord{Time: now, Run: run.ID, Step: stepID, ModelObject: mref.ID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id, Config: source}
 	if version != nil {
 		rec.Model, rec.Version = version.Model, version.Version
 	}
-	for _, c := range r.Checks {
-		if c.Failed() {
-			rec.Failed = true
-		}
-		hc := historyCheck{Name: c.Name, Passed: c.Passed, Severity: c.Severity}
-		if k := sortedKeys(c.Values); len(k) > 0 {
-			hc.Value, hc.Defined = c.Values[k[0]], true
-		}
-		rec.Checks = append(rec.Checks, hc)
-	}
+	rec.Failed, rec.Checks = historyChecks(r.Checks)
 	name := run.ID + "--" + stepID + "--" + now.Format("20060102T150405.000000000Z")
 	rec.name = name
 	if err := putMonitorRecord(ctx, st, rec); err != nil {
@@ -350,6 +345,80 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 		return nil, nil, nil, err
 	}
 	return r, rec, cfg, nil
+}
+
+// historyChecks condenses checks for the history: each check's outcome and
+// its first value; failed reports whether a critical one failed.
+func historyChecks(checks []pipeline.Check) (failed bool, out []historyCheck) {
+	for _, c := range checks {
+		failed = failed || c.Failed()
+		hc := historyCheck{Name: c.Name, Passed: c.Passed, Severity: c.Severity}
+		if k := sortedKeys(c.Values); len(k) > 0 {
+			hc.Value, hc.Defined = c.Values[k[0]], true
+		}
+		out = append(out, hc)
+	}
+	return failed, out
+}
+
+// recordRunMonitors records, for `mlrun monitor history`, each monitor
+// step a run executed (a cached one was recorded when it ran): the batch
+// it compared, its checks and alerts, keyed by its model object. Like a
+// batch of `mlrun monitor`, the report is pinned.
+func recordRunMonitors(ctx context.Context, st *lineage.Store, rec *lineage.RunRecord) error {
+	for i := range rec.Steps {
+		s := &rec.Steps[i]
+		if s.Kind != "monitor" || s.CacheHit || (s.Status != lineage.StepOK && s.Status != lineage.StepCheckFailed) {
+			continue
+		}
+		report, ok := s.Outputs["report"]
+		if !ok {
+			continue
+		}
+		m := s.Inputs["model"]
+		mr := &monitorRecord{
+			Time: rec.End, Run: rec.ID, Step: rec.Producer(s.ID, m.ID), ModelObject: m.ID,
+			Data: monitoredData(rec, s), Rows: int(s.Metrics["rows"]), Report: report.ID,
+			Config: fmt.Sprintf("monitor step %s of pipeline %s", s.ID, rec.Pipeline), Alerts: s.Alerts,
+		}
+		if files := upstreamFiles(rec, s); len(files) == 1 {
+			mr.SHA256 = files[0].SHA256
+		}
+		mr.Failed, mr.Checks = historyChecks(s.Checks)
+		mr.name = rec.ID + "--" + s.ID + "--" + rec.End.UTC().Format("20060102T150405.000000000Z")
+		if err := putMonitorRecord(ctx, st, mr); err != nil {
+			return err
+		}
+		if err := st.PutPin(ctx, "monitor--"+mr.name, &lineage.Pin{Objects: []lineage.ID{report.ID}, Why: "monitor report of " + mr.Data}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upstreamFiles returns the files read by the steps upstream of a monitor
+// step's current input.
+func upstreamFiles(rec *lineage.RunRecord, s *lineage.StepRecord) []pipeline.FileInfo {
+	cur, ok := s.Inputs["current"]
+	if !ok {
+		return nil
+	}
+	var out []pipeline.FileInfo
+	seen := map[string]bool{}
+	for queue := []string{rec.Producer(s.ID, cur.ID)}; len(queue) > 0; queue = queue[1:] {
+		up := rec.Step(queue[0])
+		if up == nil || seen[up.ID] {
+			continue
+		}
+		seen[up.ID] = true
+		out = append(out, up.Files...)
+		for _, name := range sortedKeys(up.Inputs) {
+			if p := rec.Producer(up.ID, up.Inputs[name].ID); p != "" {
+				queue = append(queue, p)
+			}
+		}
+	}
+	return out
 }
 
 func putMonitorRecord(ctx context.Context, st *lineage.Store, rec *monitorRecord) error {
@@ -493,8 +562,9 @@ func (a *app) monitorHistoryCommand() *cobra.Command {
 		Long: `List the batches monitored for a model, oldest first, and each check's value
 over them: a trend table (x marks a failure) and, on a terminal, a sparkline
 per check. --model NAME takes the batches of every version of a registered
-model (monitored by --model or by the run and step of a version), each
-marked with its version; NAME@N or NAME@ALIAS those of one version; --run and
+model (monitored by --model, by the run and step of a version, or by a
+monitor step of any pipeline run on the same model object), each marked with
+its version; NAME@N or NAME@ALIAS those of one version; --run and
 --step those of one train step.
 
 Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
@@ -508,8 +578,10 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 			if err != nil {
 				return err
 			}
-			// versions maps "run--step" to the model version trained there.
+			// versions maps "run--step" to the model version trained there,
+			// objects the version's model object.
 			versions := map[string]int{}
+			objects := map[lineage.ID]int{}
 			name := ""
 			if modelRef != "" {
 				m, v, err := reg.Resolve(ctx, modelRef)
@@ -519,6 +591,7 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 				name = m.Name
 				if strings.Contains(modelRef, "@") {
 					versions[v.Run+"--"+v.Step] = v.Version
+					objects[v.Object.ID] = v.Version
 				} else {
 					for _, vr := range m.Versions {
 						ver, err := reg.Version(ctx, m, vr.Version)
@@ -526,6 +599,7 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 							return err
 						}
 						versions[ver.Run+"--"+ver.Step] = ver.Version
+						objects[ver.Object.ID] = ver.Version
 					}
 				}
 			} else {
@@ -534,6 +608,11 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 					return err
 				}
 				versions[run.ID+"--"+step] = 0
+				if s := run.Step(step); s != nil {
+					if o, ok := s.Outputs["model"]; ok {
+						objects[o.ID] = 0
+					}
+				}
 			}
 			names, err := st.Backend().ListRecords(ctx, monitorNS)
 			if err != nil {
@@ -550,6 +629,9 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 					return fmt.Errorf("monitor record %s: %w", n, err)
 				}
 				v, ok := versions[r.Run+"--"+r.Step]
+				if !ok && !r.ModelObject.IsNull() {
+					v, ok = objects[r.ModelObject]
+				}
 				if !ok {
 					continue
 				}

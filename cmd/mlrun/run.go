@@ -198,6 +198,9 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 			// monitor steps; a failed delivery never changes the exit code.
 			delivered, _ := a.retryPending(cmd.Context(), st)
 			raised := a.runAlerts(cmd.Context(), st, rec)
+			if err := recordRunMonitors(cmd.Context(), st, rec); err != nil {
+				fmt.Fprintf(a.stderr, "mlrun: run %s: cannot record its monitored batches for monitor history: %v\n", rec.ID, err)
+			}
 			// Register and report steps act once the run has finished.
 			actionLines, acted, actionErr := a.runActions(cmd.Context(), st, rec)
 			if raised || acted {
