@@ -37,16 +37,16 @@ type monitorRecord struct {
 	Step string    `json:"step"`
 	// Model and Version name the registered model version monitored
 	// (empty when the batch was monitored by --run and --step).
-	Model   string     `json:"model,omitempty"`
-	Version int        `json:"version,omitempty"`
+	Model   string `json:"model,omitempty"`
+	Version int    `json:"version,omitempty"`
 	// ModelObject is the model compared; history matches a registered
 	// version by it (a pipeline may monitor a model whose train step was
 	// cached from another run).
 	ModelObject lineage.ID `json:"model_object,omitzero"`
-	Data    string     `json:"data"`
-	SHA256  string     `json:"data_sha256"`
-	Rows    int        `json:"rows"`
-	Report  lineage.ID `json:"report"`
+	Data        string     `json:"data"`
+	SHA256      string     `json:"data_sha256"`
+	Rows        int        `json:"rows"`
+	Report      lineage.ID `json:"report"`
 	// Config says where the checks came from: a monitor step of the run,
 	// a --config file, or the defaults.
 	Config string         `json:"config"`
