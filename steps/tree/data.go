@@ -89,6 +89,7 @@ func Prepare(ds *table.Dataset, target model.Target, features []string, cw model
 	}
 	seen := map[string]bool{}
 	var tfs []model.TreeFeature
+	var buf []float64 // LearnBins' sample, shared by the features
 	for _, name := range features {
 		c := ds.Column(name)
 		switch {
@@ -102,7 +103,8 @@ func Prepare(ds *table.Dataset, target model.Target, features []string, cw model
 			return nil, fmt.Errorf("feature %q is a time column: derive a numeric feature from it", name)
 		}
 		seen[name] = true
-		f, err := LearnBins(c, maxBins)
+		f, b, err := learnBins(c, maxBins, buf)
+		buf = b
 		if err != nil {
 			return nil, err
 		}
@@ -140,6 +142,13 @@ func (d *Data) index() {
 // levels, the maxBins most frequent ones (ties by value), the others
 // sharing the missing bin.
 func LearnBins(c *table.Column, maxBins int) (model.TreeFeature, error) {
+	f, _, err := learnBins(c, maxBins, nil)
+	return f, err
+}
+
+// learnBins is LearnBins taking the sample in buf's memory (grown as
+// needed and returned, so that features share one buffer).
+func learnBins(c *table.Column, maxBins int, buf []float64) (model.TreeFeature, []float64, error) {
 	f := model.TreeFeature{Name: c.Name, Type: c.Type}
 	n := c.Len()
 	if c.Type == table.String {
@@ -164,7 +173,7 @@ func LearnBins(c *table.Column, maxBins int) (model.TreeFeature, error) {
 			lvs = append(lvs, lv{v, k})
 		}
 		if len(lvs) == 0 {
-			return f, fmt.Errorf("feature %q has no non-null values in the training data", c.Name)
+			return f, buf, fmt.Errorf("feature %q has no non-null values in the training data", c.Name)
 		}
 		sort.Slice(lvs, func(i, j int) bool {
 			if lvs[i].n != lvs[j].n {
@@ -177,7 +186,7 @@ func LearnBins(c *table.Column, maxBins int) (model.TreeFeature, error) {
 			f.Levels = append(f.Levels, l.v)
 		}
 		sort.Strings(f.Levels)
-		return f, nil
+		return f, buf, nil
 	}
 	step := 1.0
 	m := n
@@ -185,7 +194,11 @@ func LearnBins(c *table.Column, maxBins int) (model.TreeFeature, error) {
 		m = binSample
 		step = float64(n) / binSample
 	}
-	vals := make([]float64, 0, m)
+	vals := buf[:0]
+	if cap(vals) < m {
+		vals = make([]float64, 0, m)
+	}
+	buf = vals[:0]
 	for k := range m {
 		i := k
 		if step != 1 {
@@ -199,18 +212,29 @@ func LearnBins(c *table.Column, maxBins int) (model.TreeFeature, error) {
 		// Every value null or infinite: no finite value to split on.
 		for i := range n {
 			if v := c.Float(i); !math.IsNaN(v) {
-				return f, nil
+				return f, buf, nil
 			}
 		}
-		return f, fmt.Errorf("feature %q has no non-null values in the training data", c.Name)
+		return f, buf, fmt.Errorf("feature %q has no non-null values in the training data", c.Name)
 	}
 	slices.Sort(vals)
-	distinct := slices.Compact(slices.Clone(vals))
-	if len(distinct) <= maxBins {
-		for i := 1; i < len(distinct); i++ {
-			f.Edges = append(f.Edges, midpoint(distinct[i-1], distinct[i]))
+	distinct := 1
+	for i := 1; i < len(vals) && distinct <= maxBins; i++ {
+		if vals[i] != vals[i-1] {
+			distinct++
 		}
-		return f, nil
+	}
+	if distinct <= maxBins {
+		// Edges between consecutive distinct values (the first of each
+		// run of equal values, as slices.Compact keeps).
+		prev := vals[0]
+		for i := 1; i < len(vals); i++ {
+			if vals[i] != vals[i-1] {
+				f.Edges = append(f.Edges, midpoint(prev, vals[i]))
+				prev = vals[i]
+			}
+		}
+		return f, buf, nil
 	}
 	mv := len(vals)
 	for k := 1; k < maxBins; k++ {
@@ -224,7 +248,7 @@ func LearnBins(c *table.Column, maxBins int) (model.TreeFeature, error) {
 			f.Edges = append(f.Edges, e)
 		}
 	}
-	return f, nil
+	return f, buf, nil
 }
 
 // midpoint returns a value e with a <= e < b, halfway when representable.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/mlrun-cli/mlrun/steps/model"
@@ -150,6 +151,15 @@ func growForest(ctx context.Context, d *Data, cfg ForestConfig, jobs int) (*mode
 // assemble concatenates trees into an ensemble.
 func assemble(d *Data, algo string, base float64, trees []forestTree, curve *model.Curve, params any, validRows int) (*model.Ensemble, error) {
 	s := model.EnsembleSpec{Algorithm: algo, Target: d.Target, Features: d.Features, Base: base, Curve: curve}
+	nodes, cats := 0, 0
+	for _, tr := range trees {
+		nodes += len(tr.nodes)
+		cats += len(tr.cats) * catWords
+	}
+	s.Nodes, s.Roots = make([]model.Node, 0, nodes), make([]int32, 0, len(trees))
+	if cats > 0 {
+		s.CatBits = make([]uint64, 0, cats)
+	}
 	imp := make([]model.Importance, len(d.Features))
 	for k, f := range d.Features {
 		imp[k].Feature = f.Name
@@ -187,21 +197,30 @@ func assemble(d *Data, algo string, base float64, trees []forestTree, curve *mod
 // forestSpace is one worker's scratch memory.
 type forestSpace struct {
 	idx, scratch []int32
-	w, wy        []float64 // per-tree row weight and weight × label
-	count        []int32
-	feats        []int
-	cnt          []int32
-	hw, hp       []float64
-	order        []int
+	// count is how often the tree drew each row: its weight in the tree
+	// is d.W × count (see weight).
+	count  []int32
+	feats  []int
+	cnt    []int32
+	hw, hp []float64
+	order  []int
+	nodes  []model.Node // the tree being grown
+	stack  []pending
 }
 
 func newForestSpace(d *Data) *forestSpace {
 	n := d.Rows
 	return &forestSpace{
-		idx: make([]int32, n), scratch: make([]int32, n), w: make([]float64, n), wy: make([]float64, n),
-		count: make([]int32, n), feats: make([]int, len(d.Features)),
+		idx: make([]int32, n), scratch: make([]int32, n), count: make([]int32, n), feats: make([]int, len(d.Features)),
 		cnt: make([]int32, 256), hw: make([]float64, 256), hp: make([]float64, 256), order: make([]int, 0, 256),
 	}
+}
+
+// weight returns row r's weight in the tree, d.W[r] × count[r], and that
+// weight × its label.
+func (ws *forestSpace) weight(d *Data, r int32) (w, wy float64) {
+	w = d.W[r] * float64(ws.count[r])
+	return w, w * d.Y[r]
 }
 
 // split is a candidate split.
@@ -244,28 +263,26 @@ func (ws *forestSpace) grow(d *Data, cfg ForestConfig, t int) forestTree {
 		for i, c := range ws.count {
 			if c > 0 && d.W[i] > 0 {
 				idx = append(idx, int32(i))
-				ws.w[i] = d.W[i] * float64(c)
-				ws.wy[i] = ws.w[i] * d.Y[i]
 			}
 		}
 	} else {
 		for i := range n {
+			ws.count[i] = 1
 			if d.W[i] > 0 {
 				idx = append(idx, int32(i))
-				ws.w[i] = d.W[i]
-				ws.wy[i] = ws.w[i] * d.Y[i]
 			}
 		}
 	}
 	p := len(d.Features)
-	tr := forestTree{gain: make([]float64, p), splits: make([]int, p)}
+	tr := forestTree{gain: make([]float64, p), splits: make([]int, p), nodes: ws.nodes[:0]}
 	var w, wp float64
 	for _, r := range idx {
-		w += ws.w[r]
-		wp += ws.wy[r]
+		rw, rwy := ws.weight(d, r)
+		w += rw
+		wp += rwy
 	}
 	tr.nodes = append(tr.nodes, model.Node{})
-	stack := []pending{{node: 0, lo: 0, hi: len(idx), w: w, wp: wp}}
+	stack := append(ws.stack[:0], pending{node: 0, lo: 0, hi: len(idx), w: w, wp: wp})
 	mf := cfg.MaxFeatures.N(p)
 	for len(stack) > 0 {
 		nd := stack[len(stack)-1]
@@ -293,8 +310,9 @@ func (ws *forestSpace) grow(d *Data, cfg ForestConfig, t int) forestTree {
 			if best.left(d, d.Bins[best.feature][r]) {
 				rows[k] = r
 				k++
-				lw += ws.w[r]
-				lwp += ws.wy[r]
+				w, wy := ws.weight(d, r)
+				lw += w
+				lwp += wy
 			} else {
 				ws.scratch[s] = r
 				s++
@@ -303,8 +321,9 @@ func (ws *forestSpace) grow(d *Data, cfg ForestConfig, t int) forestTree {
 		copy(rows[k:], ws.scratch[:s])
 		var rw, rwp float64
 		for _, r := range rows[k:] {
-			rw += ws.w[r]
-			rwp += ws.wy[r]
+			w, wy := ws.weight(d, r)
+			rw += w
+			rwp += wy
 		}
 		parent := nd.wp*nd.wp + (nd.w-nd.wp)*(nd.w-nd.wp)
 		tr.gain[best.feature] += best.score - parent/nd.w
@@ -330,6 +349,9 @@ func (ws *forestSpace) grow(d *Data, cfg ForestConfig, t int) forestTree {
 	if len(tr.cats) > 0 {
 		tr.cats = orderCats(tr.nodes, tr.cats)
 	}
+	// The nodes grew in ws's buffer: keep a copy of their exact size.
+	ws.nodes, ws.stack = tr.nodes, stack
+	tr.nodes = slices.Clone(tr.nodes)
 	return tr
 }
 
@@ -379,12 +401,13 @@ func (ws *forestSpace) bestSplit(d *Data, cfg ForestConfig, rng *rand.Rand, rows
 		clear(cnt)
 		clear(hw)
 		clear(hp)
-		bins := d.Bins[f]
+		bins, dw, dy, count := d.Bins[f], d.W, d.Y, ws.count
 		for _, r := range rows {
 			b := bins[r]
 			cnt[b]++
-			hw[b] += ws.w[r]
-			hp[b] += ws.wy[r]
+			w := dw[r] * float64(count[r])
+			hw[b] += w
+			hp[b] += w * dy[r]
 		}
 		var s split
 		var ok bool
