@@ -20,6 +20,26 @@ func TestLog1pUnit(t *testing.T) {
 	}
 }
 
+func TestExpNeg(t *testing.T) {
+	worst := 0.0
+	for k := 0; k <= 2_000_000; k++ {
+		x := -float64(k) / 2_000_000 * 50
+		got, want := expNeg(x), math.Exp(x)
+		worst = max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 3*0x1p-52 {
+		t.Errorf("expNeg is %g (relative) from math.Exp at worst", worst)
+	}
+	for _, x := range []float64{0, math.Copysign(0, -1), -5e-324, -1e-300, 0x1p-53, -699.9, -700, -700.1, -745, -746, math.Inf(-1)} {
+		if got, want := expNeg(x), math.Exp(x); math.Abs(got-want) > 3*0x1p-52*want {
+			t.Errorf("expNeg(%v) = %v, want %v", x, got, want)
+		}
+	}
+	if v := expNeg(math.NaN()); !math.IsNaN(v) {
+		t.Errorf("expNeg(NaN) = %v", v)
+	}
+}
+
 func TestLogLoss(t *testing.T) {
 	for _, x := range []float64{-40, -3, -0.5, 0, 0.5, 3, 40} {
 		for _, y := range []float64{0, 1} {
