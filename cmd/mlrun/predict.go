@@ -257,9 +257,22 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 	if err != nil {
 		return pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("batch %s: %w", data, err))
 	}
-	_, contrib, err := ex.Explain(ds)
-	if err != nil {
-		return pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("batch %s: %w", data, err))
+	// Reasons are given for adverse decisions only: explain those rows.
+	var adverseRows []int
+	for i, sc := range scores {
+		if sc >= v.Threshold {
+			adverseRows = append(adverseRows, i)
+		}
+	}
+	contrib := make([][]float64, ds.Rows)
+	if len(adverseRows) > 0 {
+		_, c, err := ex.Explain(ds.Take(adverseRows))
+		if err != nil {
+			return pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("batch %s: %w", data, err))
+		}
+		for k, i := range adverseRows {
+			contrib[i] = c[k]
+		}
 	}
 	hashes, ids, inSum, err := rowHashes(absData, idCol)
 	if err != nil {

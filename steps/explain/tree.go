@@ -1,6 +1,8 @@
 package explain
 
 import (
+	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/mlrun-cli/mlrun/steps/model"
@@ -22,7 +24,30 @@ type Tree struct {
 	// maxDepth is the deepest root-leaf path of any tree.
 	maxDepth int
 	jobs     int
+	// tables holds, by tree, the precomputed leaf contributions (nil for a
+	// tree explained by the recursion); leaf maps a leaf node to its table.
+	tables [][]leafTable
+	leaf   []int32
 }
+
+// leafTable holds one leaf's TreeSHAP contributions for every pattern of
+// the features on its path (Fast TreeSHAP v2, Yang 2021): the leaf adds
+// vals[u*p+a] to feature feats[a], where bit a of u says whether the row
+// follows the path at every split on feats[a] (p = len(feats)).
+type leafTable struct {
+	feats []uint16
+	vals  []float64
+}
+
+// Limits of the leaf tables: at most maxTableFeatures distinct features on
+// a path (a table has 2^p·p values) and maxTableValues values in all; the
+// trees beyond are explained by the recursion. Rows are matched to
+// patterns through a 64-bit feature mask, so models with more than 64
+// features use the recursion throughout.
+const (
+	maxTableFeatures = 8
+	maxTableValues   = 8 << 20
+)
 
 // NewTree returns the TreeSHAP explainer of m; Explain uses up to jobs
 // goroutines (its result does not depend on jobs).
@@ -63,7 +88,110 @@ func NewTree(m *model.Ensemble, jobs int) *Tree {
 		e.expect[t] = sub[r]
 	}
 	e.baseline = e.output(e.expect)
+	e.buildTables()
 	return e
+}
+
+// buildTables precomputes the leaf tables of every tree they fit (see
+// leafTable), until maxTableValues.
+func (e *Tree) buildTables() {
+	if len(e.m.Features()) > 64 {
+		return
+	}
+	e.tables = make([][]leafTable, len(e.roots))
+	e.leaf = make([]int32, len(e.nodes))
+	budget := maxTableValues
+	type frame struct {
+		node  int32
+		feats []uint16
+		zero  []float64
+	}
+	for t, r := range e.roots {
+		var leaves []leafTable
+		size, fits := 0, true
+		stack := []frame{{node: r}}
+		for len(stack) > 0 && fits {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			nd := &e.nodes[f.node]
+			if nd.Flags&model.NodeLeaf != 0 {
+				if len(f.feats) > maxTableFeatures {
+					fits = false
+					break
+				}
+				e.leaf[f.node] = int32(len(leaves))
+				lt := leafTable{feats: f.feats, vals: leafValues(f.zero, nd.Value)}
+				size += len(lt.vals)
+				leaves = append(leaves, lt)
+				continue
+			}
+			for _, child := range []int32{nd.Left, nd.Left + 1} {
+				feats := append([]uint16(nil), f.feats...)
+				zero := append([]float64(nil), f.zero...)
+				k := slices.Index(feats, nd.Feature)
+				if k < 0 {
+					feats, zero = append(feats, nd.Feature), append(zero, 1)
+					k = len(feats) - 1
+				}
+				zero[k] *= e.frac[child]
+				stack = append(stack, frame{node: child, feats: feats, zero: zero})
+			}
+		}
+		if !fits || size > budget {
+			continue
+		}
+		budget -= size
+		e.tables[t] = leaves
+	}
+}
+
+// leafValues returns a leaf's table: for each pattern u of its p path
+// features (bit a: the row follows the path at every split on feature a)
+// and each feature a, the leaf's share of a's Shapley value,
+//
+//	v · (o_a − z_a) · Σ_{S ⊆ u∖{a}} |S|!(p−|S|−1)!/p! · Π_{b ∉ S∪{a}} z_b,
+//
+// z_b being the product of the cover fractions of the path's splits on b
+// (the path-dependent expectation keeps that share of the leaf when b is
+// unknown) and o_a = bit a of u. This is TreeSHAP's value, computed by
+// enumeration instead of the EXTEND/UNWIND recursion.
+func leafValues(z []float64, v float64) []float64 {
+	p := len(z)
+	vals := make([]float64, (1<<p)*p)
+	if p == 0 {
+		return vals
+	}
+	w := make([]float64, p) // w[s] = s!(p−s−1)!/p!
+	for s := range p {
+		w[s] = 1 / float64(p)
+		for k := 1; k <= s; k++ {
+			w[s] *= float64(k) / float64(p-k)
+		}
+	}
+	for u := range 1 << p {
+		for a := range p {
+			o := float64(u >> a & 1)
+			if o == z[a] {
+				continue // (o_a − z_a) = 0
+			}
+			rest := u &^ (1 << a)
+			sum := 0.0
+			for sub := rest; ; sub = (sub - 1) & rest {
+				prod := w[bits.OnesCount(uint(sub))]
+				for b := range p {
+					if b != a && sub>>b&1 == 0 {
+						prod *= z[b]
+					}
+				}
+				sum += prod
+				if sub == 0 {
+					break
+				}
+			}
+			vals[u*p+a] = v * (o - z[a]) * sum
+		}
+	}
+	return vals
 }
 
 // output turns per-tree values (leaf values or expectations) into the raw
@@ -159,10 +287,56 @@ func (e *Tree) row(x []uint8, path []pathElem) []float64 {
 		path = make([]pathElem, need)
 	}
 	phi := make([]float64, len(x))
-	for _, r := range e.roots {
+	var stack []stackEntry
+	for t, r := range e.roots {
+		if e.tables != nil && e.tables[t] != nil {
+			stack = e.addLeaves(r, e.tables[t], x, phi, stack)
+			continue
+		}
 		e.recurse(r, x, phi, nil, path, 0, 1, 1, -1)
 	}
 	return phi
+}
+
+// stackEntry is a node to visit and the features whose splits on the way
+// the row does not follow.
+type stackEntry struct {
+	node   int32
+	missed uint64
+}
+
+// addLeaves adds one tree's contributions from its leaf tables: it visits
+// every node, marking in a mask the features at whose splits the row goes
+// the other way, and at each leaf adds the table entry of the pattern.
+func (e *Tree) addLeaves(root int32, leaves []leafTable, x []uint8, phi []float64, stack []stackEntry) []stackEntry {
+	stack = append(stack[:0], stackEntry{node: root})
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		nd := &e.nodes[s.node]
+		if nd.Flags&model.NodeLeaf != 0 {
+			lt := &leaves[e.leaf[s.node]]
+			p := len(lt.feats)
+			u := 0
+			for a, f := range lt.feats {
+				if s.missed>>f&1 == 0 {
+					u |= 1 << a
+				}
+			}
+			row := lt.vals[u*p : u*p+p]
+			for a, f := range lt.feats {
+				phi[f] += row[a]
+			}
+			continue
+		}
+		hot := nd.Left
+		if e.m.GoesRight(s.node, x[nd.Feature]) {
+			hot++
+		}
+		cold := 2*nd.Left + 1 - hot
+		stack = append(stack, stackEntry{cold, s.missed | 1<<nd.Feature}, stackEntry{hot, s.missed})
+	}
+	return stack
 }
 
 // pathElem is one feature on the path from the root to the current node

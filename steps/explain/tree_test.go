@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/bits"
+	"slices"
 	"testing"
 
 	"github.com/mlrun-cli/mlrun/steps/model"
@@ -270,5 +271,60 @@ func TestTreeDeterminism(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestTreeTablesMatchRecursion checks the leaf tables (Fast TreeSHAP v2)
+// against the EXTEND/UNWIND recursion on every row, for deep trees where
+// features repeat along paths.
+func TestTreeTablesMatchRecursion(t *testing.T) {
+	train, test := applications(3000, 8, false), applications(500, 9, true)
+	for alg, m := range fitTrees(t, train, 15, 8) {
+		withTables := NewTree(m, 1)
+		recursive := NewTree(m, 1)
+		recursive.tables = nil
+		used := 0
+		for _, tb := range withTables.tables {
+			if tb != nil {
+				used++
+			}
+		}
+		if used != len(withTables.roots) {
+			t.Fatalf("%s: %d of %d trees have tables", alg, used, len(withTables.roots))
+		}
+		bins, err := m.BinDataset(test, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]uint8, len(bins))
+		worst := 0.0
+		for i := range test.Rows {
+			for k := range x {
+				x[k] = bins[k][i]
+			}
+			got, want := withTables.row(x, nil), recursive.row(x, nil)
+			for k := range got {
+				d := math.Abs(got[k] - want[k])
+				worst = max(worst, d)
+				if d > 1e-12*max(1, math.Abs(want[k])) {
+					t.Fatalf("%s row %d feature %s: tables %v, recursion %v", alg, i, treeFeatures[k], got[k], want[k])
+				}
+			}
+		}
+		t.Logf("%s: largest |tables − recursion| = %.3g over %d rows", alg, worst, test.Rows)
+	}
+}
+
+// TestLeafValues checks a leaf table on a hand-worked case: one feature
+// with z = 0.25 and value 2 gives φ = 2·(1 − 0.25) when the row follows
+// the path and 2·(0 − 0.25) when not; two features with z = (0.5, 0.5)
+// and the row following both give each (1 − 0.5)·(½·0.5 + ½·1)·v.
+func TestLeafValues(t *testing.T) {
+	if got := leafValues([]float64{0.25}, 2); !slices.Equal(got, []float64{-0.5, 1.5}) {
+		t.Errorf("one feature: %v", got)
+	}
+	got := leafValues([]float64{0.5, 0.5}, 4)
+	if want := 0.5 * 0.75 * 4; got[3*2+0] != want || got[3*2+1] != want {
+		t.Errorf("two features, both followed: %v, want %v each", got[6:8], want)
 	}
 }
