@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -94,6 +95,12 @@ type runner struct {
 	// pending counts, by step id, the dependants that have not finished;
 	// at zero the step's outputs are dropped from objects (see release).
 	pending map[string]int
+	// held lists, by step id, the objects the step's outputs keep in
+	// memory until it is released; holders counts, by object id, the
+	// steps holding it (a step may pass its input on as an output: the
+	// object stays until the last of them is released).
+	held    map[string][]lineage.ID
+	holders map[lineage.ID]int
 	evMu    sync.Mutex
 }
 
@@ -170,6 +177,8 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 		objects:  map[lineage.ID]pipeline.Object{},
 		finished: map[string]lineage.StepRecord{},
 		pending:  map[string]int{},
+		held:     map[string][]lineage.ID{},
+		holders:  map[lineage.ID]int{},
 	}
 	for _, spec := range p.Steps {
 		for _, dep := range spec.Deps() {
@@ -407,6 +416,7 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 		log.Warn("cache entry not reused", "key", key, "error", err)
 	}
 	if hit != nil && !r.opts.CacheVerify {
+		r.hold(spec.ID, hit.Outputs)
 		st.outputs = hit.Outputs
 		st.rec.CacheHit = true
 		st.rec.Outputs = hit.Outputs
@@ -421,6 +431,7 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 
 	r.event(Event{Type: EventStarted, RunID: r.rec.ID, Step: spec.ID, Kind: st.kind.Name()})
 	objs := make(map[string]pipeline.Object, len(spec.Inputs))
+	var passed []inputObject
 	for _, in := range spec.Inputs {
 		o, err := r.load(ctx, inputs[in.Port])
 		if err != nil {
@@ -428,6 +439,7 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 			return EventFinished
 		}
 		objs[in.Port] = o
+		passed = append(passed, inputObject{o, r.steps[in.Step].outputs[in.Output]})
 	}
 	prog := pipeline.Progress(pipeline.NoProgress{})
 	if r.opts.Progress != nil {
@@ -436,9 +448,14 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 		}
 	}
 	log.Info("step started", "kind", st.kind.Name())
-	res, err := spec.Compiled.Run(ctx, &pipeline.RunRequest{
+	req := &pipeline.RunRequest{
 		Inputs: objs, Files: files, Jobs: r.opts.Jobs, Logger: log, Progress: prog,
-	})
+	}
+	res, err := spec.Compiled.Run(ctx, req)
+	// The inputs are not needed to store the outputs: drop the ones no
+	// other step is waiting for before encoding them (peak memory).
+	req.Inputs, objs = nil, nil
+	r.releaseInputs(spec)
 	if err != nil {
 		st.err = err
 		return EventFinished
@@ -447,7 +464,11 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 		st.err = errors.New("step returned no result")
 		return EventFinished
 	}
-	outputs, err := r.storeOutputs(ctx, st, res)
+	if r.opts.CacheVerify {
+		passed = nil // encode every output, so a changed input is caught
+	}
+	outputs, err := r.storeOutputs(ctx, st, res, passed)
+	passed = nil
 	if err != nil {
 		st.err = err
 		return EventFinished
@@ -513,9 +534,29 @@ func checkEntry(ctx context.Context, store *lineage.Store, kind pipeline.Kind, e
 	return ""
 }
 
+// inputObject is an input of a running step and its stored object.
+type inputObject struct {
+	obj pipeline.Object
+	ref lineage.ObjectRef
+}
+
+// sameObject reports whether a and b are the same object in memory (the
+// same pointer), not merely equal.
+func sameObject(a, b pipeline.Object) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	if ta != tb || ta.Kind() != reflect.Pointer {
+		return false
+	}
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
 // storeOutputs checks the result against the kind's declared outputs and
-// stores each object, keeping it in memory for the rest of the run.
-func (r *runner) storeOutputs(ctx context.Context, st *stepState, res *pipeline.Result) (map[string]lineage.ObjectRef, error) {
+// stores each object, keeping it in memory for the rest of the run. An
+// output that is one of the step's inputs passed on unchanged (the very
+// object in memory, e.g. the dataset a validate step checked) is already
+// stored: it takes the input's id without being encoded again (objects
+// are never modified once produced; cache verify mode encodes it anyway).
+func (r *runner) storeOutputs(ctx context.Context, st *stepState, res *pipeline.Result, passed []inputObject) (map[string]lineage.ObjectRef, error) {
 	declared := map[string]bool{}
 	for _, name := range st.kind.Outputs() {
 		declared[name] = true
@@ -529,28 +570,68 @@ func (r *runner) storeOutputs(ctx context.Context, st *stepState, res *pipeline.
 			return nil, fmt.Errorf("step produced undeclared output %q", name)
 		}
 		o := res.Outputs[name]
-		id, size, err := r.opts.Store.PutObject(ctx, o.TypeName(), o)
-		if err != nil {
-			return nil, fmt.Errorf("output %q: %w", name, err)
+		var ref lineage.ObjectRef
+		for _, in := range passed {
+			if in.ref.Type == o.TypeName() && in.ref.Size > 0 && sameObject(o, in.obj) {
+				ref = in.ref
+				break
+			}
 		}
-		outputs[name] = lineage.ObjectRef{ID: id, Type: o.TypeName(), Size: size}
+		if ref.Type == "" {
+			id, size, err := r.opts.Store.PutObject(ctx, o.TypeName(), o)
+			if err != nil {
+				return nil, fmt.Errorf("output %q: %w", name, err)
+			}
+			ref = lineage.ObjectRef{ID: id, Type: o.TypeName(), Size: size}
+		}
+		outputs[name] = ref
 		r.mu.Lock()
-		if _, ok := r.objects[id]; !ok {
-			r.objects[id] = o
+		if _, ok := r.objects[ref.ID]; !ok {
+			r.objects[ref.ID] = o
 		}
+		r.held[st.spec.ID] = append(r.held[st.spec.ID], ref.ID)
+		r.holders[ref.ID]++
 		r.mu.Unlock()
 	}
 	return outputs, nil
 }
 
+// hold records that a step's outputs (taken from the cache) keep their
+// objects in memory once loaded, until the step is released.
+func (r *runner) hold(id string, outputs map[string]lineage.ObjectRef) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ref := range outputs {
+		r.held[id] = append(r.held[id], ref.ID)
+		r.holders[ref.ID]++
+	}
+}
+
+// releaseInputs releases, once a step's Run has returned, the steps whose
+// only unfinished dependant it is (finish would release them next).
+func (r *runner) releaseInputs(spec *pipeline.StepSpec) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, dep := range spec.Deps() {
+		if r.pending[dep] == 1 {
+			r.release(dep)
+		}
+	}
+}
+
 // release drops the in-memory outputs of a step whose dependants have all
 // finished, so that a run holds only the datasets still to be read (peak
-// memory). Should another step still want an object with the same id, load
-// reads it back from the store. Callers hold r.mu.
+// memory); an object another step still holds stays. Should another step
+// still want a dropped object, load reads it back from the store. Calling
+// it again for the same step does nothing. Callers hold r.mu.
 func (r *runner) release(id string) {
-	for _, ref := range r.steps[id].outputs {
-		delete(r.objects, ref.ID)
+	for _, obj := range r.held[id] {
+		if r.holders[obj]--; r.holders[obj] <= 0 {
+			delete(r.holders, obj)
+			delete(r.objects, obj)
+		}
 	}
+	delete(r.held, id)
 }
 
 // load returns the object ref names: from memory when this run produced or
