@@ -19,11 +19,14 @@ func BenchmarkTreeExplain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, variant := range []string{"tables", "recursion"} {
+	for _, variant := range []string{"masks", "tables", "recursion"} {
 		b.Run(variant, func(b *testing.B) {
 			e := NewTree(m, 2)
-			if variant == "recursion" {
-				e.tables = nil
+			switch variant {
+			case "tables":
+				e.masks = nil
+			case "recursion":
+				e.masks, e.tables = nil, nil
 			}
 			for b.Loop() {
 				if _, _, err := e.Explain(test); err != nil {

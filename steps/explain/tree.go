@@ -28,6 +28,19 @@ type Tree struct {
 	// tree explained by the recursion); leaf maps a leaf node to its table.
 	tables [][]leafTable
 	leaf   []int32
+	// masks, by tree, finds the leaves' patterns without walking the tree
+	// (nil for a tree of more than 64 leaves or without tables).
+	masks []*followMasks
+}
+
+// followMasks holds, for a tree of at most 64 leaves, for each feature it
+// splits on and each bin, the leaves (bit l: leaf table l) whose path
+// splits on that feature all send the bin the path's way.
+type followMasks struct {
+	feats  []uint16
+	follow [][256]uint64
+	// pos[l][a] is the index in feats of leaf table l's feature a.
+	pos [][]uint8
 }
 
 // leafTable holds one leaf's TreeSHAP contributions for every pattern of
@@ -101,13 +114,16 @@ func (e *Tree) buildTables() {
 	e.tables = make([][]leafTable, len(e.roots))
 	e.leaf = make([]int32, len(e.nodes))
 	budget := maxTableValues
+	e.masks = make([]*followMasks, len(e.roots))
 	type frame struct {
 		node  int32
 		feats []uint16
 		zero  []float64
+		path  []turn
 	}
 	for t, r := range e.roots {
 		var leaves []leafTable
+		var paths [][]turn
 		size, fits := 0, true
 		stack := []frame{{node: r}}
 		for len(stack) > 0 && fits {
@@ -123,9 +139,10 @@ func (e *Tree) buildTables() {
 				lt := leafTable{feats: f.feats, vals: leafValues(f.zero, nd.Value)}
 				size += len(lt.vals)
 				leaves = append(leaves, lt)
+				paths = append(paths, f.path)
 				continue
 			}
-			for _, child := range []int32{nd.Left, nd.Left + 1} {
+			for i, child := range []int32{nd.Left, nd.Left + 1} {
 				feats := append([]uint16(nil), f.feats...)
 				zero := append([]float64(nil), f.zero...)
 				k := slices.Index(feats, nd.Feature)
@@ -134,7 +151,8 @@ func (e *Tree) buildTables() {
 					k = len(feats) - 1
 				}
 				zero[k] *= e.frac[child]
-				stack = append(stack, frame{node: child, feats: feats, zero: zero})
+				path := append(slices.Clip(f.path), turn{f.node, i == 1})
+				stack = append(stack, frame{node: child, feats: feats, zero: zero, path: path})
 			}
 		}
 		if !fits || size > budget {
@@ -142,6 +160,68 @@ func (e *Tree) buildTables() {
 		}
 		budget -= size
 		e.tables[t] = leaves
+		if len(leaves) <= 64 {
+			e.masks[t] = e.followMasks(leaves, paths)
+		}
+	}
+}
+
+// turn is a split on a root-leaf path and the side the path takes.
+type turn struct {
+	node  int32
+	right bool
+}
+
+// followMasks builds a tree's follow masks from its leaf tables and the
+// turns of their paths.
+func (e *Tree) followMasks(leaves []leafTable, paths [][]turn) *followMasks {
+	fm := &followMasks{pos: make([][]uint8, len(leaves))}
+	index := map[uint16]int{}
+	for l, lt := range leaves {
+		for _, f := range lt.feats {
+			k, ok := index[f]
+			if !ok {
+				k = len(fm.feats)
+				index[f] = k
+				fm.feats = append(fm.feats, f)
+				var all [256]uint64
+				for b := range all {
+					all[b] = 1<<len(leaves) - 1
+				}
+				fm.follow = append(fm.follow, all)
+			}
+			fm.pos[l] = append(fm.pos[l], uint8(k))
+		}
+		for _, tn := range paths[l] {
+			k := index[e.nodes[tn.node].Feature]
+			for b := range 256 {
+				if e.m.GoesRight(tn.node, uint8(b)) != tn.right {
+					fm.follow[k][b] &^= 1 << l
+				}
+			}
+		}
+	}
+	return fm
+}
+
+// addMasked adds one tree's contributions from its leaf tables, each
+// leaf's pattern read from the follow masks of the row's bins. m is
+// scratch space of at least len(fm.feats) words.
+func addMasked(fm *followMasks, leaves []leafTable, x []uint8, phi []float64, m []uint64) {
+	for k, f := range fm.feats {
+		m[k] = fm.follow[k][x[f]]
+	}
+	for l := range leaves {
+		lt := &leaves[l]
+		u := 0
+		for a, k := range fm.pos[l] {
+			u |= int(m[k]>>l&1) << a
+		}
+		p := len(lt.feats)
+		row := lt.vals[u*p : u*p+p]
+		for a, f := range lt.feats {
+			phi[f] += row[a]
+		}
 	}
 }
 
@@ -288,7 +368,12 @@ func (e *Tree) row(x []uint8, path []pathElem) []float64 {
 	}
 	phi := make([]float64, len(x))
 	var stack []stackEntry
+	var scratch [64]uint64
 	for t, r := range e.roots {
+		if e.masks != nil && e.masks[t] != nil && e.tables != nil {
+			addMasked(e.masks[t], e.tables[t], x, phi, scratch[:])
+			continue
+		}
 		if e.tables != nil && e.tables[t] != nil {
 			stack = e.addLeaves(r, e.tables[t], x, phi, stack)
 			continue

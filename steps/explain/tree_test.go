@@ -274,44 +274,47 @@ func TestTreeDeterminism(t *testing.T) {
 	}
 }
 
-// TestTreeTablesMatchRecursion checks the leaf tables (Fast TreeSHAP v2)
-// against the EXTEND/UNWIND recursion on every row, for deep trees where
-// features repeat along paths.
+// TestTreeTablesMatchRecursion checks the leaf tables (Fast TreeSHAP v2),
+// read through follow masks or a walk of the tree, against the
+// EXTEND/UNWIND recursion on every row, for deep trees where features
+// repeat along paths.
 func TestTreeTablesMatchRecursion(t *testing.T) {
 	train, test := applications(3000, 8, false), applications(500, 9, true)
-	for alg, m := range fitTrees(t, train, 15, 8) {
-		withTables := NewTree(m, 1)
-		recursive := NewTree(m, 1)
-		recursive.tables = nil
-		used := 0
-		for _, tb := range withTables.tables {
-			if tb != nil {
-				used++
-			}
-		}
-		if used != len(withTables.roots) {
-			t.Fatalf("%s: %d of %d trees have tables", alg, used, len(withTables.roots))
-		}
-		bins, err := m.BinDataset(test, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x := make([]uint8, len(bins))
-		worst := 0.0
-		for i := range test.Rows {
-			for k := range x {
-				x[k] = bins[k][i]
-			}
-			got, want := withTables.row(x, nil), recursive.row(x, nil)
-			for k := range got {
-				d := math.Abs(got[k] - want[k])
-				worst = max(worst, d)
-				if d > 1e-12*max(1, math.Abs(want[k])) {
-					t.Fatalf("%s row %d feature %s: tables %v, recursion %v", alg, i, treeFeatures[k], got[k], want[k])
+	for _, depth := range []int{6, 9} {
+		for alg, m := range fitTrees(t, train, 15, depth) {
+			masks, walk, recursive := NewTree(m, 1), NewTree(m, 1), NewTree(m, 1)
+			walk.masks = nil
+			recursive.masks, recursive.tables = nil, nil
+			for i := range masks.roots {
+				// Depth 6 has at most 64 leaves: every tree has its masks.
+				if masks.tables[i] == nil || (depth == 6 && masks.masks[i] == nil) {
+					t.Fatalf("%s depth %d: tree %d has no tables or masks", alg, depth, i)
 				}
 			}
+			bins, err := m.BinDataset(test, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := make([]uint8, len(bins))
+			worst := 0.0
+			for i := range test.Rows {
+				for k := range x {
+					x[k] = bins[k][i]
+				}
+				want := recursive.row(x, nil)
+				for name, e := range map[string]*Tree{"masks": masks, "walk": walk} {
+					got := e.row(x, nil)
+					for k := range got {
+						d := math.Abs(got[k] - want[k])
+						worst = max(worst, d)
+						if d > 1e-12*max(1, math.Abs(want[k])) {
+							t.Fatalf("%s row %d feature %s: %s %v, recursion %v", alg, i, treeFeatures[k], name, got[k], want[k])
+						}
+					}
+				}
+			}
+			t.Logf("%s depth %d: largest |tables − recursion| = %.3g over %d rows", alg, depth, worst, test.Rows)
 		}
-		t.Logf("%s: largest |tables − recursion| = %.3g over %d rows", alg, worst, test.Rows)
 	}
 }
 
