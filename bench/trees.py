@@ -68,7 +68,7 @@ def run(name, path, repeats, q, predict_all):
         xtr, xte = np.where(np.isnan(xtr), med, xtr), np.where(np.isnan(xte), med, xte)
         xall = np.where(np.isnan(xall), med, xall)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    fits, preds, alls, auc, auc_all, fit_peak, fit_rise = [], [], [], None, None, 0, 0
+    fits, preds, alls, explains, auc, auc_all, fit_peak, fit_rise = [], [], [], [], None, None, 0, 0
     for _ in range(repeats):
         m = make(name)
         gc.collect()
@@ -84,6 +84,12 @@ def run(name, path, repeats, q, predict_all):
         p = m.predict_proba(xte)[:, 1]
         preds.append(time.perf_counter() - t)
         auc = roc_auc_score(yte, p)
+        if name == "xgboost":  # reason codes: exact TreeSHAP of the first 10k test rows
+            import xgboost
+            dm = xgboost.DMatrix(xte[:10000])
+            t = time.perf_counter()
+            m.get_booster().predict(dm, pred_contribs=True)
+            explains.append(time.perf_counter() - t)
         if predict_all:
             t = time.perf_counter()
             p = m.predict_proba(xall)[:, 1]
@@ -93,6 +99,7 @@ def run(name, path, repeats, q, predict_all):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     q.put({"model": name, "fit_s": statistics.median(fits), "predict_s": statistics.median(preds),
            "predict_all_s": statistics.median(alls) if alls else None, "all_rows": len(yall), "auc_all": auc_all,
+           "explain_s": statistics.median(explains) if explains else None,
            "auc": auc, "train_rows": len(ytr), "test_rows": len(yte), "fits_s": fits,
            "peak_rss_mb": peak / 1024, "data_rss_mb": base / 1024,
            "fit_peak_rss_mb": fit_peak / 1024, "fit_rss_mb": fit_rise / 1024})

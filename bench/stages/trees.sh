@@ -34,7 +34,7 @@ for rows in $rows_list; do
   case $rows in 1000000) sub='rows=1M' ;; *) sub="rows=$((rows / 1000))k" ;; esac
   echo "bench: trees: Go benchmarks ($sub; load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   (cd steps/tree && env "MLRUN_BENCH_CSV_$rows=$csv" /usr/bin/time -v "$dir/bin/tree.test" \
-      -test.run '^$' -test.bench "Benchmark(Fit|Predict|PredictAll)(RandomForest|GradientBoosting)/$sub\$" \
+      -test.run '^$' -test.bench "Benchmark(Fit|Predict|PredictAll|Explain)(RandomForest|GradientBoosting)/$sub\$" \
       -test.benchtime 1x -test.count "$repeats" -test.benchmem) >"$dir/trees_go_$rows.txt" 2>"$dir/trees_go_$rows.time"
   skip=()
   if [ "$rows" -gt "$skip_rf_above" ]; then skip=(--skip-rf); fi
@@ -50,6 +50,7 @@ print("## Tree ensembles\n\nMedians of the runs; mlrun and Python with 2 workers
       "and its rise over the resident set before fit (data loaded), largest over the runs.\n")
 print("| rows | model | fit s | predict s (test) | predict s (all rows) | test AUC | fit ratio | predict-all ratio | fit peak RSS MB | fit rise MB |")
 print("|---|---|---|---|---|---|---|---|---|---|")
+explain_rows = []
 for r in rows:
     go = {}
     for line in open(f"{d}/trees_go_{r}.txt"):
@@ -73,6 +74,9 @@ for r in rows:
         qa = q.get("predict_all_s") or nan
         print(f"| {r} | {name} | {q['fit_s']:.3f} | {q['predict_s']:.3f} | {qa:.3f} | {q['auc']:.4f} | {q['fit_s']/f:.1f}x | {qa/pa:.1f}x "
               f"| {q.get('fit_peak_rss_mb', nan):.0f} | {q.get('fit_rss_mb', nan):.0f} |")
+    if "xgboost" in py and py["xgboost"].get("explain_s"):
+        xs, ge, gr = py["xgboost"]["explain_s"], med.get("ExplainGradientBoosting", nan), med.get("ExplainRandomForest", nan)
+        explain_rows.append(f"| {r} | {ge:.3f} | {gr:.3f} | {xs:.3f} | {xs/ge:.1f}x |")
     for name, q in py.items():
         print(f"<!-- {r} {name} process peak RSS {q['peak_rss_mb']:.0f} MB (after loading data: {q['data_rss_mb']:.0f} MB); fits {q.get('fits_s')} -->")
     try:
@@ -81,4 +85,11 @@ for r in rows:
         print(f"<!-- {r} mlrun benchmark process peak RSS {int(m.group(1))/1024:.0f} MB (all benchmarks, data parsed in process) -->")
     except Exception:
         pass
+if explain_rows:
+    print("\nReason codes: exact TreeSHAP of the first 10k test rows, 2 workers (mlrun steps/explain, what `mlrun predict` computes; "
+          "xgboost `predict(pred_contribs=True)`); ratio is xgboost / mlrun gradient boosting.\n")
+    print("| rows | mlrun gradient_boosting s | mlrun random_forest s | xgboost pred_contribs s | ratio |")
+    print("|---|---|---|---|---|")
+    for line in explain_rows:
+        print(line)
 PY

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/mlrun-cli/mlrun/steps/explain"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/stats"
 	"github.com/mlrun-cli/mlrun/steps/table"
@@ -214,6 +215,57 @@ func benchPredictAll(b *testing.B, fit func(*table.Dataset) (*model.Ensemble, er
 				}
 			}
 			reportAUC(b, p, all)
+		})
+	}
+}
+
+// explainRows is how many test rows the TreeSHAP benchmarks explain.
+const explainRows = 10_000
+
+// BenchmarkExplainGradientBoosting times exact TreeSHAP (steps/explain,
+// what `mlrun predict` computes for reason codes) of the first 10k test
+// rows under the benchmark's boosted model, 2 workers; bench/trees.py
+// times xgboost's predict(pred_contribs=True) on the same rows.
+func BenchmarkExplainGradientBoosting(b *testing.B) {
+	cfg := DefaultBoostConfig()
+	cfg.Trees, cfg.MaxDepth, cfg.LearningRate = 200, 6, 0.1
+	benchExplain(b, func(train *table.Dataset) (*model.Ensemble, error) {
+		return FitBoosting(context.Background(), train, nil, target, workshopFeatures, cfg, 2)
+	})
+}
+
+// BenchmarkExplainRandomForest is BenchmarkExplainGradientBoosting for
+// the workshop's forest (depth 10: more than 64 leaves, the slower path).
+func BenchmarkExplainRandomForest(b *testing.B) {
+	cfg := DefaultForestConfig()
+	cfg.Trees, cfg.MaxDepth, cfg.MinSamplesSplit = 200, 10, 100
+	cfg.ClassWeight.Balanced, cfg.Seed = true, 42
+	benchExplain(b, func(train *table.Dataset) (*model.Ensemble, error) {
+		return FitForest(context.Background(), train, target, workshopFeatures, cfg, 2)
+	})
+}
+
+func benchExplain(b *testing.B, fit func(*table.Dataset) (*model.Ensemble, error)) {
+	for _, n := range benchSizes {
+		b.Run(rowsName(n), func(b *testing.B) {
+			train, test := synthData(b, n)
+			rows := make([]int, min(explainRows, test.Rows))
+			for i := range rows {
+				rows[i] = i
+			}
+			sub := test.Take(rows)
+			m, err := fit(train)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := explain.NewTree(m, 2)
+			b.ResetTimer()
+			for b.Loop() {
+				if _, _, err := e.Explain(sub); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(sub.Rows), "rows")
 		})
 	}
 }
