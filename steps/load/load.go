@@ -96,6 +96,9 @@ type Compiled struct {
 	cfg      Config
 	declared map[string]table.Type
 	schema   *table.Schema
+	// rows is the number of data rows the schema was learnt from: the
+	// run sizes its columns by it.
+	rows int
 	// written is the path as written in the pipeline, for messages.
 	written string
 }
@@ -224,8 +227,8 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	if req.Memo != nil && err == nil {
 		key, before, memoOK = c.schemaKey()
 		if memoOK {
-			if s := c.memoSchema(req.Memo, key, before, header); s != nil {
-				c.schema = s
+			if s, rows := c.memoSchema(req.Memo, key, before, header); s != nil {
+				c.schema, c.rows = s, rows
 				return c
 			}
 		}
@@ -244,7 +247,7 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		d.Add(req.Pos(pathNode), "%s: header only, no data rows", c.written)
 		return nil
 	}
-	c.schema = ds.Schema()
+	c.schema, c.rows = ds.Schema(), ds.Rows
 	if memoOK {
 		c.putSchema(req.Memo, key, before, start, ds)
 	}
@@ -301,13 +304,15 @@ func (c *Compiled) CacheConfig() any { return c.cfg }
 var ErrFileChanged = errors.New("file changed while running")
 
 // Run implements pipeline.Compiled: it reads the file with every column's
-// type fixed to the compiled schema.
+// type fixed to the compiled schema, so it is parsed as it is read, into
+// columns sized by the rows counted at compile time (table.ReadCSVFile).
 func (c *Compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline.Result, error) {
 	types := make(map[string]table.Type, len(c.schema.Fields))
 	for _, f := range c.schema.Fields {
 		types[f.Name] = f.Type
 	}
 	opts := c.options(types, max(req.Jobs, 1))
+	opts.RowsHint = c.rows
 	if req.Progress != nil {
 		// Progress counts the bytes read; parsing follows the last block.
 		if st, err := os.Stat(c.cfg.Path); err == nil {

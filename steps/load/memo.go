@@ -75,29 +75,30 @@ func (c *Compiled) schemaKey() (string, fileStat, bool) {
 	return string(b), st, true
 }
 
-// memoSchema returns the schema memoised under key for the file at stat
-// st, checked against the file's header and the declared types, or nil.
-func (c *Compiled) memoSchema(memo pipeline.SchemaMemo, key string, st fileStat, header []string) *table.Schema {
+// memoSchema returns the schema and row count memoised under key for the
+// file at stat st, checked against the file's header and the declared
+// types, or nil.
+func (c *Compiled) memoSchema(memo pipeline.SchemaMemo, key string, st fileStat, header []string) (*table.Schema, int) {
 	b, ok := memo.Get(key)
 	if !ok {
-		return nil
+		return nil, 0
 	}
 	var v memoValue
 	if json.Unmarshal(b, &v) != nil || v.Stat != st || v.Rows <= 0 || len(v.Columns) != len(header) {
-		return nil
+		return nil, 0
 	}
 	s := &table.Schema{Fields: make([]table.Field, len(v.Columns))}
 	for i, col := range v.Columns {
 		t, ok := table.ParseType(col.Type)
 		if !ok || col.Name != header[i] {
-			return nil
+			return nil, 0
 		}
 		if d, declared := c.declared[col.Name]; declared && d != t {
-			return nil
+			return nil, 0
 		}
 		s.Fields[i] = table.Field{Name: col.Name, Type: t}
 	}
-	return s
+	return s, v.Rows
 }
 
 // putSchema memoises the schema learnt from a read that started at start,

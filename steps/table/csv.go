@@ -74,6 +74,11 @@ type CSVOptions struct {
 	// runs on the reading goroutine and must be cheap.
 	OnRead func(n int)
 
+	// RowsHint is the number of data rows expected (say, from an earlier
+	// schema pass over the same file): a streamed parse sizes its columns
+	// by it. Any number of rows is still read; 0 means unknown.
+	RowsHint int
+
 	// SchemaOnly learns the column types and counts the rows without
 	// keeping the values of undeclared columns: the dataset returned has
 	// Rows and every column's name and type, but the columns hold no
@@ -87,6 +92,8 @@ type CSVOptions struct {
 	// buffered turns off parsing straight into the final columns (tests
 	// compare both ways).
 	buffered bool
+	// whole turns off the streamed parse of ReadCSV (tests).
+	whole bool
 }
 
 // ColumnInfo describes how one CSV column was read.
@@ -189,6 +196,9 @@ func readCSV(r io.Reader, hint int64, opts CSVOptions) (*Dataset, ReadInfo, erro
 	if opts.OnRead != nil {
 		r = &notifyReader{r: r, fn: opts.OnRead}
 	}
+	if len(opts.Types) > 0 && !opts.SchemaOnly && !opts.buffered && !opts.whole {
+		return readStream(r, hint, opts)
+	}
 	data, hashed, err := readAllHashed(r, hint)
 	if err != nil {
 		return nil, ReadInfo{}, fmt.Errorf("read %s: %w", opts.Name, err)
@@ -289,6 +299,7 @@ type parser struct {
 	class   [256]bool
 	seed    maphash.Seed // hashes string values (any seed gives the same result)
 	delims  uint64       // the delimiter in every byte (see zeroBytes)
+	line0   int          // lines of the input before buf (a streamed chunk)
 }
 
 // Bytes repeated over a word, for field's eight-byte scan.
@@ -367,7 +378,7 @@ func newParser(data []byte, opts CSVOptions) (*parser, error) {
 
 // errAt builds a ParseError for the byte offset off of p.buf.
 func (p *parser) errAt(off, row, field int, msg string, sentinel error) *ParseError {
-	e := &ParseError{Name: p.name, Line: 1 + bytes.Count(p.buf[:off], []byte{'\n'}), Row: row, Field: field, Msg: msg, Err: sentinel}
+	e := &ParseError{Name: p.name, Line: 1 + p.line0 + bytes.Count(p.buf[:off], []byte{'\n'}), Row: row, Field: field, Msg: msg, Err: sentinel}
 	if field > 0 && field <= len(p.names) {
 		e.Column = p.names[field-1]
 	}

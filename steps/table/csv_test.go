@@ -503,3 +503,106 @@ func TestFieldScan(t *testing.T) {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
 }
+
+// failReader returns its data, then an error.
+type failReader struct {
+	data []byte
+	err  error
+}
+
+func (f *failReader) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// TestStreamedRead compares ReadCSV with every type declared (parsed in
+// blocks as it reads) with a parse of the whole input, for many block
+// sizes, worker counts and row hints: quoted fields holding newlines,
+// delimiters and quotes, blank lines, CRLF, a byte order mark, no final
+// newline; and an error in a late block (same line and row), a read error.
+func TestStreamedRead(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("\xEF\xBB\xBFid,x,n,flag,d,s\n")
+	for i := range 300 {
+		switch i % 17 {
+		case 3:
+			b.WriteString("\n")
+		case 5:
+			b.WriteString("\r\n\r\n")
+		}
+		x := fmt.Sprintf("%d.5", i)
+		if i%7 == 0 {
+			x = "NA"
+		}
+		s := fmt.Sprintf("s%d", i%5)
+		switch i % 11 {
+		case 0:
+			s = ""
+		case 4:
+			s = fmt.Sprintf("\"two\nlines, \"\"%d\"\"\"", i%3)
+		}
+		eol := "\n"
+		if i%3 == 0 {
+			eol = "\r\n"
+		}
+		fmt.Fprintf(&b, "id%03d,%s,%d,%v,2024-01-%02d,%s%s", i, x, i-100, i%2 == 0, 1+i%28, s, eol)
+	}
+	b.WriteString("last,1,2,true,2024-02-01,z") // no final newline
+	data := []byte(b.String())
+	types := map[string]Type{"id": String, "x": Float, "n": Int, "flag": Bool, "d": Time, "s": String}
+	ref, refInfo, err := ParseCSV(data, CSVOptions{Types: types, Jobs: 1, buffered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	for _, size := range []int{1, 7, 64, 1000, 0} {
+		for _, jobs := range []int{1, 3} {
+			for _, hint := range []int{0, 1, ref.Rows, 10 * ref.Rows} {
+				opts := CSVOptions{Types: types, Jobs: jobs, chunkSize: size, RowsHint: hint}
+				ds, info, err := ReadCSV(bytes.NewReader(data), opts)
+				if err != nil {
+					t.Fatalf("block %d jobs %d hint %d: %v", size, jobs, hint, err)
+				}
+				if !ds.Equal(ref) || !slices.Equal(info.Columns, refInfo) || info.Rows != 301 ||
+					info.SHA256 != hex.EncodeToString(sum[:]) || info.Size != int64(len(data)) {
+					t.Fatalf("block %d jobs %d hint %d: streamed read differs (%d rows, %+v)", size, jobs, hint, ds.Rows, info)
+				}
+				var x, y bytes.Buffer
+				if ds.Encode(&x) != nil || ref.Encode(&y) != nil || !bytes.Equal(x.Bytes(), y.Bytes()) {
+					t.Fatalf("block %d jobs %d hint %d: encodings differ", size, jobs, hint)
+				}
+			}
+		}
+	}
+	// An error in a late block names the same line and row; the hash
+	// covers the whole input.
+	bad := append(bytes.Clone(data), "\nx,oops,1,true,2024-01-01,a\ny,2,1,true,2024-01-01,a\n"...)
+	_, _, want := ParseCSV(bad, CSVOptions{Types: types, Jobs: 1, buffered: true})
+	badSum := sha256.Sum256(bad)
+	for _, size := range []int{1, 50, 0} {
+		_, info, err := ReadCSV(bytes.NewReader(bad), CSVOptions{Types: types, Jobs: 3, chunkSize: size})
+		if err == nil || want == nil || err.Error() != want.Error() || info.SHA256 != hex.EncodeToString(badSum[:]) {
+			t.Fatalf("block %d: error %v, want %v (sha256 %s)", size, err, want, info.SHA256)
+		}
+	}
+	// Header only; a header that does not declare every column (read
+	// whole); a read error.
+	for _, in := range []string{"id,x\n", "id,x", "id,x,y\n1,2,3\n"} {
+		ds, _, err := ReadCSV(strings.NewReader(in), CSVOptions{Types: map[string]Type{"id": Int, "x": Int}, chunkSize: 2})
+		want, _, werr := ParseCSV([]byte(in), CSVOptions{Types: map[string]Type{"id": Int, "x": Int}})
+		if err != nil || werr != nil || !ds.Equal(want) {
+			t.Fatalf("%q: %v, %v", in, err, werr)
+		}
+	}
+	boom := errors.New("boom")
+	for _, size := range []int{1, 100, 0} {
+		_, _, err := ReadCSV(&failReader{data: data[:500], err: boom}, CSVOptions{Types: types, chunkSize: size})
+		if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "read csv: ") {
+			t.Fatalf("block %d: read error %v", size, err)
+		}
+	}
+}

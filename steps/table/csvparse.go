@@ -750,11 +750,22 @@ func (p *parser) runDirect(chunks []chunk) (ds *Dataset, info []ColumnInfo, ok b
 	}
 	total := rowBase
 	ds.Rows = total
+	info = p.finishDirect(ds, chunks, at, room)
+	return ds, info, true, nil
+}
+
+// finishDirect completes a parse straight into the final columns of ds:
+// chunk i parsed its rows into the window starting at at[i] of columns
+// with room rows, and ds.Rows is the total. Windows left short by blank
+// lines are moved down, string codes remapped to the merged dictionary and
+// null bitmaps built. The chunks' buffers are released.
+func (p *parser) finishDirect(ds *Dataset, chunks []chunk, at []int, room int) []ColumnInfo {
+	n, total := len(ds.Columns), ds.Rows
 	rowStart := make([]int, len(chunks)+1)
 	for i := range chunks {
 		rowStart[i+1] = rowStart[i] + chunks[i].rows
 	}
-	info = make([]ColumnInfo, n)
+	info := make([]ColumnInfo, n)
 	parallel(p.jobs, n, func(j int) bool {
 		c := ds.Columns[j]
 		if total < room {
@@ -820,5 +831,5 @@ func (p *parser) runDirect(chunks []chunk) (ds *Dataset, info []ColumnInfo, ok b
 		}
 		return true
 	})
-	return ds, info, true, nil
+	return info
 }

@@ -5,7 +5,9 @@
 // ReadCSVFile reads a file into memory in large blocks while hashing it,
 // then parses it in parallel chunks (see csvparse.go for how chunk
 // boundaries are found inside quoted fields and how inferred types are
-// settled across chunks). The result does not depend on the number of
+// settled across chunks). When every column's type is declared it parses
+// the blocks as they are read instead, straight into the final columns,
+// and never holds the whole file (csvstream.go). The result does not depend on the number of
 // goroutines: string dictionaries keep the global first-seen order and
 // errors name the first offending row, line and column.
 //

@@ -2,13 +2,16 @@ package table
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"slices"
 	"testing"
 )
 
-// FuzzReadCSV parses arbitrary input with one goroutine and one chunk, and
-// with three goroutines and tiny chunks: both must agree exactly (same
-// dataset and fingerprint, or the same error), and never panic.
+// FuzzReadCSV parses arbitrary input with one goroutine and one chunk, with
+// three goroutines and tiny chunks, and streamed in tiny blocks: all must
+// agree exactly (same dataset and fingerprint, or the same error), and
+// never panic.
 func FuzzReadCSV(f *testing.F) {
 	for _, s := range []string{
 		"a,b\n1,2\n", "a,b\r\n\"x\"\"\ny\",2\r\n3,\n", "\xEF\xBB\xBFa\n1\n1.5\nNA\n", "a,a\n", "a\n\"open\n",
@@ -55,6 +58,19 @@ func FuzzReadCSV(f *testing.F) {
 		opts.Jobs = 3
 		// Tiny chunks, but not so many that a long input crawls.
 		opts.chunkSize = max(1+int(size%16), len(data)/64)
+		// Read as a stream in blocks of that size (parsed as read when every
+		// type is declared), with a row hint too small or unknown.
+		so = opts
+		so.RowsHint = int(size % 3)
+		if sds, sinfo, err := ReadCSV(bytes.NewReader(data), so); (err == nil) != (refErr == nil) {
+			t.Fatalf("streamed: %v; whole: %v", err, refErr)
+		} else if err != nil && err.Error() != refErr.Error() {
+			t.Fatalf("errors differ:\n whole:    %v\n streamed: %v", refErr, err)
+		} else if sinfo.SHA256 != fmt.Sprintf("%x", sha256.Sum256(data)) || sinfo.Size != int64(len(data)) {
+			t.Fatalf("streamed: sha256 %s size %d", sinfo.SHA256, sinfo.Size)
+		} else if err == nil && (!sds.Equal(ref) || !slices.Equal(sinfo.Columns, refInfo) || sinfo.Rows != ref.Rows) {
+			t.Fatal("streamed: dataset or column info differs")
+		}
 		ds, info, err := ParseCSV(data, opts)
 		if (err == nil) != (refErr == nil) {
 			t.Fatalf("jobs 1: %v; jobs 3 chunk %d: %v", refErr, opts.chunkSize, err)
