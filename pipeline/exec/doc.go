@@ -42,4 +42,13 @@
 // those, so that it can say "input X changed", "file F changed", "setting
 // changed: a, b", "kind version changed", "forced", or "upstream step S will
 // re-run" for a step whose inputs cannot be known before S runs.
+//
+// # Memory
+//
+// Outputs stay in memory while a step that reads them has not finished
+// (an object a step passes on unchanged stays while any step holding it
+// does), and are dropped as soon as the last reader's Run returns. Run
+// sets the Go runtime's soft memory limit from the size of the files the
+// pipeline reads (Options.MemoryLimit, memlimit.go) so that the heap does
+// not grow to twice its live size between collections.
 package exec

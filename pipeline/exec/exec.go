@@ -45,6 +45,10 @@ type Options struct {
 	Events func(Event)
 	// Version is the mlrun version, recorded in the run record.
 	Version string
+	// MemoryLimit is the Go runtime's soft memory limit while Run runs
+	// (see runMemoryLimit): 0 derives it from the size of the files the
+	// pipeline reads, a negative value leaves the runtime's limit alone.
+	MemoryLimit int64
 }
 
 // EventType names what happened to a step.
@@ -169,6 +173,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 		return nil, fmt.Errorf("run: %w", err)
 	}
 	defer unlock()
+	defer runMemoryLimit(p, opts.MemoryLimit)()
 
 	r := &runner{
 		p: p, opts: opts, steps: steps, force: force,

@@ -393,9 +393,19 @@ func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 			if len(rows) == 0 {
 				continue
 			}
-			counts := map[string]int{}
+			// Count by class, then label each class once.
+			byClass := map[classKey]int{}
+			example := map[classKey]int{}
 			for _, r := range rows {
-				counts[classLabel(col, r)]++
+				k := keyOf(col, r)
+				if _, ok := byClass[k]; !ok {
+					example[k] = r
+				}
+				byClass[k]++
+			}
+			counts := map[string]int{}
+			for k, n := range byClass {
+				counts[classLabel(col, example[k])] += n
 			}
 			for label, n := range counts {
 				res.Metrics["share."+name+"."+label] = float64(n) / float64(len(rows))
@@ -529,37 +539,73 @@ func classLabel(col *table.Column, row int) string {
 }
 
 func assignStratified(col *table.Column, n int, cfg Config) Assignment {
-	// Group rows by class, classes in order of first appearance.
-	index := map[classKey]int{}
-	var classes [][]int
+	// The class of every row, classes in order of first appearance.
+	index := map[classKey]int32{}
+	class := make([]int32, n)
+	var sizes []int
 	for row := range n {
 		k := keyOf(col, row)
 		c, ok := index[k]
 		if !ok {
-			c = len(classes)
+			c = int32(len(sizes))
 			index[k] = c
-			classes = append(classes, nil)
+			sizes = append(sizes, 0)
 		}
-		classes[c] = append(classes[c], row)
+		class[row] = c
+		sizes[c]++
 	}
-	sizes := make([]int, len(classes))
-	for i, rows := range classes {
-		sizes[i] = len(rows)
+	// The rows of each class in row order, classes one after another (a
+	// counting sort: one array, no per-class slices to grow).
+	start := make([]int, len(sizes)+1)
+	for i, size := range sizes {
+		start[i+1] = start[i] + size
 	}
+	next := slices.Clone(start[:len(sizes)])
+	rows := make([]int, n)
+	for row, c := range class {
+		rows[next[c]] = row
+		next[c]++
+	}
+	class = nil
 	nt, nv := counts(n, cfg.Test, cfg.Valid)
 	testN := allocate(sizes, cfg.Test, nt)
 	validN := allocate(sizes, cfg.Valid, nv)
+	// Shuffle each class; its first rows go to test, the next to valid.
+	const inTrain, inTest, inValid = 0, 1, 2
+	part := make([]uint8, n)
+	var ntest, nvalid int
 	r := newRand(cfg.Seed)
-	var test, valid, train []int
-	for i, rows := range classes {
-		r.Shuffle(len(rows), func(a, b int) { rows[a], rows[b] = rows[b], rows[a] })
+	for i := range sizes {
+		seg := rows[start[i]:start[i+1]]
+		r.Shuffle(len(seg), func(a, b int) { seg[a], seg[b] = seg[b], seg[a] })
 		t := testN[i]
-		v := min(validN[i], len(rows)-t)
-		test = append(test, rows[:t]...)
-		valid = append(valid, rows[t:t+v]...)
-		train = append(train, rows[t+v:]...)
+		v := min(validN[i], len(seg)-t)
+		for _, row := range seg[:t] {
+			part[row] = inTest
+		}
+		for _, row := range seg[t : t+v] {
+			part[row] = inValid
+		}
+		ntest, nvalid = ntest+t, nvalid+v
 	}
-	return finish(test, valid, train)
+	rows = nil
+	// Each output's rows in increasing order.
+	a := Assignment{
+		Train: make([]int, 0, n-ntest-nvalid),
+		Test:  make([]int, 0, ntest),
+		Valid: make([]int, 0, nvalid),
+	}
+	for row, p := range part {
+		switch p {
+		case inTrain:
+			a.Train = append(a.Train, row)
+		case inTest:
+			a.Test = append(a.Test, row)
+		default:
+			a.Valid = append(a.Valid, row)
+		}
+	}
+	return a
 }
 
 // allocate splits total rows over classes of the given sizes in proportion
