@@ -29,19 +29,25 @@ type Tree struct {
 	tables [][]leafTable
 	leaf   []int32
 	// masks, by tree, finds the leaves' patterns without walking the tree
-	// (nil for a tree of more than 64 leaves or without tables).
+	// (nil for a tree without tables or beyond maxMaskWords).
 	masks []*followMasks
 }
 
-// followMasks holds, for a tree of at most 64 leaves, for each feature it
-// splits on and each bin, the leaves (bit l: leaf table l) whose path
-// splits on that feature all send the bin the path's way.
+// followMasks holds, for each feature a tree splits on and each bin, the
+// set of leaves (bit l: leaf table l) whose path splits on that feature
+// all send the bin the path's way: words words per bin.
 type followMasks struct {
-	feats  []uint16
-	follow [][256]uint64
+	feats []uint16
+	words int
+	// follow[k][b*words : (b+1)*words] is the set of feature feats[k], bin b.
+	follow [][]uint64
 	// pos[l][a] is the index in feats of leaf table l's feature a.
 	pos [][]uint8
 }
+
+// maxMaskWords bounds the follow masks of all trees (64 MiB); the trees
+// beyond are walked.
+const maxMaskWords = 8 << 20
 
 // leafTable holds one leaf's TreeSHAP contributions for every pattern of
 // the features on its path (Fast TreeSHAP v2, Yang 2021): the leaf adds
@@ -115,6 +121,7 @@ func (e *Tree) buildTables() {
 	e.leaf = make([]int32, len(e.nodes))
 	budget := maxTableValues
 	e.masks = make([]*followMasks, len(e.roots))
+	maskBudget := maxMaskWords
 	type frame struct {
 		node  int32
 		feats []uint16
@@ -160,8 +167,9 @@ func (e *Tree) buildTables() {
 		}
 		budget -= size
 		e.tables[t] = leaves
-		if len(leaves) <= 64 {
-			e.masks[t] = e.followMasks(leaves, paths)
+		if fm := e.followMasks(leaves, paths, maskBudget); fm != nil {
+			e.masks[t] = fm
+			maskBudget -= len(fm.feats) * 256 * fm.words
 		}
 	}
 }
@@ -173,30 +181,41 @@ type turn struct {
 }
 
 // followMasks builds a tree's follow masks from its leaf tables and the
-// turns of their paths.
-func (e *Tree) followMasks(leaves []leafTable, paths [][]turn) *followMasks {
-	fm := &followMasks{pos: make([][]uint8, len(leaves))}
+// turns of their paths, or returns nil when they would take more than
+// budget words.
+func (e *Tree) followMasks(leaves []leafTable, paths [][]turn, budget int) *followMasks {
+	words := (len(leaves) + 63) / 64
+	fm := &followMasks{words: words, pos: make([][]uint8, len(leaves))}
 	index := map[uint16]int{}
 	for l, lt := range leaves {
 		for _, f := range lt.feats {
-			k, ok := index[f]
-			if !ok {
-				k = len(fm.feats)
-				index[f] = k
+			if _, ok := index[f]; !ok {
+				index[f] = len(fm.feats)
 				fm.feats = append(fm.feats, f)
-				var all [256]uint64
-				for b := range all {
-					all[b] = 1<<len(leaves) - 1
-				}
-				fm.follow = append(fm.follow, all)
 			}
-			fm.pos[l] = append(fm.pos[l], uint8(k))
+			fm.pos[l] = append(fm.pos[l], uint8(index[f]))
 		}
+	}
+	if len(fm.feats)*256*words > budget {
+		return nil
+	}
+	all := make([]uint64, words) // every leaf
+	for l := range leaves {
+		all[l>>6] |= 1 << (l & 63)
+	}
+	fm.follow = make([][]uint64, len(fm.feats))
+	for k := range fm.follow {
+		fm.follow[k] = make([]uint64, 256*words)
+		for b := range 256 {
+			copy(fm.follow[k][b*words:], all)
+		}
+	}
+	for l := range leaves {
 		for _, tn := range paths[l] {
 			k := index[e.nodes[tn.node].Feature]
 			for b := range 256 {
 				if e.m.GoesRight(tn.node, uint8(b)) != tn.right {
-					fm.follow[k][b] &^= 1 << l
+					fm.follow[k][b*words+l>>6] &^= 1 << (l & 63)
 				}
 			}
 		}
@@ -206,16 +225,19 @@ func (e *Tree) followMasks(leaves []leafTable, paths [][]turn) *followMasks {
 
 // addMasked adds one tree's contributions from its leaf tables, each
 // leaf's pattern read from the follow masks of the row's bins. m is
-// scratch space of at least len(fm.feats) words.
-func addMasked(fm *followMasks, leaves []leafTable, x []uint8, phi []float64, m []uint64) {
+// scratch space of at least len(fm.feats) slices.
+func addMasked(fm *followMasks, leaves []leafTable, x []uint8, phi []float64, m [][]uint64) {
+	w := fm.words
 	for k, f := range fm.feats {
-		m[k] = fm.follow[k][x[f]]
+		b := int(x[f]) * w
+		m[k] = fm.follow[k][b : b+w]
 	}
 	for l := range leaves {
 		lt := &leaves[l]
+		word, bit := l>>6, uint(l&63)
 		u := 0
 		for a, k := range fm.pos[l] {
-			u |= int(m[k]>>l&1) << a
+			u |= int(m[k][word]>>bit&1) << a
 		}
 		p := len(lt.feats)
 		row := lt.vals[u*p : u*p+p]
@@ -368,7 +390,7 @@ func (e *Tree) row(x []uint8, path []pathElem) []float64 {
 	}
 	phi := make([]float64, len(x))
 	var stack []stackEntry
-	var scratch [64]uint64
+	var scratch [64][]uint64
 	for t, r := range e.roots {
 		if e.masks != nil && e.masks[t] != nil && e.tables != nil {
 			addMasked(e.masks[t], e.tables[t], x, phi, scratch[:])
