@@ -85,10 +85,10 @@ print(f"KS (statistic and p-value) and PSI (frozen decile bins) for {f} numeric 
       f"the Go runs {load_go}, of the Python runs {load_py}, at the end {load_end}.\n")
 print("| | KS s | PSI s | KS + PSI s | ratio | peak RSS MB |")
 print("|---|---|---|---|---|---|")
-print(f"| mlrun, per batch (frozen profile; batch sort included) | | | {batch:.3f} | | {rss_go:.0f} |")
+print(f"| mlrun, per batch, features one after the other (frozen profile; batch sort included) | | | {batch:.3f} | | {rss_go:.0f} |")
 print(f"| scipy {py['scipy']} ks_2samp + numpy {py['numpy']} PSI | {ks:.3f} | {psi:.3f} | {ks + psi:.3f} | "
       f"**{(ks + psi) / batch:.1f}x** | {rss_py:.0f} |")
-print(f"| mlrun, features over {len(os.sched_getaffinity(0))} goroutines (not yet in the monitor step) | | | {par:.3f} | {(ks + psi) / par:.1f}x | |")
+print(f"| mlrun, features over {len(os.sched_getaffinity(0))} goroutines (what the monitor step does with --jobs 2) | | | {par:.3f} | {(ks + psi) / par:.1f}x | |")
 print(f"| numpy PSI with the edges and reference counts given | | {psif:.3f} | | | |")
 print(f"| mlrun, one-off profile build (sort, edges, counts of the reference) | | | {build:.3f} | | |")
 print()
