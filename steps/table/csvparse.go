@@ -717,20 +717,7 @@ func (p *parser) runDirect(chunks []chunk) (ds *Dataset, info []ColumnInfo, ok b
 	}
 	parallel(p.jobs, len(chunks), func(i int) bool {
 		lo, hi := at[i], at[i+1]
-		cols := make([]colBuf, n)
-		for j, c := range ds.Columns {
-			cols[j] = colBuf{mode: modeConvert, typ: c.Type, strict: true, preset: true}
-			switch c.Type {
-			case Float:
-				cols[j].floats = c.Floats[lo:lo:hi]
-			case Int, Time:
-				cols[j].ints = c.Ints[lo:lo:hi]
-			case Bool:
-				cols[j].bools = c.Bools[lo:lo:hi]
-			case String:
-				cols[j].codes = c.Codes[lo:lo:hi]
-			}
-		}
+		cols := windowBufs(ds, lo, hi)
 		p.parseChunk(&chunks[i], cols)
 		return chunks[i].err == nil
 	})
@@ -832,4 +819,24 @@ func (p *parser) finishDirect(ds *Dataset, chunks []chunk, at []int, room int) [
 		return true
 	})
 	return info
+}
+
+// windowBufs returns column buffers that convert straight into rows
+// [lo, hi) of the final, preset columns of ds.
+func windowBufs(ds *Dataset, lo, hi int) []colBuf {
+	cols := make([]colBuf, len(ds.Columns))
+	for j, c := range ds.Columns {
+		cols[j] = colBuf{mode: modeConvert, typ: c.Type, strict: true, preset: true}
+		switch c.Type {
+		case Float:
+			cols[j].floats = c.Floats[lo:lo:hi]
+		case Int, Time:
+			cols[j].ints = c.Ints[lo:lo:hi]
+		case Bool:
+			cols[j].bools = c.Bools[lo:lo:hi]
+		case String:
+			cols[j].codes = c.Codes[lo:lo:hi]
+		}
+	}
+	return cols
 }

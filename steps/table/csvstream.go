@@ -239,20 +239,7 @@ func readStream(r io.Reader, hint int64, opts CSVOptions) (*Dataset, ReadInfo, e
 		cp := *p
 		cp.buf, cp.line0 = b, lines
 		lines += k
-		cols := make([]colBuf, n)
-		for j, c := range ds.Columns {
-			cols[j] = colBuf{mode: modeConvert, typ: c.Type, strict: true, preset: true}
-			switch c.Type {
-			case Float:
-				cols[j].floats = c.Floats[lo:lo:hi]
-			case Int, Time:
-				cols[j].ints = c.Ints[lo:lo:hi]
-			case Bool:
-				cols[j].bools = c.Bools[lo:lo:hi]
-			case String:
-				cols[j].codes = c.Codes[lo:lo:hi]
-			}
-		}
+		cols := windowBufs(ds, lo, hi)
 		wg.Add(1)
 		tasks <- func() {
 			cp.parseChunk(ch, cols)
