@@ -239,7 +239,7 @@ func monitorRunRecord(r *monitor.Report, rec *monitorRecord) *lineage.RunRecord 
 // none: the run that computed it raised its alert, and a kept one is
 // retried by retryPending. It reports whether an alert was raised; a
 // failed delivery is reported on stderr, never as an error.
-func (a *app) runAlerts(ctx context.Context, st *lineage.Store, rec *lineage.RunRecord) bool {
+func (a *app) runAlerts(ctx context.Context, st *lineage.Store, rec *lineage.RunRecord, file, webhook string) bool {
 	raised := false
 	for i := range rec.Steps {
 		s := &rec.Steps[i]
@@ -252,13 +252,15 @@ func (a *app) runAlerts(ctx context.Context, st *lineage.Store, rec *lineage.Run
 			fmt.Fprintf(a.stderr, "mlrun: step %q: alerts: %v\n", s.ID, err)
 			continue
 		}
-		if cfg.Alerts == nil {
+		if cfg.Alerts == nil && file == "" && webhook == "" {
 			continue
 		}
-		if f := cfg.Alerts.File; f != "" && !filepath.IsAbs(f) {
-			cfg.Alerts.File = filepath.Join(filepath.Dir(rec.File), f)
+		if cfg.Alerts != nil {
+			if f := cfg.Alerts.File; f != "" && !filepath.IsAbs(f) {
+				cfg.Alerts.File = filepath.Join(filepath.Dir(rec.File), f)
+			}
 		}
-		sinks, on := alertSinks(&cfg, "", "")
+		sinks, on := alertSinks(&cfg, file, webhook)
 		report := s.Outputs["report"].ID
 		base := alert.Alert{ID: rec.ID + "--" + s.ID, Time: rec.End, Run: rec.ID, Step: s.ID,
 			Data: monitoredData(rec, s), Report: report.String()}

@@ -98,10 +98,11 @@ func stepIDs(p *pipeline.Pipeline) []string {
 
 func (a *app) runCommand() *cobra.Command {
 	var (
-		ef     execFlags
-		rf     reportFlags
-		asJSON bool
-		quiet  bool
+		ef                 execFlags
+		rf                 reportFlags
+		asJSON             bool
+		quiet              bool
+		alertFile, webhook string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -119,7 +120,9 @@ ones, or warnings too with alerts.on: warn) sends an alert to its sinks, as
 'mlrun monitor' does: a line of JSON to alerts.file (relative to the pipeline
 file) and an HTTP POST of the same JSON, with a "text" field, to
 alerts.webhook, with its timeout and retries. The run record says where each
-went. A monitor step taken from the cache sends none. An alert that cannot be
+went. --alert-file and --webhook send the alerts of every monitor step that
+runs there instead (e.g. a CI job's own channel), whether or not the step
+declares alerts. A monitor step taken from the cache sends none. An alert that cannot be
 delivered is kept in the store and retried by every later 'mlrun run' and
 'mlrun monitor'; a failed delivery is reported on stderr and never changes
 the exit code.
@@ -197,7 +200,7 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 			// Alerts: the kept ones first, then those of this run's
 			// monitor steps; a failed delivery never changes the exit code.
 			delivered, _ := a.retryPending(cmd.Context(), st)
-			raised := a.runAlerts(cmd.Context(), st, rec)
+			raised := a.runAlerts(cmd.Context(), st, rec, alertFile, webhook)
 			if err := recordRunMonitors(cmd.Context(), st, rec); err != nil {
 				fmt.Fprintf(a.stderr, "mlrun: run %s: cannot record its monitored batches for monitor history: %v\n", rec.ID, err)
 			}
@@ -245,6 +248,8 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 	}
 	ef.register(cmd)
 	rf.register(cmd)
+	cmd.Flags().StringVar(&alertFile, "alert-file", "", "append an alert for the failed checks of every monitor step that runs to this JSON-lines `FILE` (replaces the step's)")
+	cmd.Flags().StringVar(&webhook, "webhook", "", "POST an alert for the failed checks of every monitor step that runs to this `URL`; $VAR is expanded at sending (replaces the step's)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON instead of the summary")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	return cmd
