@@ -14,7 +14,8 @@
 // happens once the run has finished with every check and gate passed, in
 // `mlrun run`, because it changes the registry rather than producing an
 // object. It is idempotent: a model object that already is a version of
-// the name is not registered again, so a cached re-run adds nothing.
+// the name is not registered again, so a cached re-run adds nothing. In a
+// `matrix:` sweep only the variant with the best evaluate auc registers.
 package register
 
 import (
