@@ -17,6 +17,9 @@
 // and approval rates at threshold 0.5) are kept for the performance checks.
 //
 // The profile is a pipeline.Document of type "profile": canonical JSON
-// (encoding/json writes floats in their shortest round-tripping form, so the
-// sorted values decode to the same bits).
+// (encoding/json writes floats in their shortest round-tripping form). The
+// sorted values, the bulk of it, are written compactly (SortedValues:
+// distinct values as base64 little-endian doubles and their run lengths)
+// since version 2, less than half the size of a JSON array; version 1
+// profiles, with plain arrays, are still read.
 package profile

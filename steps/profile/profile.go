@@ -18,7 +18,7 @@ const TypeName = "profile"
 // Format and Version head every profile.
 const (
 	Format  = "mlrun-profile"
-	Version = 1
+	Version = 2
 )
 
 // DefaultBins is the number of quantile bins per numeric feature.
@@ -79,7 +79,7 @@ type Feature struct {
 	Edges  []float64 `json:"edges,omitempty"`
 	Counts []float64 `json:"counts,omitempty"`
 	// Sorted holds the non-missing values, ascending.
-	Sorted []float64 `json:"sorted,omitempty"`
+	Sorted SortedValues `json:"sorted,omitempty"`
 	// Categories counts each category of a string column, sorted by value.
 	Categories []Category `json:"categories,omitempty"`
 }
@@ -246,8 +246,8 @@ func FromObject(o pipeline.Object) (*Profile, error) {
 	if err := d.Into(&p); err != nil {
 		return nil, fmt.Errorf("decode profile: %w", err)
 	}
-	if p.Format != Format || p.Version != Version {
-		return nil, fmt.Errorf("decode profile: format %q version %d, this mlrun reads %s version %d", p.Format, p.Version, Format, Version)
+	if p.Format != Format || p.Version < 1 || p.Version > Version {
+		return nil, fmt.Errorf("decode profile: format %q version %d, this mlrun reads %s versions 1 to %d", p.Format, p.Version, Format, Version)
 	}
 	return &p, nil
 }

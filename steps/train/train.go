@@ -19,7 +19,7 @@ import (
 
 // Version is the implementation version of the train kind, part of every
 // cache key.
-const Version = 2
+const Version = 3
 
 // Kind returns the train step kind.
 func Kind() pipeline.Kind { return kind{} }
