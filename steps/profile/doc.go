@@ -21,5 +21,7 @@
 // sorted values, the bulk of it, are written compactly (SortedValues:
 // distinct values as base64 little-endian doubles and their run lengths)
 // since version 2, less than half the size of a JSON array; version 1
-// profiles, with plain arrays, are still read.
+// profiles, with plain arrays, are still read. A profile a run makes is
+// encoded as it is written (Object), never built whole in memory; stored
+// profiles decode as a pipeline.Document, which FromObject reads.
 package profile

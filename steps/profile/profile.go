@@ -230,11 +230,16 @@ func Metrics(p, y []float64, threshold float64) (map[string]float64, error) {
 	return out, nil
 }
 
-// Object wraps a profile as a pipeline object.
-func Object(p *Profile) pipeline.Object { return &pipeline.Document{Type: TypeName, Value: p} }
+// Object wraps a profile as a pipeline object. Its encoding is the
+// profile's JSON, as a pipeline.Document of it would write, but streamed
+// (see object); decoding a stored profile gives a pipeline.Document.
+func Object(p *Profile) pipeline.Object { return &object{p} }
 
 // FromObject decodes a profile object.
 func FromObject(o pipeline.Object) (*Profile, error) {
+	if po, ok := o.(*object); ok {
+		return po.p, nil
+	}
 	d, ok := o.(*pipeline.Document)
 	if !ok || d.Type != TypeName {
 		return nil, fmt.Errorf("not a profile: %s", o.TypeName())
