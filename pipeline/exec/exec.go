@@ -457,9 +457,16 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 		Inputs: objs, Files: files, Jobs: r.opts.Jobs, Logger: log, Progress: prog,
 	}
 	res, err := spec.Compiled.Run(ctx, req)
-	// The inputs are not needed to store the outputs: drop the ones no
-	// other step is waiting for before encoding them (peak memory).
-	req.Inputs, objs = nil, nil
+	// The inputs are not needed to store the outputs, only which outputs
+	// pass an input on: drop the ones no other step is waiting for before
+	// encoding the outputs (peak memory).
+	var same map[string]lineage.ObjectRef
+	if err == nil && res != nil && !r.opts.CacheVerify {
+		// In cache verify mode every output is encoded, so that a
+		// changed input is caught.
+		same = passedOn(res, passed)
+	}
+	req.Inputs, objs, passed = nil, nil, nil
 	r.releaseInputs(spec)
 	if err != nil {
 		st.err = err
@@ -469,11 +476,8 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 		st.err = errors.New("step returned no result")
 		return EventFinished
 	}
-	if r.opts.CacheVerify {
-		passed = nil // encode every output, so a changed input is caught
-	}
-	outputs, err := r.storeOutputs(ctx, st, res, passed)
-	passed = nil
+	outputs, err := r.storeOutputs(ctx, st, res, same)
+	same = nil
 	if err != nil {
 		st.err = err
 		return EventFinished
@@ -555,13 +559,31 @@ func sameObject(a, b pipeline.Object) bool {
 	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
 }
 
+// passedOn returns, by output name, the stored objects of the inputs
+// that res passes on unchanged as outputs: the very object in memory,
+// e.g. the dataset a validate step checked (objects are never modified
+// once produced).
+func passedOn(res *pipeline.Result, passed []inputObject) map[string]lineage.ObjectRef {
+	same := map[string]lineage.ObjectRef{}
+	for name, o := range res.Outputs {
+		if o == nil {
+			continue
+		}
+		for _, in := range passed {
+			if in.ref.Type == o.TypeName() && in.ref.Size > 0 && sameObject(o, in.obj) {
+				same[name] = in.ref
+				break
+			}
+		}
+	}
+	return same
+}
+
 // storeOutputs checks the result against the kind's declared outputs and
 // stores each object, keeping it in memory for the rest of the run. An
-// output that is one of the step's inputs passed on unchanged (the very
-// object in memory, e.g. the dataset a validate step checked) is already
-// stored: it takes the input's id without being encoded again (objects
-// are never modified once produced; cache verify mode encodes it anyway).
-func (r *runner) storeOutputs(ctx context.Context, st *stepState, res *pipeline.Result, passed []inputObject) (map[string]lineage.ObjectRef, error) {
+// output in same (an input passed on, see passedOn) is already stored: it
+// takes the input's id without being encoded again.
+func (r *runner) storeOutputs(ctx context.Context, st *stepState, res *pipeline.Result, same map[string]lineage.ObjectRef) (map[string]lineage.ObjectRef, error) {
 	declared := map[string]bool{}
 	for _, name := range st.kind.Outputs() {
 		declared[name] = true
@@ -575,14 +597,8 @@ func (r *runner) storeOutputs(ctx context.Context, st *stepState, res *pipeline.
 			return nil, fmt.Errorf("step produced undeclared output %q", name)
 		}
 		o := res.Outputs[name]
-		var ref lineage.ObjectRef
-		for _, in := range passed {
-			if in.ref.Type == o.TypeName() && in.ref.Size > 0 && sameObject(o, in.obj) {
-				ref = in.ref
-				break
-			}
-		}
-		if ref.Type == "" {
+		ref, ok := same[name]
+		if !ok {
 			id, size, err := r.opts.Store.PutObject(ctx, o.TypeName(), o)
 			if err != nil {
 				return nil, fmt.Errorf("output %q: %w", name, err)
