@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/binary"
@@ -29,27 +30,15 @@ type sortedJSON struct {
 	Runs     string `json:"runs,omitempty"`
 }
 
-// MarshalJSON implements json.Marshaler.
+// MarshalJSON implements json.Marshaler (the bytes writeSorted streams).
 func (s SortedValues) MarshalJSON() ([]byte, error) {
-	raw := make([]byte, 0, 8*len(s))
-	var runs []byte
-	repeated := false
-	for i := 0; i < len(s); {
-		bits := math.Float64bits(s[i])
-		j := i + 1
-		for j < len(s) && math.Float64bits(s[j]) == bits {
-			j++
-		}
-		raw = binary.LittleEndian.AppendUint64(raw, bits)
-		runs = binary.AppendUvarint(runs, uint64(j-i))
-		repeated = repeated || j-i > 1
-		i = j
+	var b bytes.Buffer
+	w := bufio.NewWriter(&b)
+	writeSorted(w, s)
+	if err := w.Flush(); err != nil {
+		return nil, err
 	}
-	out := sortedJSON{N: len(s), Distinct: base64.StdEncoding.EncodeToString(raw)}
-	if repeated {
-		out.Runs = base64.StdEncoding.EncodeToString(runs)
-	}
-	return json.Marshal(out)
+	return b.Bytes(), nil
 }
 
 // UnmarshalJSON implements json.Unmarshaler: the compact form, or a
