@@ -770,16 +770,7 @@ func (p *parser) finishDirect(ds *Dataset, chunks []chunk, at []int, room int) [
 					copy(c.Codes[to:to+k], c.Codes[from:from+k])
 				}
 			}
-			switch c.Type {
-			case Float:
-				c.Floats = c.Floats[:total:total]
-			case Int, Time:
-				c.Ints = c.Ints[:total:total]
-			case Bool:
-				c.Bools = c.Bools[:total:total]
-			case String:
-				c.Codes = c.Codes[:total:total]
-			}
+			c.clip(total)
 		}
 		if c.Type == String {
 			dicts := make([]*strDict, len(chunks))
@@ -839,4 +830,19 @@ func windowBufs(ds *Dataset, lo, hi int) []colBuf {
 		}
 	}
 	return cols
+}
+
+// clip cuts the values of a column of preset capacity to its first n rows
+// (capacity n too).
+func (c *Column) clip(n int) {
+	switch c.Type {
+	case Float:
+		c.Floats = c.Floats[:n:n]
+	case Int, Time:
+		c.Ints = c.Ints[:n:n]
+	case Bool:
+		c.Bools = c.Bools[:n:n]
+	case String:
+		c.Codes = c.Codes[:n:n]
+	}
 }

@@ -295,16 +295,7 @@ func readStream(r io.Reader, hint int64, opts CSVOptions) (*Dataset, ReadInfo, e
 	}
 	room := at[len(chunks)]
 	for _, c := range ds.Columns {
-		switch c.Type {
-		case Float:
-			c.Floats = c.Floats[:room:room]
-		case Int, Time:
-			c.Ints = c.Ints[:room:room]
-		case Bool:
-			c.Bools = c.Bools[:room:room]
-		case String:
-			c.Codes = c.Codes[:room:room]
-		}
+		c.clip(room)
 	}
 	ds.Rows = rowBase
 	done := make([]chunk, len(chunks))
