@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -286,7 +287,29 @@ func monitoredData(rec *lineage.RunRecord, s *lineage.StepRecord) string {
 	if first == "" {
 		return "its current input"
 	}
-	var files []string
+	files := upstreamFiles(rec, s)
+	if len(files) == 0 {
+		return "the output of step " + first
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.Path
+	}
+	return strings.Join(paths, ", ")
+}
+
+// upstreamFiles returns the files read by the steps upstream of a monitor
+// step's current input, nearest first, each path once.
+func upstreamFiles(rec *lineage.RunRecord, s *lineage.StepRecord) []pipeline.FileInfo {
+	cur, ok := s.Inputs["current"]
+	if !ok {
+		return nil
+	}
+	first := rec.Producer(s.ID, cur.ID)
+	if first == "" {
+		return nil
+	}
+	var out []pipeline.FileInfo
 	seen := map[string]bool{first: true}
 	for queue := []string{first}; len(queue) > 0; queue = queue[1:] {
 		up := rec.Step(queue[0])
@@ -294,8 +317,8 @@ func monitoredData(rec *lineage.RunRecord, s *lineage.StepRecord) string {
 			continue
 		}
 		for _, f := range up.Files {
-			if !contains(files, f.Path) {
-				files = append(files, f.Path)
+			if !slices.ContainsFunc(out, func(o pipeline.FileInfo) bool { return o.Path == f.Path }) {
+				out = append(out, f)
 			}
 		}
 		for _, name := range sortedKeys(up.Inputs) {
@@ -305,8 +328,5 @@ func monitoredData(rec *lineage.RunRecord, s *lineage.StepRecord) string {
 			}
 		}
 	}
-	if len(files) == 0 {
-		return "the output of step " + first
-	}
-	return strings.Join(files, ", ")
+	return out
 }

@@ -23,9 +23,14 @@ func (a *app) openRegistry() (*lineage.Store, *registry.Registry, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return st, registry.New(st, func(src string, metrics []string) (registry.Gate, error) {
+	return st, newRegistry(st), nil
+}
+
+// newRegistry returns the model registry of st, with expression gates.
+func newRegistry(st *lineage.Store) *registry.Registry {
+	return registry.New(st, func(src string, metrics []string) (registry.Gate, error) {
 		return exprenv.CompileGate(src, metrics, nil)
-	}), nil
+	})
 }
 
 // describeModel returns the registry's description of a stored model

@@ -396,31 +396,6 @@ func recordRunMonitors(ctx context.Context, st *lineage.Store, rec *lineage.RunR
 	return nil
 }
 
-// upstreamFiles returns the files read by the steps upstream of a monitor
-// step's current input.
-func upstreamFiles(rec *lineage.RunRecord, s *lineage.StepRecord) []pipeline.FileInfo {
-	cur, ok := s.Inputs["current"]
-	if !ok {
-		return nil
-	}
-	var out []pipeline.FileInfo
-	seen := map[string]bool{}
-	for queue := []string{rec.Producer(s.ID, cur.ID)}; len(queue) > 0; queue = queue[1:] {
-		up := rec.Step(queue[0])
-		if up == nil || seen[up.ID] {
-			continue
-		}
-		seen[up.ID] = true
-		out = append(out, up.Files...)
-		for _, name := range sortedKeys(up.Inputs) {
-			if p := rec.Producer(up.ID, up.Inputs[name].ID); p != "" {
-				queue = append(queue, p)
-			}
-		}
-	}
-	return out
-}
-
 func putMonitorRecord(ctx context.Context, st *lineage.Store, rec *monitorRecord) error {
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {

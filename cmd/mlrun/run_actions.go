@@ -101,10 +101,7 @@ func (a *app) registerStep(ctx context.Context, st *lineage.Store, rec *lineage.
 	if trainStep == "" {
 		return "", fmt.Errorf("no step of run %s produced model %s", rec.ID, in.ID.Short())
 	}
-	_, reg, err := a.openRegistry()
-	if err != nil {
-		return "", err
-	}
+	reg := newRegistry(st)
 	m, err := reg.Get(ctx, cfg.Name)
 	if err != nil && !errors.Is(err, registry.ErrNoModel) {
 		return "", err
