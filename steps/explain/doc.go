@@ -49,9 +49,10 @@
 // depends on x only through its pattern of o_j. NewTree precomputes, for
 // each leaf, its share for every pattern (Fast TreeSHAP v2, Yang 2021; at
 // most 8 path features, 8M values in all), and per bin of each feature a
-// mask of the leaves whose splits on it the bin follows (trees of at most
-// 64 leaves): a row then costs a few operations per leaf. Other trees use
-// the O(L·D²) recursion of Algorithm 2; both agree to ~1e-14. The baseline is v(∅), the
+// mask of the leaves whose splits on it the bin follows (64 MiB of masks
+// in all): a row then costs a few operations per leaf. Trees beyond these
+// limits use the O(L·D²) recursion of Algorithm 2; both agree to ~1e-14.
+// The baseline is v(∅), the
 // expected raw output under the training distribution as the covers record
 // it (not the output at the mean row), and
 //

@@ -24,13 +24,11 @@ type Tree struct {
 	// maxDepth is the deepest root-leaf path of any tree.
 	maxDepth int
 	jobs     int
-	// tables holds, by tree, the precomputed leaf contributions (nil for a
-	// tree explained by the recursion); leaf maps a leaf node to its table.
+	// tables holds, by tree, the precomputed leaf contributions, and masks
+	// the follow masks that find a row's pattern at each leaf; both nil for
+	// a tree explained by the recursion (beyond the limits below).
 	tables [][]leafTable
-	leaf   []int32
-	// masks, by tree, finds the leaves' patterns without walking the tree
-	// (nil for a tree without tables or beyond maxMaskWords).
-	masks []*followMasks
+	masks  []*followMasks
 }
 
 // followMasks holds, for each feature a tree splits on and each bin, the
@@ -46,7 +44,7 @@ type followMasks struct {
 }
 
 // maxMaskWords bounds the follow masks of all trees (64 MiB); the trees
-// beyond are walked.
+// beyond are explained by the recursion.
 const maxMaskWords = 8 << 20
 
 // leafTable holds one leaf's TreeSHAP contributions for every pattern of
@@ -118,7 +116,6 @@ func (e *Tree) buildTables() {
 		return
 	}
 	e.tables = make([][]leafTable, len(e.roots))
-	e.leaf = make([]int32, len(e.nodes))
 	budget := maxTableValues
 	e.masks = make([]*followMasks, len(e.roots))
 	maskBudget := maxMaskWords
@@ -142,7 +139,6 @@ func (e *Tree) buildTables() {
 					fits = false
 					break
 				}
-				e.leaf[f.node] = int32(len(leaves))
 				lt := leafTable{feats: f.feats, vals: leafValues(f.zero, nd.Value)}
 				size += len(lt.vals)
 				leaves = append(leaves, lt)
@@ -165,12 +161,13 @@ func (e *Tree) buildTables() {
 		if !fits || size > budget {
 			continue
 		}
-		budget -= size
-		e.tables[t] = leaves
-		if fm := e.followMasks(leaves, paths, maskBudget); fm != nil {
-			e.masks[t] = fm
-			maskBudget -= len(fm.feats) * 256 * fm.words
+		fm := e.followMasks(leaves, paths, maskBudget)
+		if fm == nil {
+			continue
 		}
+		budget -= size
+		maskBudget -= len(fm.feats) * 256 * fm.words
+		e.tables[t], e.masks[t] = leaves, fm
 	}
 }
 
@@ -389,61 +386,15 @@ func (e *Tree) row(x []uint8, path []pathElem) []float64 {
 		path = make([]pathElem, need)
 	}
 	phi := make([]float64, len(x))
-	var stack []stackEntry
 	var scratch [64][]uint64
 	for t, r := range e.roots {
-		if e.masks != nil && e.masks[t] != nil && e.tables != nil {
+		if e.masks != nil && e.masks[t] != nil {
 			addMasked(e.masks[t], e.tables[t], x, phi, scratch[:])
-			continue
-		}
-		if e.tables != nil && e.tables[t] != nil {
-			stack = e.addLeaves(r, e.tables[t], x, phi, stack)
 			continue
 		}
 		e.recurse(r, x, phi, nil, path, 0, 1, 1, -1)
 	}
 	return phi
-}
-
-// stackEntry is a node to visit and the features whose splits on the way
-// the row does not follow.
-type stackEntry struct {
-	node   int32
-	missed uint64
-}
-
-// addLeaves adds one tree's contributions from its leaf tables: it visits
-// every node, marking in a mask the features at whose splits the row goes
-// the other way, and at each leaf adds the table entry of the pattern.
-func (e *Tree) addLeaves(root int32, leaves []leafTable, x []uint8, phi []float64, stack []stackEntry) []stackEntry {
-	stack = append(stack[:0], stackEntry{node: root})
-	for len(stack) > 0 {
-		s := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		nd := &e.nodes[s.node]
-		if nd.Flags&model.NodeLeaf != 0 {
-			lt := &leaves[e.leaf[s.node]]
-			p := len(lt.feats)
-			u := 0
-			for a, f := range lt.feats {
-				if s.missed>>f&1 == 0 {
-					u |= 1 << a
-				}
-			}
-			row := lt.vals[u*p : u*p+p]
-			for a, f := range lt.feats {
-				phi[f] += row[a]
-			}
-			continue
-		}
-		hot := nd.Left
-		if e.m.GoesRight(s.node, x[nd.Feature]) {
-			hot++
-		}
-		cold := 2*nd.Left + 1 - hot
-		stack = append(stack, stackEntry{cold, s.missed | 1<<nd.Feature}, stackEntry{hot, s.missed})
-	}
-	return stack
 }
 
 // pathElem is one feature on the path from the root to the current node

@@ -275,15 +275,14 @@ func TestTreeDeterminism(t *testing.T) {
 }
 
 // TestTreeTablesMatchRecursion checks the leaf tables (Fast TreeSHAP v2),
-// read through follow masks or a walk of the tree, against the
+// read through follow masks, against the
 // EXTEND/UNWIND recursion on every row, for deep trees where features
 // repeat along paths.
 func TestTreeTablesMatchRecursion(t *testing.T) {
 	train, test := applications(3000, 8, false), applications(500, 9, true)
 	for _, depth := range []int{6, 9} {
 		for alg, m := range fitTrees(t, train, 15, depth) {
-			masks, walk, recursive := NewTree(m, 1), NewTree(m, 1), NewTree(m, 1)
-			walk.masks = nil
+			masks, recursive := NewTree(m, 1), NewTree(m, 1)
 			recursive.masks, recursive.tables = nil, nil
 			for i := range masks.roots {
 				// Depth 6 has at most 64 leaves: every tree has its masks.
@@ -302,7 +301,7 @@ func TestTreeTablesMatchRecursion(t *testing.T) {
 					x[k] = bins[k][i]
 				}
 				want := recursive.row(x, nil)
-				for name, e := range map[string]*Tree{"masks": masks, "walk": walk} {
+				for name, e := range map[string]*Tree{"masks": masks} {
 					got := e.row(x, nil)
 					for k := range got {
 						d := math.Abs(got[k] - want[k])
