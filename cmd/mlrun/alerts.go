@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,33 +11,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mlrun-cli/mlrun/internal/alert"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 	"github.com/mlrun-cli/mlrun/steps/monitor"
 )
 
-// alertsNS holds the alerts that could not be delivered, one record per
-// alert and sink (records/alerts/<alert>--<sink>.json), until a later
-// `mlrun monitor` or `mlrun run` delivers them.
-const alertsNS = "alerts"
-
-// Audit event types of mlrun monitor, and of the alerts of mlrun run.
+// Audit event types of mlrun monitor.
 const (
-	auditBatchMonitored   = "batch.monitored"
-	auditCheckFailed      = "monitor.check_failed"
-	auditAlertDelivered   = "alert.delivered"
-	auditAlertUndelivered = "alert.undelivered"
+	auditBatchMonitored = "batch.monitored"
+	auditCheckFailed    = "monitor.check_failed"
 )
-
-// pendingAlert is an undelivered alert.
-type pendingAlert struct {
-	Sink      alert.Sink   `json:"sink"`
-	Alert     *alert.Alert `json:"alert"`
-	Attempts  int          `json:"attempts"`
-	LastError string       `json:"last_error"`
-	Since     time.Time    `json:"since"`
-}
 
 // alertSinks returns the sinks of a monitor: the config's alerts, with
 // --alert-file and --webhook replacing the file and the webhook; and the
@@ -97,97 +82,115 @@ func alertBackoff() time.Duration {
 	return alert.DefaultBackoff
 }
 
-// sendAlerts delivers the alert to every sink; an alert a sink did not
-// take is kept in the store (alertsNS) for the next run. Failures are
-// reported on stderr and in the returned statuses, never as an error that
-// would change the exit code.
-func (a *app) sendAlerts(ctx context.Context, st *lineage.Store, al *alert.Alert, sinks []alert.Sink) []lineage.AlertStatus {
-	var out []lineage.AlertStatus
-	// What a sink did not take is kept even when ctx was cancelled.
-	keepCtx := context.WithoutCancel(ctx)
-	for _, s := range sinks {
-		n, err := s.Deliver(ctx, al, alertBackoff())
-		status := lineage.AlertStatus{Sink: s.String(), Delivered: err == nil, Attempts: n}
-		entry := lineage.AuditEntry{Type: auditAlertDelivered, Run: al.Run, Step: al.Step,
-			Detail: map[string]string{"alert": al.ID, "sink": s.Name(), "attempts": strconv.Itoa(n)}}
-		if err != nil {
-			status.Error = err.Error()
-			entry.Type, entry.Detail["error"] = auditAlertUndelivered, err.Error()
-			fmt.Fprintf(a.stderr, "mlrun: alert to %s not delivered, kept for the next run: %v\n", s.Name(), err)
-			p := &pendingAlert{Sink: s, Alert: al, Attempts: n, LastError: err.Error(), Since: time.Now().UTC()}
-			if perr := putPending(keepCtx, st, p); perr != nil {
-				fmt.Fprintf(a.stderr, "mlrun: cannot keep the undelivered alert: %v\n", perr)
+// flushAlerts delivers every alert of the store's outbox (see
+// alert.Flush), the ones just queued and the ones kept from earlier runs,
+// and returns the outcomes by delivery key. Failures are reported on
+// stderr, never as an error that would change the exit code.
+//
+// fresh are the delivery keys of the alerts this command queued; the others
+// were kept from earlier commands.
+func (a *app) flushAlerts(ctx context.Context, st *lineage.Store, fresh ...[]string) map[string]alert.Outcome {
+	out, err := alert.Flush(ctx, st, alert.FlushOptions{Backoff: alertBackoff(), Guard: a.outputGuard()})
+	if err != nil {
+		fmt.Fprintf(a.stderr, "mlrun: alerts: %v\n", err)
+	}
+	isFresh := map[string]bool{}
+	for _, keys := range fresh {
+		for _, k := range keys {
+			isFresh[k] = true
+		}
+	}
+	byKey := map[string]alert.Outcome{}
+	kept := 0
+	for _, o := range out {
+		byKey[o.Key] = o
+		switch {
+		case o.Delivered && !isFresh[o.Key]:
+			kept++
+		case !o.Delivered && isFresh[o.Key]:
+			fmt.Fprintf(a.stderr, "mlrun: alert to %s not delivered, kept for the next run: %v\n", o.Sink.Name(), o.Err)
+		case !o.Delivered:
+			fmt.Fprintf(a.stderr, "mlrun: kept alert %s still not delivered to %s (%d attempt(s) in all): %v\n", o.Alert.ID, o.Sink.Name(), o.Attempts, o.Err)
+		}
+	}
+	if kept > 0 {
+		fmt.Fprintf(a.stderr, "mlrun: delivered %d kept alert(s)\n", kept)
+	}
+	return byKey
+}
+
+// alertsCommand lists the alerts waiting in the store's outbox.
+func (a *app) alertsCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "alerts",
+		Short: "List the alerts kept in the store until they are delivered",
+		Long: `List the alerts of monitor steps and 'mlrun monitor' that are queued in the
+store's outbox: every alert is stored before its first delivery attempt and
+removed once delivered (audit entry alert.delivered); an alert a sink did not
+take stays, with its attempts and last error, and every later 'mlrun run' or
+'mlrun monitor' tries it again.
+
+Exit codes: 0 listed, 3 the store cannot be read.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := a.openStoreRead()
+			if err != nil {
+				return err
 			}
+			v, err := st.View(cmd.Context())
+			if err != nil {
+				return err
+			}
+			queued, err := alert.Queued(cmd.Context(), v)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if queued == nil {
+					queued = []alert.Pending{}
+				}
+				return a.writeJSON(queued)
+			}
+			if len(queued) == 0 {
+				fmt.Fprintln(a.stdout, "no alerts waiting")
+				return nil
+			}
+			for _, p := range queued {
+				fmt.Fprintf(a.stdout, "%s  %s -> %s  queued %s, %d attempt(s)", p.Key[:12], p.Alert.ID, p.Sink.String(), p.Since.Format(time.RFC3339), p.Attempts)
+				if p.LastError != "" {
+					fmt.Fprintf(a.stdout, ", last error: %s", p.LastError)
+				}
+				fmt.Fprintln(a.stdout)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the queued alerts as JSON")
+	return cmd
+}
+
+// alertStatuses says what became of an alert's deliveries.
+func alertStatuses(sinks []alert.Sink, keys []string, outcomes map[string]alert.Outcome) []lineage.AlertStatus {
+	var out []lineage.AlertStatus
+	for i, s := range sinks {
+		st := lineage.AlertStatus{Sink: s.String()}
+		if o, ok := outcomes[keys[i]]; ok {
+			st.Delivered, st.Attempts = o.Delivered, o.Attempts
+			if o.Err != nil {
+				st.Error = o.Err.Error()
+			}
+		} else {
+			st.Error = "not attempted: another mlrun process holds the outbox; it stays queued"
 		}
-		if _, err := st.AppendAudit(keepCtx, entry); err != nil {
-			fmt.Fprintf(a.stderr, "mlrun: audit: %v\n", err)
-		}
-		out = append(out, status)
+		out = append(out, st)
 	}
 	return out
 }
 
-// putPending keeps an undelivered alert, replacing the earlier record of
-// the same alert and sink.
-func putPending(ctx context.Context, st *lineage.Store, p *pendingAlert) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	return st.Backend().PutRecord(ctx, alertsNS, p.Alert.ID+"--"+p.Sink.Name(), b)
-}
-
-// retryPending tries to deliver every kept alert, oldest first, removing
-// those delivered; it reports how many it delivered and how many remain.
-// Failures are reported on stderr, never as an error.
-func (a *app) retryPending(ctx context.Context, st *lineage.Store) (delivered, kept int) {
-	names, err := st.Backend().ListRecords(ctx, alertsNS)
-	if err != nil {
-		fmt.Fprintf(a.stderr, "mlrun: kept alerts: %v\n", err)
-		return 0, 0
-	}
-	for _, n := range names {
-		b, err := st.Backend().GetRecord(ctx, alertsNS, n)
-		if err != nil {
-			kept++
-			continue
-		}
-		var p pendingAlert
-		if err := json.Unmarshal(b, &p); err != nil || p.Alert == nil {
-			fmt.Fprintf(a.stderr, "mlrun: kept alert %s is unreadable: %v\n", n, err)
-			kept++
-			continue
-		}
-		attempts, err := p.Sink.Deliver(ctx, p.Alert, alertBackoff())
-		p.Attempts += attempts
-		entry := lineage.AuditEntry{Type: auditAlertDelivered, Run: p.Alert.Run, Step: p.Alert.Step,
-			Detail: map[string]string{"alert": p.Alert.ID, "sink": p.Sink.Name(), "attempts": strconv.Itoa(p.Attempts), "kept_since": p.Since.Format(time.RFC3339)}}
-		if err != nil {
-			kept++
-			p.LastError = err.Error()
-			if perr := putPending(ctx, st, &p); perr != nil {
-				fmt.Fprintf(a.stderr, "mlrun: kept alert %s: %v\n", n, perr)
-			}
-			fmt.Fprintf(a.stderr, "mlrun: kept alert %s still not delivered: %v\n", p.Alert.ID, err)
-			continue
-		}
-		if err := st.Backend().DeleteRecord(ctx, alertsNS, n); err != nil && !errors.Is(err, lineage.ErrNotFound) {
-			fmt.Fprintf(a.stderr, "mlrun: kept alert %s: %v\n", n, err)
-		}
-		if _, err := st.AppendAudit(ctx, entry); err != nil {
-			fmt.Fprintf(a.stderr, "mlrun: audit: %v\n", err)
-		}
-		delivered++
-	}
-	if delivered > 0 {
-		fmt.Fprintf(a.stderr, "mlrun: delivered %d kept alert(s)\n", delivered)
-	}
-	return delivered, kept
-}
-
-// monitorAudit appends "batch.monitored" and one "monitor.check_failed"
-// per failed critical check.
-func monitorAudit(ctx context.Context, st *lineage.Store, r *monitor.Report, rec *monitorRecord) (string, error) {
+// monitorEntries are "batch.monitored" and one "monitor.check_failed" per
+// failed critical check.
+func monitorEntries(r *monitor.Report, rec *monitorRecord) []lineage.AuditEntry {
 	failed := 0
 	var entries []lineage.AuditEntry
 	for _, c := range r.Checks {
@@ -206,8 +209,7 @@ func monitorAudit(ctx context.Context, st *lineage.Store, r *monitor.Report, rec
 	if rec.Model != "" {
 		d["model"] = fmt.Sprintf("%s@%d", rec.Model, rec.Version)
 	}
-	entries = append([]lineage.AuditEntry{{Type: auditBatchMonitored, Run: rec.Run, Step: rec.Step, Detail: d}}, entries...)
-	return st.AppendAudit(ctx, entries...)
+	return append([]lineage.AuditEntry{{Type: auditBatchMonitored, Run: rec.Run, Step: rec.Step, Detail: d}}, entries...)
 }
 
 // monitorRunRecord shapes a monitored batch as a one-step run record, so
@@ -232,16 +234,21 @@ func monitorRunRecord(r *monitor.Report, rec *monitorRecord) *lineage.RunRecord 
 	return out
 }
 
-// runAlerts raises the alerts of the monitor steps that ran in rec: for
+// runAlert is an alert a monitor step of a run raised, with its sinks.
+type runAlert struct {
+	step  int // index in the run record's steps
+	alert *alert.Alert
+	sinks []alert.Sink
+	keys  []string
+}
+
+// runAlerts returns the alerts of the monitor steps that ran in rec: for
 // each whose alerts setting is given and whose checks failed at or above
-// its alerts.on severity, an alert goes to its sinks (a relative file is
-// relative to the pipeline file), and the step's record says where it went
-// (lineage.StepRecord.Alerts). A monitor step taken from the cache raises
-// none: the run that computed it raised its alert, and a kept one is
-// retried by retryPending. It reports whether an alert was raised; a
-// failed delivery is reported on stderr, never as an error.
-func (a *app) runAlerts(ctx context.Context, st *lineage.Store, rec *lineage.RunRecord, file, webhook string) bool {
-	raised := false
+// its alerts.on severity, an alert for its sinks (a relative file is
+// relative to the pipeline file). A monitor step taken from the cache
+// raises none: the run that computed it raised its alert.
+func (a *app) runAlerts(rec *lineage.RunRecord, file, webhook string) []*runAlert {
+	var out []*runAlert
 	for i := range rec.Steps {
 		s := &rec.Steps[i]
 		if s.Kind != "monitor" || s.CacheHit || len(s.Config) == 0 ||
@@ -270,10 +277,9 @@ func (a *app) runAlerts(ctx context.Context, st *lineage.Store, rec *lineage.Run
 		if al == nil || len(sinks) == 0 {
 			continue
 		}
-		s.Alerts = a.sendAlerts(ctx, st, al, sinks)
-		raised = true
+		out = append(out, &runAlert{step: i, alert: al, sinks: sinks})
 	}
-	return raised
+	return out
 }
 
 // monitoredData names the batch a monitor step compared: the files read

@@ -14,6 +14,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/outpath"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
@@ -101,6 +102,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.schemaCommand(),
 		a.modelsCommand(), a.predictCommand(),
 		a.reportCommand(),
+		a.alertsCommand(),
 	)
 	return root
 }
@@ -134,18 +136,64 @@ func (a *app) registry() (*pipeline.Registry, error) {
 	return reg, nil
 }
 
-// openStore opens (creating if needed) the lineage store, once.
+// openStore opens (creating if needed) the lineage store, once. A store
+// that cannot be written is opened read-only (every read command works on
+// it). A writable store first records the runs whose process died as
+// interrupted.
 func (a *app) openStore() (*lineage.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
-	st, err := lineage.Open(a.storeDir)
+	st, err := lineage.Open(a.storeDir, lineage.WithMemos(a.memos()))
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", a.storeDir, err)
 	}
 	a.store = st
+	ids, err := st.RecoverInterrupted(context.Background())
+	for _, id := range ids {
+		fmt.Fprintf(a.stderr, "mlrun: run %s was interrupted (its process died before it finished); recorded as interrupted\n", id)
+	}
+	if err != nil {
+		fmt.Fprintf(a.stderr, "mlrun: cannot record interrupted runs: %v\n", err)
+	}
 	return st, nil
 }
+
+// openStoreRead opens an existing store for reading: a missing store is a
+// usage error (exit 2), and nothing is created.
+func (a *app) openStoreRead() (*lineage.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	if _, err := os.Stat(filepath.Join(a.storeDir, lineage.VersionFile)); err != nil {
+		return nil, pipeline.Invalidf("no mlrun store at %s (run a pipeline first, or give --store)", a.storeDir)
+	}
+	return a.openStore()
+}
+
+// memos returns this user's memos: in $MLRUN_CACHE_DIR, else the user cache
+// directory's mlrun/; nil (no memo) when neither can be used.
+func (a *app) memos() *lineage.Memos {
+	dir := os.Getenv("MLRUN_CACHE_DIR")
+	if dir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil
+		}
+		dir = filepath.Join(base, "mlrun")
+	}
+	m, err := lineage.OpenMemos(dir)
+	if err != nil {
+		if a.log != nil {
+			a.log.Debug("memos disabled", "error", err)
+		}
+		return nil
+	}
+	return m
+}
+
+// outputGuard refuses output paths inside the store.
+func (a *app) outputGuard() *outpath.Guard { return outpath.NewGuard(a.storeDir) }
 
 // storeMemo is loadPipeline's pipeline.SchemaMemo: the store's memo
 // entries. Lookups open the store only when it already exists (validate,

@@ -112,7 +112,11 @@ Exit codes: 0 explained, 2 no such decision or invalid usage, 3 store failure.`,
 // findDecisions scans the recorded batches for decisions matching a row
 // hash prefix, or row N of one batch.
 func findDecisions(ctx context.Context, st *lineage.Store, rowHash, batchID string, row int) ([]*explanation, error) {
-	names, err := st.Backend().ListRecords(ctx, nsBatches)
+	view, err := st.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names, err := view.List(ctx, nsBatches)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +125,10 @@ func findDecisions(ctx context.Context, st *lineage.Store, rowHash, batchID stri
 		var newest time.Time
 		for _, name := range names {
 			var br batchRecord
-			if b, err := st.Backend().GetRecord(ctx, nsBatches, name); err == nil && json.Unmarshal(b, &br) == nil && !br.Time.Before(newest) {
+			if err := view.GetJSON(ctx, nsBatches, name, &br); err != nil {
+				return nil, fmt.Errorf("batch record %s: %w", name, err)
+			}
+			if !br.Time.Before(newest) {
 				newest, batchID = br.Time, name
 			}
 		}
@@ -132,17 +139,13 @@ func findDecisions(ctx context.Context, st *lineage.Store, rowHash, batchID stri
 		if batchID != "" && name != batchID {
 			continue
 		}
-		b, err := st.Backend().GetRecord(ctx, nsBatches, name)
-		if err != nil {
-			return nil, err
-		}
 		var br batchRecord
-		if err := json.Unmarshal(b, &br); err != nil {
+		if err := view.GetJSON(ctx, nsBatches, name, &br); err != nil {
 			return nil, fmt.Errorf("batch record %s: %w", name, err)
 		}
 		raw, err := st.GetObject(ctx, br.DecisionLog)
 		if errors.Is(err, lineage.ErrNotFound) {
-			if _, perr := st.GetPin(ctx, "batch-"+name); errors.Is(perr, lineage.ErrNotFound) {
+			if _, perr := view.GetPin(ctx, "batch-"+name); errors.Is(perr, lineage.ErrNotFound) {
 				expired = append(expired, name) // released by gc after the retention period
 				continue
 			}

@@ -1,14 +1,15 @@
 package main
 
 import (
-	"github.com/spf13/cobra"
-
 	"encoding/xml"
 	"fmt"
 	"os"
 	"sort"
 	"strings"
 
+	"github.com/spf13/cobra"
+
+	"github.com/mlrun-cli/mlrun/internal/outpath"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 )
@@ -157,18 +158,18 @@ func checkDetail(c pipeline.Check) string {
 func seconds(s float64) string { return fmt.Sprintf("%.3f", s) }
 
 // writeJUnit writes the run's JUnit XML to file.
-func writeJUnit(file string, rec *lineage.RunRecord) error {
+func writeJUnit(g *outpath.Guard, file string, rec *lineage.RunRecord) error {
 	b, err := xml.MarshalIndent(junitReport(rec), "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(file, append([]byte(xml.Header), append(b, '\n')...), 0o644)
+	return g.WriteFile(file, append([]byte(xml.Header), append(b, '\n')...))
 }
 
 // writeSummary writes a Markdown summary of the run to file (appending, as
 // $GITHUB_STEP_SUMMARY expects): status, metrics, gates, failing checks and
 // warnings, the run id.
-func writeSummary(file string, rec *lineage.RunRecord) error {
+func writeSummary(g *outpath.Guard, file string, rec *lineage.RunRecord) error {
 	var b strings.Builder
 	mark := map[string]string{lineage.RunOK: "passed", lineage.RunCheckFailed: "checks failed", lineage.RunFailed: "failed"}[rec.Status]
 	if mark == "" {
@@ -231,15 +232,7 @@ func writeSummary(file string, rec *lineage.RunRecord) error {
 	if len(warnings) > 0 {
 		b.WriteString("### Warnings\n\n" + strings.Join(warnings, "\n") + "\n\n")
 	}
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return g.AppendFile(file, []byte(b.String()))
 }
 
 // reportFlags are run's --junit and --summary.
@@ -251,14 +244,27 @@ func (f *reportFlags) register(cmd *cobra.Command) {
 }
 
 // write writes the requested reports of a finished run.
-func (f *reportFlags) write(rec *lineage.RunRecord) error {
+// check refuses, before anything runs, output paths that g refuses.
+func (f *reportFlags) check(g *outpath.Guard) error {
+	for flag, path := range map[string]string{"--junit": f.junit, "--summary": f.summary} {
+		if path == "" {
+			continue
+		}
+		if err := g.Check(path); err != nil {
+			return fmt.Errorf("%s: %w", flag, err)
+		}
+	}
+	return nil
+}
+
+func (f *reportFlags) write(g *outpath.Guard, rec *lineage.RunRecord) error {
 	if f.junit != "" {
-		if err := writeJUnit(f.junit, rec); err != nil {
+		if err := writeJUnit(g, f.junit, rec); err != nil {
 			return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("--junit: %w", err))
 		}
 	}
 	if f.summary != "" {
-		if err := writeSummary(f.summary, rec); err != nil {
+		if err := writeSummary(g, f.summary, rec); err != nil {
 			return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("--summary: %w", err))
 		}
 	}

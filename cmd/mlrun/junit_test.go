@@ -72,7 +72,7 @@ func TestJUnitSchema(t *testing.T) {
 			{ID: "after", Kind: "train", Status: lineage.StepSkipped, Reason: `upstream step "broken" failed`},
 		}}
 	file := filepath.Join(t.TempDir(), "junit.xml")
-	if err := writeJUnit(file, rec); err != nil {
+	if err := writeJUnit(nil, file, rec); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(file)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/scoring"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 	"github.com/mlrun-cli/mlrun/pipeline/registry"
@@ -42,6 +43,18 @@ func (a *app) describeModel(st *lineage.Store) func(ctx context.Context, ref lin
 			return "", nil, "", err
 		}
 		return m.Algorithm(), m.Features(), m.Target().Name, nil
+	}
+}
+
+// versionScoring records in a version what scoring, monitoring and
+// reporting it need without the pipeline file (scoring.Fill).
+func (a *app) versionScoring(st *lineage.Store, run *lineage.RunRecord) func(ctx context.Context, v *registry.Version) error {
+	return func(ctx context.Context, v *registry.Version) error {
+		kinds, err := a.registry()
+		if err != nil {
+			return err
+		}
+		return scoring.Fill(ctx, st, kinds, run, v)
 	}
 }
 
@@ -102,15 +115,20 @@ Exit codes: 0 registered, 2 invalid usage or step, 3 store failure.`,
 			if err != nil {
 				return err
 			}
-			v, head, err := reg.Register(ctx, registry.RegisterRequest{
+			res, err := reg.Register(ctx, registry.RegisterRequest{
 				Name: name, Run: run, Step: step, Gates: gates, Aliases: aliases, Reason: reason,
-				Describe: a.describeModel(st),
+				Describe: a.describeModel(st), Scoring: a.versionScoring(st, run),
 			})
 			if err != nil {
 				return err
 			}
+			v, head := res.Version, res.Head
 			if asJSON {
 				return a.writeJSON(v)
+			}
+			if res.Existing {
+				fmt.Fprintf(a.stdout, "model %s of run %s step %s already is %s: not registered again\n", v.Object.ID.Short(), run.ID, step, v.Ref())
+				return nil
 			}
 			fmt.Fprintf(a.stdout, "registered %s (run %s step %s, model %s)\n", v.Ref(), v.Run, v.Step, v.Object.ID.Short())
 			for _, f := range v.TrainingData {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/alert"
+	"github.com/mlrun-cli/mlrun/internal/scoring"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
@@ -56,6 +58,8 @@ type monitorRecord struct {
 	Alerts []lineage.AlertStatus `json:"alerts,omitempty"`
 
 	name string // the record's name
+	// monitorStep is the monitor step of a run that compared the batch.
+	monitorStep string
 }
 
 type historyCheck struct {
@@ -128,16 +132,39 @@ usage, batch or changed pipeline file, 3 runtime failure.`,
 			if err != nil {
 				return err
 			}
-			a.retryPending(ctx, st)
-			if sinks, on := alertSinks(cfg, alertFile, webhook); len(sinks) > 0 {
-				if al := newAlert(r, rec, on); al != nil {
-					rec.Alerts = a.sendAlerts(ctx, st, al, sinks)
-					if err := putMonitorRecord(ctx, st, rec); err != nil {
-						return err
-					}
+			// The report, its record and its alert (queued in the outbox)
+			// in one commit; then the outbox is delivered, and what became
+			// of the alert recorded.
+			var al *alert.Alert
+			sinks, on := alertSinks(cfg, alertFile, webhook)
+			if len(sinks) > 0 {
+				al = newAlert(r, rec, on)
+			}
+			var keys []string
+			if _, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+				if err := putMonitorRecord(ctx, tx, rec); err != nil {
+					return err
+				}
+				tx.Audit(monitorEntries(r, rec)...)
+				if al != nil {
+					var err error
+					keys, err = alert.Queue(ctx, tx, al, sinks, rec.Time)
+					return err
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			outcomes := a.flushAlerts(ctx, st, keys)
+			if al != nil {
+				rec.Alerts = alertStatuses(sinks, keys, outcomes)
+				if _, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+					return putMonitorRecord(ctx, tx, rec)
+				}); err != nil {
+					return err
 				}
 			}
-			if err := reports.write(monitorRunRecord(r, rec)); err != nil {
+			if err := reports.write(a.outputGuard(), monitorRunRecord(r, rec)); err != nil {
 				return err
 			}
 			if asJSON {
@@ -216,19 +243,14 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 		return nil, nil, nil, pipeline.Invalidf("--labels %q: the model's target column is %q", labels, prof.Target)
 	}
 
-	// The batch, through the steps the model was trained behind.
-	src, err := os.ReadFile(run.File)
-	if err != nil {
-		return nil, nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("pipeline file of run %s: %w", run.ID, err))
-	}
-	sum := sha256.Sum256(src)
-	if got := hex.EncodeToString(sum[:]); got != run.FileSHA256 {
-		return nil, nil, nil, pipeline.Invalidf("pipeline file %s changed since run %s: sha256 %s then, %s now; the batch would not go through the steps the model was trained behind",
-			run.File, run.ID, short(run.FileSHA256), short(got))
-	}
+	// The batch, through the steps the model was trained behind: the
+	// version's chain, or the run's pipeline source (never the working copy).
 	absData, err := filepath.Abs(data)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if err := checkInputFile(absData); err != nil {
+		return nil, nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("--data %s: %w", data, err))
 	}
 	header, err := csvHeader(absData)
 	if err != nil {
@@ -238,22 +260,20 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	loaded := func(loadStep string) *table.Schema {
-		if s := run.Step(loadStep); s != nil {
-			if o, ok := s.Outputs["data"]; ok {
-				if b, err := st.GetObject(ctx, o.ID); err == nil {
-					if ds, err := table.Decode(b); err == nil {
-						return ds.Schema()
-					}
-				}
-			}
-		}
-		return nil
+	var ch *scoring.Chain
+	if version != nil {
+		ch, err = scoring.ForVersion(ctx, st, reg, version, "")
+	} else {
+		ch, err = scoring.ForRun(ctx, st, reg, run, stepID, "")
 	}
-	chainSrc, final, err := scoringChain(src, stepID, header, absData, run, reg, loaded)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	chainSrc, err := ch.ForBatch(header, absData)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	final := ch.Final
 	p, err := pipeline.Parse(run.File, chainSrc, pipeline.LoadOptions{Registry: reg})
 	if err != nil {
 		return nil, nil, nil, err
@@ -313,16 +333,12 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	r.Checks = append(r.Checks, batchChecks...)
 	monitor.SortChecks(r.Checks)
 
-	// Store the report and its record; a pin keeps the report through gc.
+	// Store the report; the caller commits its record (and a pin that
+	// keeps the report through gc).
 	fileSum, err := st.Fingerprint(ctx, absData, false)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	unlock, err := st.RunLock(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer unlock()
 	id, _, err := st.PutObject(ctx, monitor.TypeName, &pipeline.Document{Type: monitor.TypeName, Value: r})
 	if err != nil {
 		return nil, nil, nil, err
@@ -333,17 +349,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 		rec.Model, rec.Version = version.Model, version.Version
 	}
 	rec.Failed, rec.Checks = historyChecks(r.Checks)
-	name := run.ID + "--" + stepID + "--" + now.Format("20060102T150405.000000000Z")
-	rec.name = name
-	if err := putMonitorRecord(ctx, st, rec); err != nil {
-		return nil, nil, nil, err
-	}
-	if err := st.PutPin(ctx, "monitor--"+name, &lineage.Pin{Objects: []lineage.ID{id}, Why: "monitor report of " + data}); err != nil {
-		return nil, nil, nil, err
-	}
-	if _, err := monitorAudit(ctx, st, r, rec); err != nil {
-		return nil, nil, nil, err
-	}
+	rec.name = monitorRecordName(run.ID, stepID, now)
 	return r, rec, cfg, nil
 }
 
@@ -361,11 +367,23 @@ func historyChecks(checks []pipeline.Check) (failed bool, out []historyCheck) {
 	return failed, out
 }
 
-// recordRunMonitors records, for `mlrun monitor history`, each monitor
-// step a run executed (a cached one was recorded when it ran): the batch
-// it compared, its checks and alerts, keyed by its model object. Like a
-// batch of `mlrun monitor`, the report is pinned.
-func recordRunMonitors(ctx context.Context, st *lineage.Store, rec *lineage.RunRecord) error {
+// monitorRecordName names the record of a batch monitored at t. A long
+// step id is shortened with a hash of the whole name, so that any legal id
+// gives a legal record name.
+func monitorRecordName(run, step string, t time.Time) string {
+	name := run + "--" + step + "--" + t.UTC().Format("20060102T150405.000000000Z")
+	if len(name) > 180 {
+		sum := sha256.Sum256([]byte(name))
+		name = name[:100] + "--" + hex.EncodeToString(sum[:])[:16]
+	}
+	return name
+}
+
+// runMonitorRecords returns, for `mlrun monitor history`, the records of
+// the monitor steps a run executed (a cached one was recorded when it
+// ran): the batch each compared and its checks, keyed by its model object.
+func runMonitorRecords(rec *lineage.RunRecord) []*monitorRecord {
+	var out []*monitorRecord
 	for i := range rec.Steps {
 		s := &rec.Steps[i]
 		if s.Kind != "monitor" || s.CacheHit || (s.Status != lineage.StepOK && s.Status != lineage.StepCheckFailed) {
@@ -380,28 +398,25 @@ func recordRunMonitors(ctx context.Context, st *lineage.Store, rec *lineage.RunR
 			Time: rec.End, Run: rec.ID, Step: rec.Producer(s.ID, m.ID), ModelObject: m.ID,
 			Data: monitoredData(rec, s), Rows: int(s.Metrics["rows"]), Report: report.ID,
 			Config: fmt.Sprintf("monitor step %s of pipeline %s", s.ID, rec.Pipeline), Alerts: s.Alerts,
+			monitorStep: s.ID,
 		}
 		if files := upstreamFiles(rec, s); len(files) == 1 {
 			mr.SHA256 = files[0].SHA256
 		}
 		mr.Failed, mr.Checks = historyChecks(s.Checks)
-		mr.name = rec.ID + "--" + s.ID + "--" + rec.End.UTC().Format("20060102T150405.000000000Z")
-		if err := putMonitorRecord(ctx, st, mr); err != nil {
-			return err
-		}
-		if err := st.PutPin(ctx, "monitor--"+mr.name, &lineage.Pin{Objects: []lineage.ID{report.ID}, Why: "monitor report of " + mr.Data}); err != nil {
-			return err
-		}
+		mr.name = monitorRecordName(rec.ID, s.ID, rec.End)
+		out = append(out, mr)
 	}
-	return nil
+	return out
 }
 
-func putMonitorRecord(ctx context.Context, st *lineage.Store, rec *monitorRecord) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
+// putMonitorRecord stages a monitored batch's record and the pin that
+// keeps its report through gc.
+func putMonitorRecord(ctx context.Context, tx *lineage.Tx, rec *monitorRecord) error {
+	if _, err := tx.PutJSON(ctx, monitorNS, rec.name, rec); err != nil {
 		return err
 	}
-	return st.Backend().PutRecord(ctx, monitorNS, rec.name, b)
+	return tx.PutPin(ctx, "monitor--"+rec.name, &lineage.Pin{Objects: []lineage.ID{rec.Report}, Why: "monitor report of " + rec.Data})
 }
 
 // monitorConfig returns the checks of a monitored batch and says where they
@@ -589,18 +604,18 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 					}
 				}
 			}
-			names, err := st.Backend().ListRecords(ctx, monitorNS)
+			view, err := st.View(ctx)
+			if err != nil {
+				return err
+			}
+			names, err := view.List(ctx, monitorNS)
 			if err != nil {
 				return err
 			}
 			var recs []*monitorRecord
 			for _, n := range names {
-				b, err := st.Backend().GetRecord(ctx, monitorNS, n)
-				if err != nil {
-					return err
-				}
 				var r monitorRecord
-				if err := json.Unmarshal(b, &r); err != nil {
+				if err := view.GetJSON(ctx, monitorNS, n, &r); err != nil {
 					return fmt.Errorf("monitor record %s: %w", n, err)
 				}
 				v, ok := versions[r.Run+"--"+r.Step]

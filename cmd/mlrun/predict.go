@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,8 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/mlrun-cli/mlrun/internal/scoring"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
@@ -164,17 +161,12 @@ Exit codes: 0 scored, 1 a validation rule failed on the batch (unless
 }
 
 func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Version, pipeFile, data, out, idCol string, allowFailed bool) error {
-	src, err := os.ReadFile(pipeFile)
-	if err != nil {
-		return pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("pipeline file of run %s: %w (use --pipeline PATH if it moved)", v.Run, err))
-	}
-	if sum := sha256.Sum256(src); hex.EncodeToString(sum[:]) != v.PipelineSHA256 {
-		return pipeline.Invalidf("pipeline file %s changed since run %s trained the model: sha256 %s then, %s now; scoring would not apply the steps the model was trained behind",
-			pipeFile, v.Run, v.PipelineSHA256, hex.EncodeToString(sum[:]))
-	}
 	absData, err := filepath.Abs(data)
 	if err != nil {
 		return err
+	}
+	if err := checkInputFile(absData); err != nil {
+		return pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("--data %s: %w", data, err))
 	}
 	header, err := csvHeader(absData)
 	if err != nil {
@@ -183,31 +175,29 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 	if idCol != "" && !contains(header, idCol) {
 		return pipeline.Invalidf("--id %q is not a column of %s", idCol, data)
 	}
+	if err := a.outputGuard().Check(out); err != nil {
+		return err
+	}
 	reg, err := a.registry()
 	if err != nil {
 		return err
 	}
-	run, _ := st.GetRun(ctx, v.Run) // pinned for registered versions; nil: no params or types to restore
-	loaded := func(loadStep string) *table.Schema {
-		if run == nil {
-			return nil
-		}
-		for _, s := range run.Steps {
-			if o, ok := s.Outputs["data"]; ok && s.ID == loadStep {
-				if b, err := st.GetObject(ctx, o.ID); err == nil {
-					if ds, err := table.Decode(b); err == nil {
-						return ds.Schema()
-					}
-				}
-			}
-		}
-		return nil
-	}
-	chainSrc, final, err := scoringChain(src, v.Step, header, absData, run, reg, loaded)
+	// The steps the model was trained behind, as the run read them: the
+	// version's chain, or the run's pipeline source, never the working copy.
+	ch, err := scoring.ForVersion(ctx, st, reg, v, pipeFile)
 	if err != nil {
 		return err
 	}
-	p, err := pipeline.Parse(pipeFile, chainSrc, pipeline.LoadOptions{Registry: reg})
+	chainSrc, err := ch.ForBatch(header, absData)
+	if err != nil {
+		return err
+	}
+	final := ch.Final
+	name := v.PipelineFile
+	if name == "" {
+		name = "pipeline.yaml"
+	}
+	p, err := pipeline.Parse(name, chainSrc, pipeline.LoadOptions{Registry: reg})
 	if err != nil {
 		return err
 	}
@@ -326,12 +316,15 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 		dlog.Decisions = append(dlog.Decisions, d)
 	}
 	w.Flush()
-	if err := writeFileAtomic(out, buf.Bytes()); err != nil {
+	outSum := sha256.Sum256(buf.Bytes())
+	guard := a.outputGuard()
+	if err := guard.Check(out); err != nil {
 		return err
 	}
-	outSum := sha256.Sum256(buf.Bytes())
 
-	// Record the batch: decision log object, pin, batch record, audit.
+	// Record the batch (decision log object, pin, batch record and audit
+	// entry, in one commit) before the decisions file exists: a decisions
+	// file is never without its decision log.
 	unlock, err := st.RunLock(ctx)
 	if err != nil {
 		return err
@@ -339,11 +332,6 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 	defer unlock()
 	logID, _, err := st.PutObject(ctx, decisionLogType, &pipeline.Document{Type: decisionLogType, Value: dlog})
 	if err != nil {
-		return err
-	}
-	pin := &lineage.Pin{Objects: []lineage.ID{logID, v.Object.ID}, Runs: []string{v.Run}, Why: "scored batch " + batchID,
-		Created: time.Now().UTC(), Expires: true} // kept for the retention period (mlrun gc --retention)
-	if err := st.PutPin(ctx, "batch-"+batchID, pin); err != nil {
 		return err
 	}
 	info, _ := os.Stat(absData)
@@ -357,27 +345,35 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 	if l, ok := ex.(*explain.Logistic); ok {
 		br.Baseline = l.BaselineRow()
 	}
-	rb, err := json.MarshalIndent(br, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := st.Backend().PutRecord(ctx, nsBatches, batchID, append(rb, '\n')); err != nil {
-		return err
-	}
 	ref := v.Model
 	if v.Version > 0 {
 		ref = fmt.Sprintf("%s@%d", v.Model, v.Version)
 	}
-	auditHead, err := st.AppendAudit(ctx, lineage.AuditEntry{
-		Type: auditBatchScored, Run: v.Run, Step: v.Step, Pipeline: v.Pipeline,
-		Detail: map[string]string{
-			"batch": batchID, "model": v.Model, "version": strconv.Itoa(v.Version), "model_object": v.Object.ID.String(),
-			"input": absData, "input_sha256": inSum, "output": out, "output_sha256": br.Output.SHA256,
-			"decision_log": logID.String(), "rows": strconv.Itoa(ds.Rows), "adverse": strconv.Itoa(adverse),
-		},
+	c, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		pin := &lineage.Pin{Objects: []lineage.ID{logID, v.Object.ID}, Runs: []string{v.Run}, Why: "scored batch " + batchID,
+			Created: br.Time, Expires: true} // kept for the retention period (mlrun gc --retention)
+		if err := tx.PutPin(ctx, "batch-"+batchID, pin); err != nil {
+			return err
+		}
+		if _, err := tx.PutJSON(ctx, nsBatches, batchID, br); err != nil {
+			return err
+		}
+		tx.Audit(lineage.AuditEntry{
+			Type: auditBatchScored, Run: v.Run, Step: v.Step, Pipeline: v.Pipeline,
+			Detail: map[string]string{
+				"batch": batchID, "model": v.Model, "version": strconv.Itoa(v.Version), "model_object": v.Object.ID.String(),
+				"input": absData, "input_sha256": inSum, "output": out, "output_sha256": br.Output.SHA256,
+				"decision_log": logID.String(), "rows": strconv.Itoa(ds.Rows), "adverse": strconv.Itoa(adverse),
+			},
+		})
+		return nil
 	})
 	if err != nil {
 		return err
+	}
+	auditHead := c.Head
+	if err := guard.WriteFile(out, buf.Bytes()); err != nil {
+		return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("batch %s is recorded (decision log %s) but its decisions file could not be written: %w", batchID, logID.Short(), err))
 	}
 	if ref == "" {
 		ref = "run " + v.Run + " step " + v.Step
@@ -388,188 +384,6 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 	return nil
 }
 
-// scoringChain returns a pipeline document holding only the steps upstream
-// of the train step trainID (split steps replaced by their input), with the
-// one load step reading path (declared types completed from loaded, the
-// schema the training run's load step read; columns absent from the batch
-// dropped), and the
-// reference of the dataset the model scores. The recorded params of the run
-// replace the file's defaults.
-func scoringChain(src []byte, trainID string, header []string, path string, run *lineage.RunRecord, reg *pipeline.Registry,
-	loaded func(loadStep string) *table.Schema) ([]byte, pipeline.InputRef, error) {
-	var doc yaml.Node
-	var ref pipeline.InputRef
-	if err := yaml.Unmarshal(src, &doc); err != nil || len(doc.Content) == 0 {
-		return nil, ref, pipeline.Invalidf("pipeline file: cannot parse: %v", err)
-	}
-	root := doc.Content[0]
-	stepsNode := mapGet(root, "steps")
-	if stepsNode == nil {
-		return nil, ref, pipeline.Invalidf("pipeline file has no steps")
-	}
-	kindOf := func(id string) string {
-		if n := mapGet(stepsNode, id); n != nil {
-			if k := mapGet(n, "kind"); k != nil {
-				return k.Value
-			}
-		}
-		return ""
-	}
-	parseRef := func(s string) pipeline.InputRef {
-		step, out, ok := strings.Cut(s, ".")
-		r := pipeline.InputRef{Step: step, Output: out}
-		if !ok {
-			if k, ok := reg.Kind(kindOf(step)); ok && len(k.Outputs()) > 0 {
-				r.Output = k.Outputs()[0]
-			}
-		}
-		return r
-	}
-	train := mapGet(stepsNode, trainID)
-	if train == nil || mapGet(train, "input") == nil {
-		return nil, ref, pipeline.Invalidf("pipeline has no step %q with an input", trainID)
-	}
-	ref = parseRef(mapGet(train, "input").Value)
-	for kindOf(ref.Step) == "split" {
-		in := mapGet(mapGet(stepsNode, ref.Step), "input")
-		if in == nil {
-			return nil, ref, pipeline.Invalidf("split step %q has no input", ref.Step)
-		}
-		ref = parseRef(in.Value)
-	}
-	keep := map[string]bool{}
-	var loads []string
-	var walk func(id string) error
-	walk = func(id string) error {
-		if keep[id] {
-			return nil
-		}
-		n := mapGet(stepsNode, id)
-		k, ok := reg.Kind(kindOf(id))
-		if n == nil || !ok {
-			return pipeline.Invalidf("pipeline step %q: unknown step or kind", id)
-		}
-		if k.Name() == "split" {
-			return pipeline.Invalidf("step %q: a split upstream of the scored data is not supported", id)
-		}
-		keep[id] = true
-		if k.Name() == "load" {
-			loads = append(loads, id)
-		}
-		for _, port := range k.Inputs() {
-			if in := mapGet(n, port.Name); in != nil && in.Kind == yaml.ScalarNode {
-				if err := walk(parseRef(in.Value).Step); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	if err := walk(ref.Step); err != nil {
-		return nil, ref, err
-	}
-	if len(loads) != 1 {
-		return nil, ref, pipeline.Invalidf("predict needs exactly one load step upstream of %q, found %d", trainID, len(loads))
-	}
-	// Drop the other steps.
-	var content []*yaml.Node
-	for i := 0; i+1 < len(stepsNode.Content); i += 2 {
-		if keep[stepsNode.Content[i].Value] {
-			content = append(content, stepsNode.Content[i], stepsNode.Content[i+1])
-		}
-	}
-	stepsNode.Content = content
-	// Point the load step at the batch, with the training types.
-	load := mapGet(stepsNode, loads[0])
-	mapSet(load, "path", &yaml.Node{Kind: yaml.ScalarNode, Value: path})
-	cols := mapGet(load, "columns")
-	if cols == nil || cols.Kind != yaml.MappingNode {
-		cols = &yaml.Node{Kind: yaml.MappingNode}
-		mapSet(load, "columns", cols)
-	}
-	var kept []*yaml.Node
-	for i := 0; i+1 < len(cols.Content); i += 2 {
-		if contains(header, cols.Content[i].Value) {
-			kept = append(kept, cols.Content[i], cols.Content[i+1])
-		}
-	}
-	cols.Content = kept
-	if schema := loaded(loads[0]); schema != nil {
-		for _, f := range schema.Fields {
-			if contains(header, f.Name) && mapGet(cols, f.Name) == nil && f.Type != table.Time {
-				cols.Content = append(cols.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: f.Name}, &yaml.Node{Kind: yaml.ScalarNode, Value: f.Type.String()})
-			}
-		}
-	}
-	if len(cols.Content) == 0 {
-		mapDel(load, "columns")
-	}
-	// The run's params.
-	if params := mapGet(root, "params"); params != nil && run != nil {
-		for i := 0; i+1 < len(params.Content); i += 2 {
-			name := params.Content[i].Value
-			rv, ok := run.Params[name]
-			if !ok {
-				continue
-			}
-			var n yaml.Node
-			if err := n.Encode(rv); err == nil {
-				var fv any
-				_ = params.Content[i+1].Decode(&fv)
-				if fmt.Sprint(normNum(fv)) != fmt.Sprint(normNum(rv)) {
-					params.Content[i+1] = &n
-				}
-			}
-		}
-	}
-	b, err := yaml.Marshal(&doc)
-	if err != nil {
-		return nil, ref, err
-	}
-	return b, ref, nil
-}
-
-func normNum(v any) any {
-	switch x := v.(type) {
-	case int:
-		return float64(x)
-	case int64:
-		return float64(x)
-	}
-	return v
-}
-
-func mapGet(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func mapSet(n *yaml.Node, key string, v *yaml.Node) {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			n.Content[i+1] = v
-			return
-		}
-	}
-	n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, v)
-}
-
-func mapDel(n *yaml.Node, key string) {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			n.Content = append(n.Content[:i], n.Content[i+2:]...)
-			return
-		}
-	}
-}
-
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -577,6 +391,19 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkInputFile refuses an input file that is not a regular file: reading
+// a device or a FIFO could block or never end.
+func checkInputFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	return nil
 }
 
 // csvHeader returns the column names of a CSV file.
@@ -647,36 +474,4 @@ func RowHash(header, rec []string) string {
 	b, _ := json.Marshal(m)
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-// writeFileAtomic writes a file through a temporary file and a rename;
-// the file is created 0644 less the umask, as os.WriteFile does.
-func writeFileAtomic(path string, data []byte) error {
-	var tmp *os.File
-	for {
-		var r [8]byte
-		if _, err := rand.Read(r[:]); err != nil {
-			return err
-		}
-		name := filepath.Join(filepath.Dir(path), ".mlrun-"+hex.EncodeToString(r[:]))
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		tmp = f
-		break
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -48,6 +47,12 @@ cannot be read.`,
 			if (len(args) == 1) == (modelRef != "") {
 				return pipeline.Invalidf("report needs a RUN or --model NAME@ALIAS (not both)")
 			}
+			guard := a.outputGuard()
+			if out != "" && out != "-" {
+				if err := guard.Check(out); err != nil {
+					return fmt.Errorf("--out: %w", err)
+				}
+			}
 			data, err := a.report(cmd.Context(), args, modelRef, format)
 			if err != nil {
 				return err
@@ -56,8 +61,8 @@ cannot be read.`,
 				_, err := a.stdout.Write(data)
 				return err
 			}
-			if err := os.WriteFile(out, data, 0o644); err != nil {
-				return pipeline.WithExitCode(pipeline.ExitRuntime, err)
+			if err := guard.WriteFile(out, data); err != nil {
+				return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("--out: %w", err))
 			}
 			fmt.Fprintf(a.stderr, "wrote %s\n", out)
 			return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/alert"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
@@ -165,16 +166,7 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 				opts.Progress = prog.step
 				defer prog.close()
 			}
-			var auditErr error
-			started := false
 			opts.Events = func(e exec.Event) {
-				if !started {
-					started = true
-					_, auditErr = st.AppendAudit(cmd.Context(), lineage.AuditEntry{
-						Type: lineage.AuditRunStarted, Run: e.RunID, Pipeline: p.Name,
-						Detail: map[string]string{"file": p.File, "file_sha256": p.SHA256},
-					})
-				}
 				show := func() {
 					if live != nil {
 						live.event(e)
@@ -193,33 +185,12 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 			if rec == nil {
 				return runErr
 			}
-			head, err := st.AppendAudit(cmd.Context(), runAuditEntries(rec)...)
-			if auditErr == nil {
-				auditErr = err
+			actionLines, actionErr := a.afterRun(cmd.Context(), st, rec, alertFile, webhook)
+			head, _, err := st.AuditHead(cmd.Context())
+			if err != nil {
+				return err
 			}
-			// Alerts: the kept ones first, then those of this run's
-			// monitor steps; a failed delivery never changes the exit code.
-			delivered, _ := a.retryPending(cmd.Context(), st)
-			raised := a.runAlerts(cmd.Context(), st, rec, alertFile, webhook)
-			if err := recordRunMonitors(cmd.Context(), st, rec); err != nil {
-				fmt.Fprintf(a.stderr, "mlrun: run %s: cannot record its monitored batches for monitor history: %v\n", rec.ID, err)
-			}
-			// Register and report steps act once the run has finished.
-			actionLines, acted, actionErr := a.runActions(cmd.Context(), st, rec)
-			if raised || acted {
-				if err := st.PutRun(context.WithoutCancel(cmd.Context()), rec); err != nil {
-					fmt.Fprintf(a.stderr, "mlrun: run %s: cannot record its alerts: %v\n", rec.ID, err)
-				}
-			}
-			if delivered > 0 || raised || acted {
-				if h, _, err := st.AuditHead(cmd.Context()); err == nil {
-					head = h
-				}
-			}
-			if auditErr != nil {
-				return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("run %s finished but the audit log could not be written: %w", rec.ID, auditErr))
-			}
-			if err := rf.write(rec); err != nil {
+			if err := rf.write(a.outputGuard(), rec); err != nil {
 				return err
 			}
 			if asJSON {
@@ -255,35 +226,75 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 	return cmd
 }
 
-// runAuditEntries are the audit events of a finished run: each step
-// executed or cached, then the run's outcome.
-func runAuditEntries(rec *lineage.RunRecord) []lineage.AuditEntry {
-	var out []lineage.AuditEntry
-	for _, s := range rec.Steps {
-		if s.Status == lineage.StepSkipped {
-			continue
-		}
-		typ := lineage.AuditStepExecuted
-		if s.CacheHit {
-			typ = lineage.AuditStepCached
-		}
-		d := map[string]string{"kind": s.Kind, "status": s.Status}
-		if s.CacheKey != "" {
-			d["cache_key"] = s.CacheKey
-		}
-		for name, o := range s.Outputs {
-			d["output."+name] = o.Type + ":" + o.ID.String()
-		}
-		for _, f := range s.Files {
-			d["file."+f.Path] = f.SHA256
-		}
-		out = append(out, lineage.AuditEntry{Type: typ, Run: rec.ID, Step: s.ID, Pipeline: rec.Pipeline, Detail: d})
+// afterRun does what a finished run leaves to do, each step committed
+// before the next: the alerts of its monitor steps are queued in the
+// store's outbox with the records of its monitored batches (for monitor
+// history), the outbox is delivered (these alerts and any kept from earlier
+// runs; a failed delivery never changes the exit code), the register and
+// report steps act, and the run record is updated with what became of its
+// alerts and actions ("run.updated"). It returns the actions' summary lines
+// and the first action's failure.
+func (a *app) afterRun(ctx context.Context, st *lineage.Store, rec *lineage.RunRecord, alertFile, webhook string) ([]string, error) {
+	if rec.Status == lineage.RunRunning {
+		return nil, nil // its outcome could not be recorded
 	}
-	d := map[string]string{"status": rec.Status, "exit_code": fmt.Sprint(rec.ExitCode), "mlrun_version": rec.Version, "file_sha256": rec.FileSHA256}
-	if rec.Git != nil {
-		d["git_commit"] = rec.Git.Commit
+	raised := a.runAlerts(rec, alertFile, webhook)
+	monitors := runMonitorRecords(rec)
+	if len(raised) > 0 || len(monitors) > 0 {
+		_, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+			for _, ra := range raised {
+				keys, err := alert.Queue(ctx, tx, ra.alert, ra.sinks, time.Now())
+				if err != nil {
+					return err
+				}
+				ra.keys = keys
+			}
+			for _, mr := range monitors {
+				if err := putMonitorRecord(ctx, tx, mr); err != nil {
+					return err
+				}
+			}
+			tx.Audit(lineage.AuditEntry{Type: lineage.AuditRecordsUpdated, Run: rec.ID, Pipeline: rec.Pipeline,
+				Detail: map[string]string{"alerts_queued": fmt.Sprint(len(raised)), "monitored_batches": fmt.Sprint(len(monitors))}})
+			return nil
+		})
+		if err != nil {
+			fmt.Fprintf(a.stderr, "mlrun: run %s: cannot queue its alerts and record its monitored batches: %v\n", rec.ID, err)
+			raised, monitors = nil, nil
+		}
 	}
-	return append(out, lineage.AuditEntry{Type: lineage.AuditRunFinished, Run: rec.ID, Pipeline: rec.Pipeline, Detail: d})
+	var fresh [][]string
+	for _, ra := range raised {
+		fresh = append(fresh, ra.keys)
+	}
+	outcomes := a.flushAlerts(ctx, st, fresh...)
+	for _, ra := range raised {
+		rec.Steps[ra.step].Alerts = alertStatuses(ra.sinks, ra.keys, outcomes)
+	}
+	// Register and report steps act once the run has finished.
+	lines, acted, actionErr := a.runActions(ctx, st, rec)
+	if len(raised) > 0 || acted {
+		_, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+			if _, err := tx.PutRun(ctx, rec); err != nil {
+				return err
+			}
+			for _, mr := range monitors {
+				if s := rec.Step(mr.monitorStep); s != nil && len(s.Alerts) > 0 {
+					mr.Alerts = s.Alerts
+					if err := putMonitorRecord(ctx, tx, mr); err != nil {
+						return err
+					}
+				}
+			}
+			tx.Audit(lineage.AuditEntry{Type: lineage.AuditRunUpdated, Run: rec.ID, Pipeline: rec.Pipeline,
+				Detail: map[string]string{"what": "alerts and actions"}})
+			return nil
+		})
+		if err != nil {
+			fmt.Fprintf(a.stderr, "mlrun: run %s: cannot record its alerts and actions: %v\n", rec.ID, err)
+		}
+	}
+	return lines, actionErr
 }
 
 // liveOutput prints one line per step as it finishes (or is found cached).

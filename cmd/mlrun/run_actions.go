@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,12 +58,17 @@ func (a *app) runActions(ctx context.Context, st *lineage.Store, rec *lineage.Ru
 			continue
 		}
 		path := cfg.Path(rec.File)
+		guard := a.outputGuard()
+		if e := guard.Check(path); e != nil {
+			fail(s, e)
+			continue
+		}
 		if e := os.MkdirAll(filepath.Dir(path), 0o755); e != nil {
 			fail(s, pipeline.WithExitCode(pipeline.ExitRuntime, e))
 			continue
 		}
-		if e := writeFileAtomic(path, data); e != nil {
-			fail(s, pipeline.WithExitCode(pipeline.ExitRuntime, e))
+		if e := guard.WriteFile(path, data); e != nil {
+			fail(s, e)
 			continue
 		}
 		line := fmt.Sprintf("wrote %s (%s, %s)", relToWD(path), cfg.Format, fmtBytes(int64(len(data))))
@@ -101,32 +105,20 @@ func (a *app) registerStep(ctx context.Context, st *lineage.Store, rec *lineage.
 	if trainStep == "" {
 		return "", fmt.Errorf("no step of run %s produced model %s", rec.ID, in.ID.Short())
 	}
-	reg := newRegistry(st)
-	m, err := reg.Get(ctx, cfg.Name)
-	if err != nil && !errors.Is(err, registry.ErrNoModel) {
-		return "", err
-	}
-	if m != nil {
-		for _, ref := range m.Versions {
-			v, err := reg.Version(ctx, m, ref.Version)
-			if err != nil {
-				return "", err
-			}
-			if v.Object.ID == in.ID {
-				return fmt.Sprintf("model %s already is %s (run %s); not registered again", in.ID.Short(), v.Ref(), v.Run), nil
-			}
-		}
-	}
 	reason := cfg.Reason
 	if reason == "" {
 		reason = fmt.Sprintf("registered by pipeline %s, run %s", rec.Pipeline, rec.ID)
 	}
-	v, _, err := reg.Register(ctx, registry.RegisterRequest{
+	res, err := newRegistry(st).Register(ctx, registry.RegisterRequest{
 		Name: cfg.Name, Run: rec, Step: trainStep, Gates: cfg.Gates, Aliases: cfg.Aliases, Reason: reason,
-		Describe: a.describeModel(st),
+		Describe: a.describeModel(st), Scoring: a.versionScoring(st, rec),
 	})
 	if err != nil {
 		return "", err
+	}
+	v := res.Version
+	if res.Existing {
+		return fmt.Sprintf("model %s already is %s (run %s); not registered again", in.ID.Short(), v.Ref(), v.Run), nil
 	}
 	line := fmt.Sprintf("registered %s (model %s of step %s)", v.Ref(), v.Object.ID.Short(), trainStep)
 	for _, al := range cfg.Aliases {

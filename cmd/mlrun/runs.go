@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -294,20 +295,14 @@ or "latest".`,
 	return cmd
 }
 
-// getRun resolves "latest" or a run id prefix.
+// getRun resolves a run id, a unique prefix of one, or "latest" (the newest
+// finished run).
 func getRun(ctx context.Context, st *lineage.Store, ref string) (*lineage.RunRecord, error) {
-	if ref == "latest" {
-		runs, err := st.ListRuns(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if len(runs) == 0 {
-			return nil, pipeline.Invalidf("no runs in store %s", st.Dir())
-		}
-		return runs[len(runs)-1], nil
-	}
 	r, err := st.GetRun(ctx, ref)
 	if err != nil {
+		if ref == "latest" && errors.Is(err, lineage.ErrNotFound) {
+			return nil, pipeline.Invalidf("no finished run in store %s (%v)", st.Dir(), err)
+		}
 		return nil, notFound(err) // GetRun's errors name the run
 	}
 	return r, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -14,21 +15,42 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/pipeline/registry"
 )
 
 func (a *app) verifyCommand() *cobra.Command {
 	var (
 		asJSON bool
+		repair bool
 		head   string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Re-hash every stored object and check every record's references",
-		Long: `Re-hash every object in the lineage store and check that every object a
-run record or cache entry references exists and is intact. Corrupt or missing
-objects are listed with the runs and cache entries that use them; the next
-'mlrun run' recomputes what a cache entry lost. The audit log's hash chain is
-checked too (see 'mlrun audit verify').
+		Long: `Check the whole lineage store against its audit chain:
+
+  - the audit chain: every entry re-hashed, every link checked (see
+    'mlrun audit verify'); --head HASH: a head printed earlier is still in it;
+  - the records (runs, cache entries, registry models, pins, scored and
+    monitored batches, queued alerts): the state tree each audit commit names
+    is rebuilt from the writes the commits declare, and every record is
+    re-hashed, so an edited, deleted or substituted record is named;
+  - every object is re-hashed, and every object a record names must exist
+    and be intact: problems name the runs, cache entries and records that
+    depend on the object; the next 'mlrun run' recomputes what a cache entry
+    lost;
+  - every finished run has its run.finished entry.
+
+What needs --head: an attacker who rewrites the end of the audit chain
+consistently (or removes its last commits and the head hint) leaves a chain
+that checks; only a head recorded elsewhere (a ticket, a signed tag, a CI job
+summary) shows that entries are missing or were rewritten.
+
+--repair re-creates state tree nodes that are missing or damaged (they are a
+function of the records the chain declares); records and data objects cannot
+be re-created.
+
+Verify works on a read-only store.
 
 Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
 		Args: cobra.NoArgs,
@@ -37,7 +59,7 @@ Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
 			if err != nil {
 				return err
 			}
-			rep, err := st.Verify(cmd.Context())
+			rep, err := st.Verify(cmd.Context(), lineage.VerifyOptions{Refs: storeRefs(), Repair: repair})
 			if err != nil {
 				return err
 			}
@@ -68,23 +90,71 @@ Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&head, "head", "", "an audit head printed earlier that must still be in the chain")
+	cmd.Flags().BoolVar(&repair, "repair", false, "re-create the state tree nodes that are missing or damaged from the audit chain")
 	return cmd
 }
 
+// storeRefs are the references of the records kept by other packages, for
+// verify: a model's version descriptions, a batch's decision log and model,
+// a monitored batch's report.
+func storeRefs() map[string]lineage.RefFunc {
+	return map[string]lineage.RefFunc{
+		registry.NS: registry.Refs,
+		// A batch's decision log is checked through its pin, which gc
+		// releases after the retention period.
+		nsBatches: func(data []byte) ([]lineage.ID, error) {
+			var b batchRecord
+			if err := json.Unmarshal(data, &b); err != nil {
+				return nil, err
+			}
+			return []lineage.ID{b.ModelObject}, nil
+		},
+		monitorNS: func(data []byte) ([]lineage.ID, error) {
+			var r monitorRecord
+			if err := json.Unmarshal(data, &r); err != nil {
+				return nil, err
+			}
+			return []lineage.ID{r.Report}, nil
+		},
+	}
+}
+
 func writeVerify(w io.Writer, st *lineage.Store, rep *lineage.VerifyReport) {
-	fmt.Fprintf(w, "checked %d objects (%s), %d run records, %d cache entries in %s\n",
-		rep.Objects, fmtBytes(rep.Bytes), rep.Runs, rep.CacheEntries, st.Dir())
+	fmt.Fprintf(w, "checked %d objects (%s), %d records (%d run records, %d cache entries), %d state nodes, %d commits in %s\n",
+		rep.Objects, fmtBytes(rep.Bytes), rep.Records, rep.Runs, rep.CacheEntries, rep.Nodes, rep.Commits, st.Dir())
+	for _, p := range rep.RecordProblems {
+		fmt.Fprintf(w, "  %s\n", p.String())
+	}
 	for _, p := range rep.Problems {
 		fmt.Fprintf(w, "  %s\n", p.String())
 	}
 	for _, b := range rep.BadRecords {
 		fmt.Fprintf(w, "  bad record %s\n", b)
 	}
+	for _, p := range rep.StateProblems {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+	for _, id := range rep.Repaired {
+		fmt.Fprintf(w, "  repaired state node %s from the audit chain\n", id.Short())
+	}
+	for _, r := range rep.Running {
+		fmt.Fprintf(w, "  run %s is in progress\n", r)
+	}
 	if rep.OK() {
 		fmt.Fprintln(w, "store intact")
 		return
 	}
-	fmt.Fprintf(w, "store damaged: %d object problem(s), %d bad record(s)\n", len(rep.Problems), len(rep.BadRecords))
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{len(rep.RecordProblems), "record problem(s)"}, {len(rep.Problems), "object problem(s)"},
+		{len(rep.BadRecords), "bad record(s)"}, {len(rep.StateProblems), "state problem(s)"}} {
+		if c.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		}
+	}
+	fmt.Fprintf(w, "store damaged: %s\n", strings.Join(parts, ", "))
 }
 
 func fmtBytes(n int64) string {
@@ -140,7 +210,7 @@ gc refuses to start while an 'mlrun run' holds the store.`,
 			var head string
 			if !rep.DryRun {
 				head, err = st.AppendAudit(cmd.Context(), lineage.AuditEntry{Type: lineage.AuditGC, Detail: map[string]string{
-					"deleted_objects": fmt.Sprint(rep.DeletedObjects), "deleted_bytes": fmt.Sprint(rep.DeletedBytes),
+					"phase": "done", "deleted_objects": fmt.Sprint(rep.DeletedObjects), "deleted_bytes": fmt.Sprint(rep.DeletedBytes),
 					"dropped_runs": strings.Join(rep.DroppedRuns, ","), "pruned_cache": fmt.Sprint(len(rep.PrunedCache)),
 					"expired_pins": strings.Join(rep.ExpiredPins, ","), "retention": retention,
 				}})

@@ -5,9 +5,9 @@
 // The JSON body carries a human `text` field, so Slack-style incoming
 // webhooks show it as the message. New builds the alert about a monitor's
 // failed checks, and a Sink (as a monitor step's alerts setting declares
-// it) delivers it. Keeping an alert that could not be delivered (and
-// retrying it later) is the caller's job: Send, AppendFile and
-// Sink.Deliver only report the failure.
+// it) delivers it. The outbox (Queue, Flush) keeps alerts in the store
+// until they are delivered; Send, AppendFile and Sink.Deliver only report
+// a failure.
 package alert
 
 import (
@@ -47,6 +47,10 @@ type Alert struct {
 	Data   string  `json:"data"`
 	Report string  `json:"report"`
 	Failed []Check `json:"failed"`
+	// Delivery is the stable id of this alert's delivery to one sink (also
+	// sent as the Idempotency-Key header), so that a receiver can drop a
+	// duplicate; empty for an alert sent without the outbox.
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // Check is a failed check with the numbers that tripped it.
@@ -71,10 +75,18 @@ var ErrDelivery = errors.New("alert not delivered")
 
 // AppendFile appends the alert to a JSON-lines file as one line (created
 // with mode 0644), and syncs it.
-func AppendFile(path string, a *Alert) error {
+func AppendFile(path string, a *Alert) error { return appendFile(path, a, nil) }
+
+func appendFile(path string, a *Alert, guard FileGuard) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return err
+	}
+	if guard != nil {
+		if err := guard.AppendFile(path, append(b, '\n')); err != nil {
+			return fmt.Errorf("%w: %w", ErrDelivery, err)
+		}
+		return nil
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -103,6 +115,9 @@ type Webhook struct {
 	Backoff time.Duration
 	// Client sends the requests (nil: a new http.Client).
 	Client *http.Client
+	// IdempotencyKey, when set, is sent as the Idempotency-Key header of
+	// every attempt, so that the receiver can drop duplicates.
+	IdempotencyKey string
 }
 
 // Send posts the alert as JSON. It retries network errors, timeouts and
@@ -175,6 +190,9 @@ func (w *Webhook) post(ctx context.Context, client *http.Client, timeout time.Du
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "mlrun-monitor")
+	if w.IdempotencyKey != "" {
+		req.Header.Set("Idempotency-Key", w.IdempotencyKey)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		// A *url.Error repeats the whole URL, secret path included.

@@ -41,15 +41,34 @@ func (s Sink) String() string {
 // Deliver sends a to the sink once: it appends a line to the file, or
 // posts to the webhook with its timeout and retries, backoff being the
 // wait before the first retry (0: DefaultBackoff). It returns the number
-// of attempts made and, on failure, an error wrapping ErrDelivery.
+// of attempts made and, on failure, an error wrapping ErrDelivery. Alerts
+// kept in the store go through Flush instead, which adds their stable
+// delivery id.
 func (s Sink) Deliver(ctx context.Context, a *Alert, backoff time.Duration) (int, error) {
+	return s.deliver(ctx, a, deliverOptions{backoff: backoff})
+}
+
+type deliverOptions struct {
+	backoff time.Duration
+	// key is the delivery's stable id: the Idempotency-Key header, and
+	// the "delivery" field of the alert's JSON.
+	key   string
+	guard FileGuard
+}
+
+func (s Sink) deliver(ctx context.Context, a *Alert, o deliverOptions) (int, error) {
+	if o.key != "" {
+		c := *a
+		c.Delivery = o.key
+		a = &c
+	}
 	if s.File != "" {
-		return 1, AppendFile(s.File, a)
+		return 1, appendFile(s.File, a, o.guard)
 	}
 	timeout := DefaultTimeout
 	if s.Timeout > 0 {
 		timeout = time.Duration(s.Timeout * float64(time.Second))
 	}
-	wh := &Webhook{URL: os.ExpandEnv(s.Webhook), Timeout: timeout, Retries: s.Retries, Backoff: backoff}
+	wh := &Webhook{URL: os.ExpandEnv(s.Webhook), Timeout: timeout, Retries: s.Retries, Backoff: o.backoff, IdempotencyKey: o.key}
 	return wh.Send(ctx, a)
 }

@@ -52,7 +52,8 @@ type builder struct {
 	run  *lineage.RunRecord
 	r    *Report
 	ds   map[lineage.ID]*table.Dataset
-	pl   *pipeline.Pipeline
+	// protected are the pipeline's protected attributes.
+	protected []string
 }
 
 // Build gathers the report of run from the store. Problems with one part
@@ -154,18 +155,53 @@ func jsonValue(v any) any {
 	return out
 }
 
-// card re-reads the pipeline file when it is unchanged since the run.
-func (b *builder) card() {
-	c := &b.r.Card
+// pipelineSource returns the pipeline file the run read: the copy the
+// store keeps (the run's, else the registered version's), else, for a run
+// recorded before mlrun kept it, the file when it is unchanged since.
+func (b *builder) pipelineSource() ([]byte, string) {
+	for _, id := range []lineage.ID{b.run.Source, b.modelSource()} {
+		if id.IsNull() {
+			continue
+		}
+		src, err := b.opts.Store.GetObject(b.ctx, id)
+		if err != nil {
+			return nil, fmt.Sprintf("the pipeline source kept in the store (%s) cannot be read: %v", id.Short(), err)
+		}
+		return src, ""
+	}
 	src, err := os.ReadFile(b.run.File)
 	if err != nil {
-		c.Unavailable = "the pipeline file " + b.run.File + " cannot be read"
-		b.note("model card not available: %s", c.Unavailable)
-		return
+		return nil, "the pipeline file " + b.run.File + " cannot be read (the run predates the copy mlrun keeps in the store)"
 	}
 	sum := sha256.Sum256(src)
 	if got := hex.EncodeToString(sum[:]); got != b.run.FileSHA256 {
-		c.Unavailable = fmt.Sprintf("the pipeline file changed since the run (sha256 %s then, %s now)", shortID(b.run.FileSHA256), shortID(got))
+		return nil, fmt.Sprintf("the pipeline file changed since the run (sha256 %s then, %s now), and the run predates the copy mlrun keeps in the store", shortID(b.run.FileSHA256), shortID(got))
+	}
+	return src, ""
+}
+
+// modelSource is the registered version's pipeline source, when it is the
+// run's.
+func (b *builder) modelSource() lineage.ID {
+	if b.opts.Model != nil && b.opts.Model.Run == b.run.ID {
+		return b.opts.Model.Source
+	}
+	return lineage.ID{}
+}
+
+// card reads the model card, protected attributes and reason texts from the
+// pipeline the run read (never from the working copy of the file).
+func (b *builder) card() {
+	c := &b.r.Card
+	if v := b.opts.Model; v != nil && v.Run == b.run.ID && !v.Source.IsNull() {
+		// The registered version keeps them: no need to compile the
+		// pipeline (whose data files may have moved since).
+		b.fillCard(v.ModelCard, v.Protected, v.Reasons, v.Description)
+		return
+	}
+	src, why := b.pipelineSource()
+	if src == nil {
+		c.Unavailable = why
 		b.note("model card not available: %s", c.Unavailable)
 		return
 	}
@@ -175,21 +211,27 @@ func (b *builder) card() {
 		b.note("model card not available: %s", c.Unavailable)
 		return
 	}
-	b.pl = p
-	if p.Description != "" {
-		b.r.Header.Description = p.Description
+	b.fillCard(p.ModelCard, p.Protected, p.Reasons, p.Description)
+}
+
+// fillCard fills the model card part of the report.
+func (b *builder) fillCard(mc *pipeline.ModelCard, protected []string, reasons map[string]string, description string) {
+	c := &b.r.Card
+	if description != "" {
+		b.r.Header.Description = description
 	}
-	c.Protected = p.Protected
-	for _, k := range sortedKeys(p.Reasons) {
-		c.Reasons = append(c.Reasons, KV{k, p.Reasons[k]})
+	b.protected = protected
+	c.Protected = protected
+	for _, k := range sortedKeys(reasons) {
+		c.Reasons = append(c.Reasons, KV{k, reasons[k]})
 	}
-	if p.ModelCard == nil {
+	if mc == nil {
 		c.Missing = true
 		return
 	}
-	c.ModelCard = *p.ModelCard
-	for _, k := range sortedKeys(p.ModelCard.Other) {
-		c.OtherKV = append(c.OtherKV, KV{k, p.ModelCard.Other[k]})
+	c.ModelCard = *mc
+	for _, k := range sortedKeys(mc.Other) {
+		c.OtherKV = append(c.OtherKV, KV{k, mc.Other[k]})
 	}
 }
 
@@ -723,8 +765,8 @@ func near(a, b float64) bool {
 // group columns of its monitor steps, in that order, without repeats.
 func (b *builder) fairnessColumns() []string {
 	var cols []string
-	if b.pl != nil {
-		cols = append(cols, b.pl.Protected...)
+	if b.protected != nil {
+		cols = append(cols, b.protected...)
 	}
 	for _, s := range b.run.Steps {
 		if s.Kind != "monitor" {
@@ -816,15 +858,23 @@ func (b *builder) monitoring() error {
 		}
 	}
 	if b.opts.MonitorNS != "" {
-		names, err := b.opts.Store.Backend().ListRecords(b.ctx, b.opts.MonitorNS)
+		view, err := b.opts.Store.View(b.ctx)
 		if err != nil {
 			return fmt.Errorf("report: listing monitored batches: %w", err)
+		}
+		names, err := view.List(b.ctx, b.opts.MonitorNS)
+		if err != nil {
+			return fmt.Errorf("report: listing monitored batches: %w", err)
+		}
+		seen := map[lineage.ID]bool{}
+		for _, bt := range batches {
+			seen[bt.id] = true
 		}
 		for _, n := range names {
 			if !strings.HasPrefix(n, b.run.ID+"--") {
 				continue
 			}
-			data, err := b.opts.Store.Backend().GetRecord(b.ctx, b.opts.MonitorNS, n)
+			data, err := view.Get(b.ctx, b.opts.MonitorNS, n)
 			if err != nil {
 				return fmt.Errorf("report: monitored batch %s: %w", n, err)
 			}
@@ -837,6 +887,9 @@ func (b *builder) monitoring() error {
 			if err := json.Unmarshal(data, &rec); err != nil {
 				b.note("monitored batch %s: %v", n, err)
 				continue
+			}
+			if seen[rec.Report] {
+				continue // the run's own monitor step, listed above
 			}
 			batches = append(batches, batch{source: "mlrun monitor --step " + rec.Step, time: rec.Time, data: b.relPath(rec.Data), id: rec.Report})
 		}

@@ -82,6 +82,8 @@ type stepState struct {
 	rec     lineage.StepRecord
 	outputs map[string]lineage.ObjectRef
 	err     error
+	// entry is the cache entry of a step that ran, committed with it.
+	entry *lineage.CacheEntry
 }
 
 type runner struct {
@@ -105,7 +107,18 @@ type runner struct {
 	// object stays until the last of them is released).
 	held    map[string][]lineage.ID
 	holders map[lineage.ID]int
-	evMu    sync.Mutex
+	// lastKeys are the last-key records computed and not yet committed.
+	lastKeys   []*lineage.KeyRecord
+	lastKeysMu sync.Mutex
+	// committed marks the steps whose outcome a step commit recorded.
+	committed map[string]bool
+	// started is set once the run's start is committed (see start).
+	started bool
+	startMu sync.Mutex
+	// view is what cache lookups read (see cacheView).
+	view   *lineage.View
+	viewMu sync.Mutex
+	evMu   sync.Mutex
 }
 
 // prepare checks the pipeline and options and fills defaults.
@@ -154,11 +167,24 @@ func prepare(p *pipeline.Pipeline, opts *Options) (map[string]*stepState, map[st
 
 // Run executes p: every step whose inputs are ready runs (up to Jobs at
 // once) unless its cache entry is present and intact; outputs are stored,
-// cache entries and the run record written. The record is saved at the
-// start (status "running"), after each step, and at the end, and returned.
+// cache entries and the run record committed with their audit entries:
 //
-// Run holds the store's "gc" lock shared for its whole duration (waiting
-// while a GC holds it), so GC never removes what the run references.
+//   - before its first step runs, the run record (status "running"), marked
+//     active, and "run.started" (a run whose steps are all cached commits
+//     them with its end: one commit);
+//   - as each step that ran finishes, its cache entry, the run record so
+//     far and "step.executed", so that what a killed run computed is cached
+//     for the next;
+//   - at the end, in one commit, the final record, "step.cached" for the
+//     steps taken from the cache and "run.finished": the run's one commit
+//     point, so no run is recorded finished without its audit entries.
+//
+// The final commit is made even when ctx is cancelled (SIGTERM). The run
+// holds its liveness lock (lineage.Store.LockRun) from before its start
+// until its end, so that a run whose process died is found interrupted by
+// the next command. It holds the store's "gc" lock shared for its whole
+// duration (waiting while a GC holds it), so GC never removes what the run
+// references.
 //
 // The error is nil when every step succeeded; it has exit code 1 when a
 // check failed (and nothing else went wrong), otherwise the failing step's
@@ -177,13 +203,14 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 
 	r := &runner{
 		p: p, opts: opts, steps: steps, force: force,
-		log:      opts.Logger,
-		sem:      make(chan struct{}, opts.Jobs),
-		objects:  map[lineage.ID]pipeline.Object{},
-		finished: map[string]lineage.StepRecord{},
-		pending:  map[string]int{},
-		held:     map[string][]lineage.ID{},
-		holders:  map[lineage.ID]int{},
+		log:       opts.Logger,
+		sem:       make(chan struct{}, opts.Jobs),
+		objects:   map[lineage.ID]pipeline.Object{},
+		finished:  map[string]lineage.StepRecord{},
+		pending:   map[string]int{},
+		held:      map[string][]lineage.ID{},
+		holders:   map[lineage.ID]int{},
+		committed: map[string]bool{},
 	}
 	for _, spec := range p.Steps {
 		for _, dep := range spec.Deps() {
@@ -192,9 +219,20 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	}
 	r.rec = lineage.NewRunRecord(ctx, p, opts.Version, time.Now())
 	r.log = r.log.With("run", r.rec.ID)
-	if err := opts.Store.PutRun(ctx, r.rec); err != nil {
+	if len(p.Source) > 0 {
+		// The pipeline's source, so that the run can be re-read (scoring,
+		// monitoring, reports) whatever becomes of the file.
+		id, err := opts.Store.PutBytes(ctx, p.Source)
+		if err != nil {
+			return nil, fmt.Errorf("run: pipeline source: %w", err)
+		}
+		r.rec.Source = id
+	}
+	release, err := opts.Store.LockRun(ctx, r.rec.ID)
+	if err != nil {
 		return nil, fmt.Errorf("run: %w", err)
 	}
+	defer release()
 	r.log.Debug("run started", "pipeline", p.Name, "steps", len(p.Steps), "jobs", opts.Jobs)
 
 	var wg sync.WaitGroup
@@ -221,7 +259,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	var runErr error
 	switch {
 	case ctx.Err() != nil:
-		r.rec.Status = lineage.RunFailed
+		r.rec.Status = lineage.RunInterrupted
 		runErr = pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("run %s interrupted: %w", r.rec.ID, ctx.Err()))
 	case len(failed) > 0:
 		r.rec.Status = lineage.RunFailed
@@ -253,12 +291,144 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	if runErr != nil {
 		r.rec.Error = runErr.Error()
 	}
-	// Saved even when ctx is cancelled, so an interrupted run is recorded.
-	if err := opts.Store.PutRun(context.WithoutCancel(ctx), r.rec); err != nil {
-		return r.rec, errors.Join(runErr, fmt.Errorf("save run record: %w", err))
+	// The commit point, made even when ctx is cancelled (Update does not
+	// give up on a cancelled context), so an interrupted run is recorded.
+	r.lastKeysMu.Lock()
+	keys := r.lastKeys
+	r.lastKeys = nil
+	r.lastKeysMu.Unlock()
+	r.startMu.Lock()
+	started := r.started
+	r.startMu.Unlock()
+	if _, err := opts.Store.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		if !started {
+			// No step ran (all cached, or failed before running): the
+			// start and the end are one commit.
+			tx.Audit(r.startEntry())
+		}
+		if _, err := tx.PutRun(ctx, r.rec); err != nil {
+			return err
+		}
+		tx.ClearActive(ctx, r.rec.ID)
+		for _, k := range keys {
+			if err := tx.PutLastKey(ctx, k); err != nil {
+				return err
+			}
+		}
+		for _, st := range r.rec.Steps {
+			if st.CacheHit && !opts.CacheVerify || st.Status == lineage.StepFailed && !r.committed[st.ID] {
+				tx.Audit(StepAuditEntry(r.rec, &st))
+			}
+		}
+		tx.Audit(RunAuditEntry(r.rec))
+		return nil
+	}); err != nil {
+		return r.rec, errors.Join(runErr, pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("run %s: record its outcome: %w", r.rec.ID, err)))
 	}
 	r.log.Debug("run finished", "status", r.rec.Status, "exit_code", r.rec.ExitCode)
 	return r.rec, runErr
+}
+
+// start commits the run's start, once, before its first step runs: the
+// record (status running, with the steps found cached so far), marked
+// active, and "run.started". A run whose steps are all cached commits its
+// start with its end instead (one commit for a no-op run).
+func (r *runner) start(ctx context.Context) error {
+	r.startMu.Lock()
+	defer r.startMu.Unlock()
+	if r.started {
+		return nil
+	}
+	r.mu.Lock()
+	rec := *r.rec
+	rec.Steps = r.records()
+	r.mu.Unlock()
+	c, err := r.opts.Store.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		id, err := tx.PutRun(ctx, &rec)
+		if err != nil {
+			return err
+		}
+		tx.SetActive(ctx, rec.ID, id)
+		tx.Audit(r.startEntry())
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the run's start: %w", err)
+	}
+	r.started = true
+	r.setView(c)
+	return nil
+}
+
+// startEntry is the run's "run.started" entry.
+func (r *runner) startEntry() lineage.AuditEntry {
+	d := map[string]string{"file": r.p.File, "file_sha256": r.p.SHA256}
+	if !r.rec.Source.IsNull() {
+		d["source"] = r.rec.Source.String()
+	}
+	return lineage.AuditEntry{Type: lineage.AuditRunStarted, Run: r.rec.ID, Pipeline: r.p.Name, Detail: d}
+}
+
+// cacheView returns the view cache lookups read: the store at the run's
+// start, moved on by the run's own commits.
+func (r *runner) cacheView(ctx context.Context) (*lineage.View, error) {
+	r.viewMu.Lock()
+	defer r.viewMu.Unlock()
+	if r.view == nil {
+		v, err := r.opts.Store.View(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.view = v
+	}
+	return r.view, nil
+}
+
+func (r *runner) setView(c *lineage.Commit) {
+	r.viewMu.Lock()
+	defer r.viewMu.Unlock()
+	if r.view == nil || c.N > r.view.Commit {
+		r.view = r.opts.Store.ViewOf(c)
+	}
+}
+
+// StepAuditEntry is the audit entry of a step of a run: "step.executed" or
+// "step.cached", with its kind, status, cache key, outputs and the SHA-256
+// of the files it read.
+func StepAuditEntry(rec *lineage.RunRecord, s *lineage.StepRecord) lineage.AuditEntry {
+	typ := lineage.AuditStepExecuted
+	if s.CacheHit {
+		typ = lineage.AuditStepCached
+	}
+	d := map[string]string{"kind": s.Kind, "status": s.Status}
+	if s.CacheKey != "" {
+		d["cache_key"] = s.CacheKey
+	}
+	for name, o := range s.Outputs {
+		d["output."+name] = o.Type + ":" + o.ID.String()
+	}
+	for name, o := range s.Inputs {
+		d["input."+name] = o.Type + ":" + o.ID.String()
+	}
+	for _, f := range s.Files {
+		d["file."+f.Path] = f.SHA256
+	}
+	return lineage.AuditEntry{Type: typ, Run: rec.ID, Step: s.ID, Pipeline: rec.Pipeline, Detail: d}
+}
+
+// RunAuditEntry is the "run.finished" entry of a run ("run.interrupted"
+// for a run cancelled by a signal).
+func RunAuditEntry(rec *lineage.RunRecord) lineage.AuditEntry {
+	d := map[string]string{"status": rec.Status, "exit_code": fmt.Sprint(rec.ExitCode), "mlrun_version": rec.Version, "file_sha256": rec.FileSHA256}
+	if rec.Git != nil {
+		d["git_commit"] = rec.Git.Commit
+	}
+	typ := lineage.AuditRunFinished
+	if rec.Status == lineage.RunInterrupted {
+		typ = lineage.AuditRunInterrupted
+		d["reason"] = "cancelled (signal)"
+	}
+	return lineage.AuditEntry{Type: typ, Run: rec.ID, Pipeline: rec.Pipeline, Detail: d}
 }
 
 // records returns the records of the finished steps in pipeline order.
@@ -282,12 +452,20 @@ func (r *runner) event(e Event) {
 	r.opts.Events(e)
 }
 
-// finish records a step's outcome, saves the run record so far (unless
-// the step was cached: its outputs are already referenced by its cache
-// entry, and the record is saved again when the next step runs and at the
-// end, which saves a fully cached run one record write per step) and emits
-// the event.
+// finish records a step's outcome and emits the event. A step that ran
+// commits its cache entry, the run record so far and its "step.executed"
+// entry (a failed commit fails the step); cached and skipped steps are
+// committed with the run's end.
 func (r *runner) finish(ctx context.Context, st *stepState, typ EventType) {
+	if typ == EventFinished && (st.rec.Status == lineage.StepOK || st.rec.Status == lineage.StepCheckFailed) {
+		if err := r.commitStep(ctx, st); err != nil {
+			st.err = err
+			st.rec.Status = lineage.StepFailed
+			st.rec.Error = err.Error()
+			st.outputs = nil
+			r.log.Error("step failed", "step", st.spec.ID, "error", err)
+		}
+	}
 	r.mu.Lock()
 	r.finished[st.spec.ID] = st.rec
 	r.rec.Steps = r.records()
@@ -299,16 +477,62 @@ func (r *runner) finish(ctx context.Context, st *stepState, typ EventType) {
 	if r.pending[st.spec.ID] == 0 {
 		r.release(st.spec.ID)
 	}
-	var err error
-	if typ != EventCached {
-		err = r.opts.Store.PutRun(context.WithoutCancel(ctx), r.rec)
-	}
 	r.mu.Unlock()
-	if err != nil {
-		r.log.Warn("cannot save run record", "error", err)
-	}
 	rec := st.rec
 	r.event(Event{Type: typ, RunID: r.rec.ID, Step: st.spec.ID, Kind: st.kind.Name(), Record: &rec})
+}
+
+// commitStep commits a step that ran: its cache entry, the last keys
+// computed so far, the run record with the step and its "step.executed"
+// entry.
+func (r *runner) commitStep(ctx context.Context, st *stepState) error {
+	r.lastKeysMu.Lock()
+	keys := r.lastKeys
+	r.lastKeys = nil
+	r.lastKeysMu.Unlock()
+	c, err := r.opts.Store.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		if st.entry != nil {
+			if _, err := tx.PutCache(ctx, st.entry); err != nil {
+				return err
+			}
+		}
+		for _, k := range keys {
+			if err := tx.PutLastKey(ctx, k); err != nil {
+				return err
+			}
+		}
+		r.mu.Lock()
+		rec := *r.rec
+		finished := make(map[string]lineage.StepRecord, len(r.finished)+1)
+		for k, v := range r.finished {
+			finished[k] = v
+		}
+		r.mu.Unlock()
+		finished[st.spec.ID] = st.rec
+		rec.Steps = make([]lineage.StepRecord, 0, len(finished))
+		for _, spec := range r.p.Steps {
+			if s, ok := finished[spec.ID]; ok {
+				rec.Steps = append(rec.Steps, s)
+			}
+		}
+		if _, err := tx.PutRun(ctx, &rec); err != nil {
+			return err
+		}
+		tx.Audit(StepAuditEntry(&rec, &st.rec))
+		return nil
+	})
+	if err != nil {
+		// The keys go with the next commit.
+		r.lastKeysMu.Lock()
+		r.lastKeys = append(keys, r.lastKeys...)
+		r.lastKeysMu.Unlock()
+		return fmt.Errorf("record the step: %w", err)
+	}
+	r.setView(c)
+	r.mu.Lock()
+	r.committed[st.spec.ID] = true
+	r.mu.Unlock()
+	return nil
 }
 
 // step runs one step once its dependencies are done.
@@ -402,14 +626,17 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 	}
 	st.rec.CacheKey = key
 	st.rec.Config = desc.Config
-	if err := store.PutLastKey(ctx, keyRecord(r.p, spec, desc, key, r.rec.ID)); err != nil {
-		log.Warn("cannot save last key", "error", err)
-	}
+	r.lastKeysMu.Lock()
+	r.lastKeys = append(r.lastKeys, keyRecord(r.p, spec, desc, key, r.rec.ID))
+	r.lastKeysMu.Unlock()
 
 	var hit *lineage.CacheEntry
 	if r.opts.Force || r.force[spec.ID] {
 		st.rec.Reason = "forced"
-	} else if e, err := store.GetCache(ctx, key); err == nil {
+	} else if view, err := r.cacheView(ctx); err != nil {
+		st.err = err
+		return EventFinished
+	} else if e, err := view.GetCache(ctx, key); err == nil {
 		if why := r.usable(ctx, st, e); why == "" {
 			hit = e
 		} else {
@@ -434,6 +661,10 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 		return EventCached
 	}
 
+	if err := r.start(ctx); err != nil {
+		st.err = err
+		return EventFinished
+	}
 	r.event(Event{Type: EventStarted, RunID: r.rec.ID, Step: spec.ID, Kind: st.kind.Name()})
 	objs := make(map[string]pipeline.Object, len(spec.Inputs))
 	var passed []inputObject
@@ -499,14 +730,11 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 	if res.Failed() {
 		st.rec.Status = lineage.StepCheckFailed
 	}
-	// The outcome, failed checks included, is a function of the key.
-	entry := &lineage.CacheEntry{
+	// The outcome, failed checks included, is a function of the key; it is
+	// committed by finish.
+	st.entry = &lineage.CacheEntry{
 		Key: key, Step: spec.ID, Kind: st.kind.Name(), KindVersion: st.kind.Version(),
 		Outputs: outputs, Metrics: st.rec.Metrics, Checks: res.Checks, Notes: res.Notes, RunID: r.rec.ID,
-	}
-	if err := r.opts.Store.PutCache(ctx, entry); err != nil {
-		st.err = err
-		return EventFinished
 	}
 	log.Info("step finished", "status", st.rec.Status)
 	return EventFinished

@@ -289,7 +289,7 @@ func TestRunThenCached(t *testing.T) {
 	if err != nil || statuses(got) != statuses(rec2) || got.Status != lineage.RunOK {
 		t.Fatalf("stored run = %v, %v", got, err)
 	}
-	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Runs != 2 {
+	if rep, err := s.Verify(ctx, lineage.VerifyOptions{}); err != nil || !rep.OK() || rep.Runs != 2 {
 		t.Fatalf("Verify = %+v, %v", rep, err)
 	}
 }
@@ -496,7 +496,7 @@ func TestCorruptObjectNotReused(t *testing.T) {
 	if want := fmt.Sprintf(`cached output "report" (%s) is corrupt`, id.Short()); rec.Steps[1].Reason != want {
 		t.Fatalf("reason %q, want %q", rec.Steps[1].Reason, want)
 	}
-	if rep, err := s.Verify(ctx); err != nil || !rep.OK() {
+	if rep, err := s.Verify(ctx, lineage.VerifyOptions{}); err != nil || !rep.OK() {
 		t.Fatalf("store not healed: %+v, %v", rep, err)
 	}
 	// A missing object is not reused either.
@@ -704,8 +704,13 @@ func TestCancelled(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	stored, gerr := s.GetRun(context.Background(), rec.ID)
-	if gerr != nil || stored.Status != lineage.RunFailed || !strings.Contains(statuses(stored), "skipped") {
+	if gerr != nil || stored.Status != lineage.RunInterrupted || !strings.Contains(statuses(stored), "skipped") {
 		t.Fatalf("stored run after cancel: %v, %v", stored, gerr)
+	}
+	// Its outcome was committed although ctx was cancelled.
+	entries, _, err := s.AuditLog(context.Background())
+	if err != nil || len(entries) == 0 || entries[len(entries)-1].Type != lineage.AuditRunInterrupted {
+		t.Fatalf("audit log after cancel: %v, %v", entries, err)
 	}
 }
 

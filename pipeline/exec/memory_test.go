@@ -10,6 +10,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 )
 
 func TestRunInMemory(t *testing.T) {
@@ -111,7 +112,7 @@ func TestPassedOnObjectStaysInMemory(t *testing.T) {
 			t.Fatalf("verify=%v: c got another object than b (read back from the store?)", verify)
 		}
 		b.got, c.got = nil, nil
-		if rep, err := s.Verify(ctx); err != nil || !rep.OK() {
+		if rep, err := s.Verify(ctx, lineage.VerifyOptions{}); err != nil || !rep.OK() {
 			t.Fatalf("verify=%v: Verify = %+v, %v", verify, rep, err)
 		}
 	}

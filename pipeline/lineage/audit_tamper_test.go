@@ -36,13 +36,15 @@ func rewriteTail(t *testing.T, dir string, from, n int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rec lineage.AuditRecord
-		if err := json.Unmarshal(b, &rec); err != nil {
+		var rec struct {
+			Entries []lineage.AuditRecord `json:"entries"`
+		}
+		if err := json.Unmarshal(b, &rec); err != nil || len(rec.Entries) == 0 {
 			t.Fatal(err)
 		}
-		head = rec.Hash
+		head = rec.Entries[len(rec.Entries)-1].Hash
 	}
-	hb, _ := json.Marshal(map[string]any{"seq": from - 1, "hash": head})
+	hb, _ := json.Marshal(map[string]any{"commit": from - 1, "seq": from - 1, "hash": head})
 	if err := os.WriteFile(filepath.Join(dir, "records", "audithead", "head.json"), hb, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func TestAuditTamperCases(t *testing.T) {
 			i := bytes.Index(b, []byte(`"run":"`)) + len(`"run":"`)
 			b[i] ^= 0x01
 			os.WriteFile(p, b, 0o644)
-		}, "entry 000000000002: content does not match its hash", false},
+		}, "entry 2 (commit 2): content does not match its hash", false},
 		{"delete an entry", func(t *testing.T, dir string) {
 			os.Remove(auditFile(dir, 2))
 		}, "expected entry 2 here", false},
@@ -82,14 +84,14 @@ func TestAuditTamperCases(t *testing.T) {
 			b, _ := os.ReadFile(auditFile(dir, 3))
 			os.WriteFile(auditFile(dir, 2), b, 0o644)
 			os.WriteFile(auditFile(dir, 3), a, 0o644)
-		}, "entry 000000000002: holds seq 3", false},
+		}, "commit 000000000002 holds commit 3", false},
 		{"truncate without fixing the head", func(t *testing.T, dir string) {
 			os.Remove(auditFile(dir, 4))
-		}, "head record names entry 4 but the log ends at 3", true},
+		}, "head record names commit 4 but the log ends at 3", true},
 		{"torn last entry", func(t *testing.T, dir string) {
 			b, _ := os.ReadFile(auditFile(dir, 4))
 			os.WriteFile(auditFile(dir, 4), b[:len(b)/2], 0o644)
-		}, "entry 000000000004: unreadable", true},
+		}, "commit 000000000004: unreadable", true},
 		{"truncate and fix the head", func(t *testing.T, dir string) {
 			rewriteTail(t, dir, 4, 0)
 		}, "", true},

@@ -78,7 +78,7 @@ func TestAuditTampering(t *testing.T) {
 			if err := os.WriteFile(p, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, "entry 000000000002: content does not match its hash"},
+		}, "entry 2 (commit 2): content does not match its hash"},
 		{"remove a middle entry", func(t *testing.T, dir string) {
 			if err := os.Remove(filepath.Join(dir, "records", "audit", "000000000003.json")); err != nil {
 				t.Fatal(err)
@@ -88,7 +88,7 @@ func TestAuditTampering(t *testing.T) {
 			if err := os.Remove(filepath.Join(dir, "records", "audit", "000000000004.json")); err != nil {
 				t.Fatal(err)
 			}
-		}, "head record names entry 4 but the log ends at 3"},
+		}, "head record names commit 4 but the log ends at 3"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

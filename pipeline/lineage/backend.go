@@ -19,6 +19,8 @@ var (
 	ErrLocked = errors.New("locked")
 	// ErrInvalidName reports a record namespace or name that is not allowed.
 	ErrInvalidName = errors.New("invalid record name")
+	// ErrExists reports a record that CreateRecord found already there.
+	ErrExists = errors.New("already exists")
 )
 
 // ObjectInfo is what StatObject reports about a stored object. Backends fill
@@ -36,8 +38,8 @@ type ObjectInfo struct {
 }
 
 // Backend is the storage under a Store: immutable objects named by ID,
-// small mutable JSON records in namespaces, and named locks. Every backend
-// must pass lineagetest.TestBackend.
+// small records in namespaces (the audit chain's commits, the head hint),
+// and named locks. Every backend must pass lineagetest.TestBackend.
 //
 // Writes are atomic: a reader sees either the old or the new content of a
 // record and either nothing or the whole of an object, whatever happens to
@@ -60,6 +62,11 @@ type Backend interface {
 
 	// PutRecord atomically creates or replaces the record ns/name.
 	PutRecord(ctx context.Context, ns, name string, data []byte) error
+	// CreateRecord atomically creates the record ns/name when there is
+	// none; when there is, nothing is written and the error wraps
+	// ErrExists. Of several writers creating the same record at once,
+	// exactly one succeeds. This is the audit chain's commit point.
+	CreateRecord(ctx context.Context, ns, name string, data []byte) error
 	// GetRecord returns the record's bytes, or ErrNotFound.
 	GetRecord(ctx context.Context, ns, name string) ([]byte, error)
 	// ListRecords returns the names of the records in ns, sorted; an
@@ -84,22 +91,6 @@ type Backend interface {
 // object was already present (the new copy is discarded).
 type StreamPutter interface {
 	PutObjectStream(ctx context.Context, write func(w io.Writer) error) (id ID, size int64, created bool, err error)
-}
-
-// Record is one named record of a namespace, for RecordsPutter.
-type Record struct {
-	Name string
-	Data []byte
-}
-
-// RecordsPutter is implemented by backends that store several records of
-// one namespace more cheaply together than with one PutRecord each (Local:
-// one directory fsync for all of them). Each record is created or replaced
-// atomically, and they become visible in order; should the call fail or
-// the process die, any prefix of them may have been stored. Invalid names
-// are reported before anything is written.
-type RecordsPutter interface {
-	PutRecords(ctx context.Context, ns string, recs []Record) error
 }
 
 // ValidateName checks a record namespace or name: non-empty, at most 200

@@ -30,6 +30,9 @@ import (
 // leaves at most stray files in tmp/.
 type Local struct {
 	dir string
+	// readOnly: nothing is written; locks are taken on files that exist
+	// (read-only descriptors), others are skipped.
+	readOnly bool
 	// made caches the object fan-out directories known to exist.
 	made sync.Map
 }
@@ -139,6 +142,9 @@ func exists(path string) bool {
 
 // PutObject implements Backend.
 func (l *Local) PutObject(ctx context.Context, id ID, r io.Reader) error {
+	if l.readOnly {
+		return fmt.Errorf("put object %s: %w", id.Short(), ErrReadOnly)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -171,6 +177,9 @@ func (c *countWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); retur
 // PutObjectStream implements StreamPutter: the encoding is written to a
 // temporary file while it is hashed, then renamed to its ID.
 func (l *Local) PutObjectStream(ctx context.Context, write func(w io.Writer) error) (ID, int64, bool, error) {
+	if l.readOnly {
+		return ID{}, 0, false, fmt.Errorf("put object: %w", ErrReadOnly)
+	}
 	if err := ctx.Err(); err != nil {
 		return ID{}, 0, false, err
 	}
@@ -270,6 +279,9 @@ func (l *Local) ListObjects(ctx context.Context, fn func(id ID, size int64) erro
 
 // DeleteObject implements Backend.
 func (l *Local) DeleteObject(ctx context.Context, id ID) error {
+	if l.readOnly {
+		return fmt.Errorf("delete object %s: %w", id.Short(), ErrReadOnly)
+	}
 	p := l.objectPath(id)
 	err := os.Remove(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -287,6 +299,9 @@ func (l *Local) PutRecord(ctx context.Context, ns, name string, data []byte) err
 	if err != nil {
 		return err
 	}
+	if l.readOnly {
+		return fmt.Errorf("write record %s/%s: %w", ns, name, ErrReadOnly)
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -302,62 +317,82 @@ func (l *Local) PutRecord(ctx context.Context, ns, name string, data []byte) err
 	return l.commit(f, dst, 0o644)
 }
 
-// PutRecords implements RecordsPutter: each record is written to its own
-// temporary file and fsynced, then all are renamed into place in order and
-// the directory is fsynced once.
-func (l *Local) PutRecords(ctx context.Context, ns string, recs []Record) error {
-	dsts := make([]string, len(recs))
-	for i, r := range recs {
-		dst, err := l.recordPath(ns, r.Name)
-		if err != nil {
-			return err
-		}
-		dsts[i] = dst
+// CreateRecord implements Backend: the record is written to a temporary
+// file, fsynced, and hard-linked to its name, which fails when the name
+// exists; then the directory is fsynced.
+func (l *Local) CreateRecord(ctx context.Context, ns, name string, data []byte) error {
+	dst, err := l.recordPath(ns, name)
+	if err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var temps []string
-	defer func() {
-		for _, t := range temps {
-			os.Remove(t) // left only on failure; renamed ones are gone
-		}
-	}()
-	for _, r := range recs {
-		f, err := l.tempFile()
-		if err != nil {
-			return err
-		}
-		temps = append(temps, f.Name())
-		_, err = f.Write(r.Data)
-		if err == nil {
-			err = f.Sync()
-		}
-		if err == nil {
-			err = f.Chmod(0o644)
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("write record %s/%s: %w", ns, r.Name, err)
-		}
+	if l.readOnly {
+		return fmt.Errorf("write record %s/%s: %w", ns, name, ErrReadOnly)
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	dir := filepath.Dir(dsts[0])
-	if err := l.ensureDir(dir); err != nil {
+	f, err := l.tempFile()
+	if err != nil {
 		return err
 	}
-	for i, t := range temps {
-		if err := os.Rename(t, dsts[i]); err != nil {
-			temps = temps[i:]
-			return fmt.Errorf("write %s: %w", dsts[i], err)
-		}
+	defer os.Remove(f.Name())
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	temps = nil
-	return syncDir(dir)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = l.ensureDir(filepath.Dir(dst))
+	}
+	if err != nil {
+		return fmt.Errorf("write record %s/%s: %w", ns, name, err)
+	}
+	if err := os.Link(f.Name(), dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("record %s/%s: %w", ns, name, ErrExists)
+		}
+		return fmt.Errorf("write record %s/%s: %w", ns, name, err)
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// PutHint implements HintPutter: the record is replaced by rename, without
+// fsync.
+func (l *Local) PutHint(ctx context.Context, ns, name string, data []byte) error {
+	dst, err := l.recordPath(ns, name)
+	if err != nil {
+		return err
+	}
+	if l.readOnly {
+		return ErrReadOnly
+	}
+	f, err := l.tempFile()
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = l.ensureDir(filepath.Dir(dst))
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write record %s/%s: %w", ns, name, err)
+	}
+	return nil
 }
 
 // GetRecord implements Backend.
@@ -405,6 +440,9 @@ func (l *Local) DeleteRecord(ctx context.Context, ns, name string) error {
 	if err != nil {
 		return err
 	}
+	if l.readOnly {
+		return fmt.Errorf("delete record %s/%s: %w", ns, name, ErrReadOnly)
+	}
 	err = os.Remove(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("record %s/%s: %w", ns, name, ErrNotFound)
@@ -423,7 +461,19 @@ func (l *Local) Lock(ctx context.Context, name string, exclusive bool) (func() e
 		return nil, fmt.Errorf("lock: %w", err)
 	}
 	p := filepath.Join(l.dir, "locks", name+".lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	var f *os.File
+	var err error
+	if !l.readOnly {
+		f, err = os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	}
+	if l.readOnly || (err != nil && isReadOnlyErr(err)) {
+		// A read-only store: flock works on a read-only descriptor, and
+		// where there is no lock file no writer has ever taken the lock.
+		f, err = os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return func() error { return nil }, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
@@ -462,8 +512,26 @@ func (l *Local) Lock(ctx context.Context, name string, exclusive bool) (func() e
 	}, nil
 }
 
+// RemoveLock implements LockRemover.
+func (l *Local) RemoveLock(name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if l.readOnly {
+		return nil
+	}
+	err := os.Remove(filepath.Join(l.dir, "locks", name+".lock"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
 // CleanTemp implements Backend.
 func (l *Local) CleanTemp(ctx context.Context, age time.Duration) (int, error) {
+	if l.readOnly {
+		return 0, nil
+	}
 	dir := filepath.Join(l.dir, "tmp")
 	ents, err := os.ReadDir(dir)
 	if err != nil {

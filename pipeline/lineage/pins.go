@@ -2,7 +2,6 @@ package lineage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -36,41 +35,60 @@ func (p *Pin) expired(cutoff time.Time) bool {
 }
 
 // PutPin stores (or replaces) the pin with the given name. Callers should
-// hold RunLock while they store the objects a pin names and the pin, so that
-// a concurrent GC cannot remove an object in between.
-func (s *Store) PutPin(ctx context.Context, name string, p *Pin) error {
+// hold RunLock while they store the objects a pin names and commit the pin,
+// so that a concurrent GC cannot remove an object in between.
+func (tx *Tx) PutPin(ctx context.Context, name string, p *Pin) error {
 	if err := ValidateName(name); err != nil {
 		return fmt.Errorf("pin %q: %w", name, err)
 	}
-	return s.putJSON(ctx, nsPins, name, p)
+	_, err := tx.PutJSON(ctx, nsPins, name, p)
+	return err
 }
 
+// DeletePin removes the named pin.
+func (tx *Tx) DeletePin(ctx context.Context, name string) { tx.Delete(ctx, nsPins, name) }
+
 // GetPin returns the named pin, or an error wrapping ErrNotFound.
-func (s *Store) GetPin(ctx context.Context, name string) (*Pin, error) {
+func (v *View) GetPin(ctx context.Context, name string) (*Pin, error) {
 	var p Pin
-	if err := s.getJSON(ctx, nsPins, name, &p); err != nil {
+	if err := v.GetJSON(ctx, nsPins, name, &p); err != nil {
 		return nil, fmt.Errorf("pin %q: %w", name, err)
 	}
 	return &p, nil
 }
 
-// Pins returns every pin by name. A pin that cannot be decoded is an error:
+// Pins returns every pin by name. A pin that cannot be read is an error:
 // GC must not guess what it protects.
-func (s *Store) Pins(ctx context.Context) (map[string]*Pin, error) {
-	names, err := s.b.ListRecords(ctx, nsPins)
+func (v *View) Pins(ctx context.Context) (map[string]*Pin, error) {
+	names, err := v.List(ctx, nsPins)
 	if err != nil {
 		return nil, fmt.Errorf("pins: %w", err)
 	}
 	out := make(map[string]*Pin, len(names))
 	for _, name := range names {
-		p, err := s.GetPin(ctx, name)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+		p, err := v.GetPin(ctx, name)
 		if err != nil {
 			return nil, err
 		}
 		out[name] = p
 	}
 	return out, nil
+}
+
+// GetPin is View.GetPin at the tip.
+func (s *Store) GetPin(ctx context.Context, name string) (*Pin, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.GetPin(ctx, name)
+}
+
+// Pins is View.Pins at the tip.
+func (s *Store) Pins(ctx context.Context) (map[string]*Pin, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.Pins(ctx)
 }

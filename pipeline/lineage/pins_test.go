@@ -22,13 +22,13 @@ func TestGCKeepsPins(t *testing.T) {
 		outs = append(outs, out)
 		r := &lineage.RunRecord{ID: id, Pipeline: "p", Steps: []lineage.StepRecord{{ID: "s", Outputs: map[string]lineage.ObjectRef{"out": out}}}}
 		runs = append(runs, r)
-		if err := s.PutRun(ctx, r); err != nil {
+		if err := putRun(ctx, s, r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	loose := put(t, s, "decision log")
 	garbage := put(t, s, "garbage")
-	if err := s.PutPin(ctx, "model-x-1", &lineage.Pin{Objects: []lineage.ID{loose.ID}, Runs: []string{runs[0].ID}, Why: "test"}); err != nil {
+	if err := putPin(ctx, s, "model-x-1", &lineage.Pin{Objects: []lineage.ID{loose.ID}, Runs: []string{runs[0].ID}, Why: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := s.GC(ctx, lineage.GCOptions{KeepLast: 1})
@@ -51,7 +51,7 @@ func TestGCKeepsPins(t *testing.T) {
 	if _, err := s.GetRun(ctx, runs[0].ID); err != nil {
 		t.Errorf("pinned run dropped: %v", err)
 	}
-	if err := s.PutPin(ctx, "../x", &lineage.Pin{}); !errors.Is(err, lineage.ErrInvalidName) {
+	if err := putPin(ctx, s, "../x", &lineage.Pin{}); !errors.Is(err, lineage.ErrInvalidName) {
 		t.Errorf("PutPin(../x) = %v, want ErrInvalidName", err)
 	}
 }
@@ -71,7 +71,7 @@ func TestGCRetention(t *testing.T) {
 		"model-m-v1":  {Objects: []lineage.ID{model.ID}, Created: day(1)},
 	}
 	for name, p := range pins {
-		if err := s.PutPin(ctx, name, p); err != nil {
+		if err := putPin(ctx, s, name, p); err != nil {
 			t.Fatal(err)
 		}
 	}

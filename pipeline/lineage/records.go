@@ -16,13 +16,33 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 )
 
-// Run statuses.
+// Run statuses. A run is finished once it is ok, check-failed or failed;
+// a run whose process died before it finished is interrupted.
 const (
 	RunRunning     = "running"
 	RunOK          = "ok"
 	RunCheckFailed = "check-failed"
 	RunFailed      = "failed"
+	RunInterrupted = "interrupted"
 )
+
+// Record namespaces of the state tree kept by this package.
+const (
+	nsRuns    = "runs"
+	nsCache   = "cache"
+	nsLastKey = "lastkey"
+	nsActive  = "active"
+)
+
+// Finished reports whether the run finished (ok, check-failed or failed),
+// as opposed to running or interrupted.
+func (r *RunRecord) Finished() bool {
+	switch r.Status {
+	case RunOK, RunCheckFailed, RunFailed:
+		return true
+	}
+	return false
+}
 
 // Step statuses. A cache hit of a step whose recorded checks failed has
 // status StepCheckFailed with CacheHit set.
@@ -112,18 +132,23 @@ type GitInfo struct {
 type RunRecord struct {
 	// ID sorts by start time: UTC time and a random suffix,
 	// e.g. 20261126T165100Z-3f9a2c.
-	ID         string         `json:"id"`
-	Pipeline   string         `json:"pipeline"`
-	File       string         `json:"file"`
-	FileSHA256 string         `json:"file_sha256"`
-	Params     map[string]any `json:"params,omitempty"`
-	User       string         `json:"user,omitempty"`
-	Host       string         `json:"host,omitempty"`
-	Git        *GitInfo       `json:"git,omitempty"`
-	Version    string         `json:"mlrun_version"`
-	Start      time.Time      `json:"start"`
-	End        time.Time      `json:"end,omitzero"`
-	// Status is RunRunning, RunOK, RunCheckFailed or RunFailed.
+	ID         string `json:"id"`
+	Pipeline   string `json:"pipeline"`
+	File       string `json:"file"`
+	FileSHA256 string `json:"file_sha256"`
+	// Source is the object holding the pipeline file's bytes (its id is
+	// FileSHA256), so that the run can be re-read whatever becomes of the
+	// file; zero for runs recorded before mlrun kept it.
+	Source  ID             `json:"source,omitzero"`
+	Params  map[string]any `json:"params,omitempty"`
+	User    string         `json:"user,omitempty"`
+	Host    string         `json:"host,omitempty"`
+	Git     *GitInfo       `json:"git,omitempty"`
+	Version string         `json:"mlrun_version"`
+	Start   time.Time      `json:"start"`
+	End     time.Time      `json:"end,omitzero"`
+	// Status is RunRunning, RunOK, RunCheckFailed, RunFailed or
+	// RunInterrupted.
 	Status   string       `json:"status"`
 	ExitCode int          `json:"exit_code"`
 	Error    string       `json:"error,omitempty"`
@@ -254,49 +279,93 @@ func cleanChecks(checks []pipeline.Check) []pipeline.Check {
 	return out
 }
 
-func (s *Store) putJSON(ctx context.Context, ns, name string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode record %s/%s: %w", ns, name, err)
-	}
-	return s.b.PutRecord(ctx, ns, name, append(b, '\n'))
-}
-
-func (s *Store) getJSON(ctx context.Context, ns, name string, v any) error {
-	b, err := s.b.GetRecord(ctx, ns, name)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode record %s/%s: %w", ns, name, err)
-	}
-	return nil
-}
-
-// PutRun stores (or atomically replaces) a run record.
-func (s *Store) PutRun(ctx context.Context, r *RunRecord) error {
+func encodeRun(r *RunRecord) *RunRecord {
 	c := *r
 	c.Steps = make([]StepRecord, len(r.Steps))
 	for i, st := range r.Steps {
 		st.Checks = cleanChecks(st.Checks)
 		c.Steps[i] = st
 	}
-	return s.putJSON(ctx, nsRuns, r.ID, &c)
+	return &c
+}
+
+// PutRun stores (or replaces) a run record.
+func (tx *Tx) PutRun(ctx context.Context, r *RunRecord) (ID, error) {
+	return tx.PutJSON(ctx, nsRuns, r.ID, encodeRun(r))
+}
+
+// DeleteRun removes a run record.
+func (tx *Tx) DeleteRun(ctx context.Context, id string) { tx.Delete(ctx, nsRuns, id) }
+
+// GetRun returns the run record with the given id as the transaction sees it.
+func (tx *Tx) GetRun(ctx context.Context, id string) (*RunRecord, error) {
+	var r RunRecord
+	if err := tx.GetJSON(ctx, nsRuns, id, &r); err != nil {
+		return nil, fmt.Errorf("run %q: %w", id, err)
+	}
+	return &r, nil
+}
+
+// SetActive marks a run as in progress (see Store.RecoverInterrupted).
+func (tx *Tx) SetActive(ctx context.Context, runID string, rec ID) {
+	tx.set(ctx, nsActive, runID, &rec)
+}
+
+// ClearActive marks a run as no longer in progress.
+func (tx *Tx) ClearActive(ctx context.Context, runID string) { tx.Delete(ctx, nsActive, runID) }
+
+// PutCache stores a cache entry under e.Key.
+func (tx *Tx) PutCache(ctx context.Context, e *CacheEntry) (ID, error) {
+	c := *e
+	c.Checks = cleanChecks(e.Checks)
+	return tx.PutJSON(ctx, nsCache, e.Key, &c)
+}
+
+// DeleteCache removes a cache entry.
+func (tx *Tx) DeleteCache(ctx context.Context, key string) { tx.Delete(ctx, nsCache, key) }
+
+func lastKeyName(pipelineName, step string) string {
+	return Hash([]byte(pipelineName + "\x00" + step)).String()
+}
+
+// PutLastKey remembers the last key computed for rec.Pipeline, rec.Step.
+// A record that differs from the stored one only by its run id is not
+// rewritten (a cached re-run would otherwise write one per step): RunID is
+// then the first of the runs since which the key is unchanged.
+func (tx *Tx) PutLastKey(ctx context.Context, rec *KeyRecord) error {
+	name := lastKeyName(rec.Pipeline, rec.Step)
+	var prev KeyRecord
+	if err := tx.GetJSON(ctx, nsLastKey, name, &prev); err == nil {
+		same := *rec
+		same.RunID = prev.RunID
+		a, _ := json.Marshal(&same)
+		b, _ := json.Marshal(&prev)
+		if bytes.Equal(a, b) {
+			return nil
+		}
+	}
+	_, err := tx.PutJSON(ctx, nsLastKey, name, rec)
+	return err
 }
 
 // GetRun returns the run with the given id, or the only run whose id
-// starts with it. No match wraps ErrNotFound; several matches are an error
-// listing them.
-func (s *Store) GetRun(ctx context.Context, idOrPrefix string) (*RunRecord, error) {
+// starts with it, or with "latest" the newest finished run. No match wraps
+// ErrNotFound; several matches are an error listing them. A run recorded
+// as running whose process is gone is returned as interrupted.
+func (v *View) GetRun(ctx context.Context, idOrPrefix string) (*RunRecord, error) {
+	if idOrPrefix == "latest" {
+		return v.LatestRun(ctx)
+	}
 	var r RunRecord
-	err := s.getJSON(ctx, nsRuns, idOrPrefix, &r)
+	err := v.GetJSON(ctx, nsRuns, idOrPrefix, &r)
 	if err == nil {
+		v.s.deriveInterrupted(ctx, &r)
 		return &r, nil
 	}
-	if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrInvalidName) {
+	if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	names, err := s.b.ListRecords(ctx, nsRuns)
+	names, err := v.List(ctx, nsRuns)
 	if err != nil {
 		return nil, err
 	}
@@ -310,9 +379,10 @@ func (s *Store) GetRun(ctx context.Context, idOrPrefix string) (*RunRecord, erro
 	case 0:
 		return nil, fmt.Errorf("run %q: %w", idOrPrefix, ErrNotFound)
 	case 1:
-		if err := s.getJSON(ctx, nsRuns, match[0], &r); err != nil {
+		if err := v.GetJSON(ctx, nsRuns, match[0], &r); err != nil {
 			return nil, err
 		}
+		v.s.deriveInterrupted(ctx, &r)
 		return &r, nil
 	}
 	if len(match) > 5 {
@@ -321,24 +391,44 @@ func (s *Store) GetRun(ctx context.Context, idOrPrefix string) (*RunRecord, erro
 	return nil, fmt.Errorf("run %q is ambiguous: it matches %s", idOrPrefix, strings.Join(match, ", "))
 }
 
-// ListRuns returns every run record, oldest first: by start time, then id
-// (ids only have one-second resolution, so two runs started within the same
-// second would otherwise sort at random). A record that cannot be
-// decoded is an error (GC must not guess what it references).
-func (s *Store) ListRuns(ctx context.Context) ([]*RunRecord, error) {
-	names, err := s.b.ListRecords(ctx, nsRuns)
+// LatestRun returns the newest finished run (unfinished runs, running or
+// interrupted, are skipped), or an error wrapping ErrNotFound.
+func (v *View) LatestRun(ctx context.Context) (*RunRecord, error) {
+	runs, err := v.ListRuns(ctx)
 	if err != nil {
 		return nil, err
 	}
-	runs := make([]*RunRecord, 0, len(names))
-	for _, n := range names {
-		var r RunRecord
-		if err := s.getJSON(ctx, nsRuns, n, &r); err != nil {
-			if errors.Is(err, ErrNotFound) {
-				continue // deleted meanwhile
-			}
-			return nil, err
+	for i := len(runs) - 1; i >= 0; i-- {
+		if runs[i].Finished() {
+			return runs[i], nil
 		}
+	}
+	if len(runs) > 0 {
+		return nil, fmt.Errorf("no finished run (%d unfinished): %w", len(runs), ErrNotFound)
+	}
+	return nil, fmt.Errorf("no runs: %w", ErrNotFound)
+}
+
+// ListRuns returns every run record, oldest first: by start time, then id
+// (ids only have one-second resolution, so two runs started within the same
+// second would otherwise sort at random). A record that cannot be read or
+// decoded is an error (GC must not guess what it references).
+func (v *View) ListRuns(ctx context.Context) ([]*RunRecord, error) {
+	entries, err := v.Entries(ctx, nsRuns)
+	if err != nil {
+		return nil, err
+	}
+	runs := make([]*RunRecord, 0, len(entries))
+	for _, n := range sortedKeys(entries) {
+		b, err := v.s.GetObject(ctx, entries[n])
+		if err != nil {
+			return nil, fmt.Errorf("record %s/%s: %w", nsRuns, n, err)
+		}
+		var r RunRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("decode record %s/%s: %w", nsRuns, n, err)
+		}
+		v.s.deriveInterrupted(ctx, &r)
 		runs = append(runs, &r)
 	}
 	sort.SliceStable(runs, func(i, j int) bool {
@@ -350,72 +440,75 @@ func (s *Store) ListRuns(ctx context.Context) ([]*RunRecord, error) {
 	return runs, nil
 }
 
-// DeleteRun removes a run record.
-func (s *Store) DeleteRun(ctx context.Context, id string) error {
-	return s.b.DeleteRecord(ctx, nsRuns, id)
-}
-
-// PutCache stores a cache entry under e.Key.
-func (s *Store) PutCache(ctx context.Context, e *CacheEntry) error {
-	c := *e
-	c.Checks = cleanChecks(e.Checks)
-	return s.putJSON(ctx, nsCache, e.Key, &c)
-}
-
 // GetCache returns the cache entry for key, or an error wrapping ErrNotFound.
-func (s *Store) GetCache(ctx context.Context, key string) (*CacheEntry, error) {
+func (v *View) GetCache(ctx context.Context, key string) (*CacheEntry, error) {
 	var e CacheEntry
-	if err := s.getJSON(ctx, nsCache, key, &e); err != nil {
+	if err := v.GetJSON(ctx, nsCache, key, &e); err != nil {
 		return nil, err
 	}
 	if e.Key != key {
-		return nil, fmt.Errorf("cache entry %s: records key %q", key, e.Key)
+		return nil, fmt.Errorf("cache entry %s: records key %q: %w", key, e.Key, ErrInvalidData)
 	}
 	return &e, nil
 }
 
 // ListCache returns the keys of every cache entry, sorted.
-func (s *Store) ListCache(ctx context.Context) ([]string, error) {
-	return s.b.ListRecords(ctx, nsCache)
-}
-
-// DeleteCache removes a cache entry.
-func (s *Store) DeleteCache(ctx context.Context, key string) error {
-	return s.b.DeleteRecord(ctx, nsCache, key)
-}
-
-func lastKeyName(pipelineName, step string) string {
-	return Hash([]byte(pipelineName + "\x00" + step)).String()
-}
-
-// PutLastKey remembers the last key computed for rec.Pipeline, rec.Step.
-// A record that differs from the stored one only by its run id is not
-// rewritten (a cached re-run would otherwise write and fsync one per step):
-// RunID is then the first of the runs since which the key is unchanged.
-func (s *Store) PutLastKey(ctx context.Context, rec *KeyRecord) error {
-	name := lastKeyName(rec.Pipeline, rec.Step)
-	if old, err := s.b.GetRecord(ctx, nsLastKey, name); err == nil {
-		var prev KeyRecord
-		if json.Unmarshal(old, &prev) == nil {
-			same := *rec
-			same.RunID = prev.RunID
-			if b, err := json.MarshalIndent(&same, "", "  "); err == nil && bytes.Equal(append(b, '\n'), old) {
-				return nil
-			}
-		}
-	}
-	return s.putJSON(ctx, nsLastKey, name, rec)
-}
+func (v *View) ListCache(ctx context.Context) ([]string, error) { return v.List(ctx, nsCache) }
 
 // GetLastKey returns the last key computed for a step of a pipeline, or an
 // error wrapping ErrNotFound.
-func (s *Store) GetLastKey(ctx context.Context, pipelineName, step string) (*KeyRecord, error) {
+func (v *View) GetLastKey(ctx context.Context, pipelineName, step string) (*KeyRecord, error) {
 	var rec KeyRecord
-	if err := s.getJSON(ctx, nsLastKey, lastKeyName(pipelineName, step), &rec); err != nil {
+	if err := v.GetJSON(ctx, nsLastKey, lastKeyName(pipelineName, step), &rec); err != nil {
 		return nil, err
 	}
 	if rec.Pipeline != pipelineName || rec.Step != step {
 		return nil, fmt.Errorf("last key of %s/%s: %w", pipelineName, step, ErrNotFound)
 	}
 	return &rec, nil
+}
+
+// GetRun is View.GetRun at the tip.
+func (s *Store) GetRun(ctx context.Context, idOrPrefix string) (*RunRecord, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.GetRun(ctx, idOrPrefix)
+}
+
+// ListRuns is View.ListRuns at the tip.
+func (s *Store) ListRuns(ctx context.Context) ([]*RunRecord, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.ListRuns(ctx)
+}
+
+// GetCache is View.GetCache at the tip.
+func (s *Store) GetCache(ctx context.Context, key string) (*CacheEntry, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.GetCache(ctx, key)
+}
+
+// ListCache is View.ListCache at the tip.
+func (s *Store) ListCache(ctx context.Context) ([]string, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.ListCache(ctx)
+}
+
+// GetLastKey is View.GetLastKey at the tip.
+func (s *Store) GetLastKey(ctx context.Context, pipelineName, step string) (*KeyRecord, error) {
+	v, err := s.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.GetLastKey(ctx, pipelineName, step)
 }

@@ -2,6 +2,7 @@ package lineage
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -11,41 +12,50 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 )
 
-// StoreVersion is the layout version written to mlrun-store.json.
-const StoreVersion = 1
+// StoreVersion is the layout version written to mlrun-store.json. Version 2
+// keeps every record in the state tree that the audit chain names; version
+// 1 stores (records as mutable files) are upgraded when opened for writing.
+const StoreVersion = 2
 
 // VersionFile is the name of the store's version file.
 const VersionFile = "mlrun-store.json"
 
-// Record namespaces used by the Store.
-const (
-	nsRuns         = "runs"
-	nsCache        = "cache"
-	nsLastKey      = "lastkey"
-	nsVerified     = "verified"
-	nsFingerprints = "fingerprints"
-	nsMemos        = "memos"
-)
-
-// LockGC is the lock that runs hold shared and GC holds exclusive.
+// LockGC is the lock that runs and commits hold shared and GC holds exclusive.
 const LockGC = "gc"
 
-// Store is the lineage store: content-addressed objects, run records, cache
-// entries and memos, on top of a Backend. It is safe for concurrent use by
-// several goroutines and several processes.
+// Store is the lineage store: content-addressed objects and the records
+// that name them (run records, cache entries, registry models, pins, ...),
+// kept in a state tree that each audit commit names, on top of a Backend.
+// It is safe for concurrent use by several goroutines and several
+// processes.
 type Store struct {
 	b   Backend
 	dir string
+	// location names the store in memo keys (its absolute directory).
+	location string
+	memos    *Memos
+	readOnly bool
+	// upgrading lets Update commit on a layout 1 chain (the upgrade).
+	upgrading bool
 	// racyWindow: a file modified less than this before it was hashed is
 	// not memoised (see Fingerprint).
 	racyWindow time.Duration
 	// now is the clock, replaceable in tests.
 	now func() time.Time
+
+	nodes    nodeCache
+	commitMu sync.Mutex
+	whoOnce  sync.Once
+	user     string
+	host     string
 }
 
 type versionFile struct {
@@ -53,37 +63,45 @@ type versionFile struct {
 	Version int    `json:"version"`
 }
 
+// Option configures Open and New.
+type Option func(*Store)
+
+// WithMemos makes the store memoise fingerprints, inferred schemas and
+// verified objects in m (nil: none; see Memos).
+func WithMemos(m *Memos) Option { return func(s *Store) { s.memos = m } }
+
+// ReadOnly opens the store without writing anything to it: no directory or
+// version file is created, no lock file made, and every commit fails with
+// ErrReadOnly.
+func ReadOnly() Option { return func(s *Store) { s.readOnly = true } }
+
 // Open opens the local store in dir, creating it (and its version file)
-// when needed. A store written by a newer layout version is refused.
-func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
-	}
+// when needed. A store written by a newer layout version is refused; one of
+// layout version 1 is upgraded (its records imported into the state tree
+// by one commit) unless the store is opened read-only. A directory that
+// cannot be written is opened read-only when it holds a store.
+func Open(dir string, opts ...Option) (*Store, error) {
+	s := New(nil, opts...)
 	vf := filepath.Join(dir, VersionFile)
+	if !s.readOnly {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			if _, serr := os.Stat(vf); serr != nil || !isReadOnlyErr(err) {
+				return nil, fmt.Errorf("open store %s: %w", dir, err)
+			}
+			s.readOnly = true
+		}
+	}
 	b, err := os.ReadFile(vf)
+	version := StoreVersion
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && s.readOnly:
+		return nil, fmt.Errorf("open store %s: no mlrun store there (%s missing): %w", dir, VersionFile, ErrNotFound)
 	case errors.Is(err, fs.ErrNotExist):
-		data, _ := json.MarshalIndent(versionFile{Format: "mlrun-store", Version: StoreVersion}, "", "  ")
-		tmp, err := os.CreateTemp(dir, ".mlrun-store-*")
-		if err != nil {
-			return nil, fmt.Errorf("open store %s: %w", dir, err)
-		}
-		_, err = tmp.Write(append(data, '\n'))
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), vf)
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-			return nil, fmt.Errorf("open store %s: %w", dir, err)
-		}
-		if err := syncDir(dir); err != nil {
-			return nil, fmt.Errorf("open store %s: %w", dir, err)
+		if err := writeVersionFile(dir, StoreVersion); err != nil {
+			if !isReadOnlyErr(err) {
+				return nil, fmt.Errorf("open store %s: %w", dir, err)
+			}
+			return nil, fmt.Errorf("open store %s: no mlrun store there and it cannot be created: %w", dir, err)
 		}
 	case err != nil:
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
@@ -95,20 +113,84 @@ func Open(dir string) (*Store, error) {
 		if v.Version > StoreVersion {
 			return nil, fmt.Errorf("open store %s: layout version %d is newer than this mlrun supports (%d)", dir, v.Version, StoreVersion)
 		}
+		version = v.Version
 	}
-	l, err := NewLocal(dir)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", dir, err)
+	if !s.readOnly {
+		l, err := NewLocal(dir)
+		if err != nil {
+			if !isReadOnlyErr(err) {
+				return nil, fmt.Errorf("open store %s: %w", dir, err)
+			}
+			s.readOnly = true
+		} else {
+			s.b = l
+		}
 	}
-	s := New(l)
+	if s.b == nil {
+		s.b = &Local{dir: dir, readOnly: true}
+	}
 	s.dir = dir
+	if abs, err := filepath.Abs(dir); err == nil {
+		s.location = abs
+	} else {
+		s.location = dir
+	}
+	if version < StoreVersion && !s.readOnly {
+		if err := s.upgrade(context.Background()); err != nil {
+			return nil, fmt.Errorf("open store %s: upgrade from layout version %d: %w", dir, version, err)
+		}
+		if err := writeVersionFile(dir, StoreVersion); err != nil {
+			return nil, fmt.Errorf("open store %s: upgrade: %w", dir, err)
+		}
+		s.removeLegacy(context.Background())
+	}
 	return s, nil
 }
 
-// New returns a Store on any Backend.
-func New(b Backend) *Store {
-	return &Store{b: b, racyWindow: 2 * time.Second, now: time.Now}
+// writeVersionFile writes mlrun-store.json atomically.
+func writeVersionFile(dir string, version int) error {
+	data, _ := json.MarshalIndent(versionFile{Format: "mlrun-store", Version: version}, "", "  ")
+	tmp, err := os.CreateTemp(dir, ".mlrun-store-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(append(data, '\n'))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, VersionFile))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return syncDir(dir)
 }
+
+// isReadOnlyErr reports whether err says a file system or file refuses writes.
+func isReadOnlyErr(err error) bool {
+	return errors.Is(err, unix.EROFS) || errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)
+}
+
+// New returns a Store on any Backend.
+func New(b Backend, opts ...Option) *Store {
+	s := &Store{b: b, racyWindow: 2 * time.Second, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// SetLocation names the store in memo keys (New leaves it empty: no
+// verified memo).
+func (s *Store) SetLocation(loc string) { s.location = loc }
 
 // Backend returns the store's backend.
 func (s *Store) Backend() Backend { return s.b }
@@ -116,11 +198,45 @@ func (s *Store) Backend() Backend { return s.b }
 // Dir returns the directory of a store opened with Open ("" otherwise).
 func (s *Store) Dir() string { return s.dir }
 
+// ReadOnly reports whether the store was opened read-only.
+func (s *Store) ReadOnly() bool { return s.readOnly }
+
+// Memos returns the store's memos (nil: none).
+func (s *Store) Memos() *Memos { return s.memos }
+
+// whoami returns the user and host recorded in audit entries.
+func (s *Store) whoami() (string, string) {
+	s.whoOnce.Do(func() { s.user, s.host = Who() })
+	return s.user, s.host
+}
+
 // RunLock takes the "gc" lock shared, waiting while a GC holds it. A run
 // holds it for its whole duration so that GC never deletes objects a run is
 // about to reference.
 func (s *Store) RunLock(ctx context.Context) (unlock func() error, err error) {
 	return s.b.Lock(ctx, LockGC, false)
+}
+
+// putBytes stores data as an object and returns its id.
+func (s *Store) putBytes(ctx context.Context, data []byte) (ID, error) {
+	if s.readOnly {
+		return ID{}, ErrReadOnly
+	}
+	id := Hash(data)
+	if err := s.b.PutObject(ctx, id, bytes.NewReader(data)); err != nil {
+		return ID{}, err
+	}
+	return id, nil
+}
+
+// PutBytes stores data as an object (e.g. a pipeline file's source, whose
+// id is then the file's SHA-256) and returns its id.
+func (s *Store) PutBytes(ctx context.Context, data []byte) (ID, error) {
+	id, err := s.putBytes(ctx, data)
+	if err != nil {
+		return ID{}, fmt.Errorf("put object: %w", err)
+	}
+	return id, nil
 }
 
 // PutObject stores o's canonical encoding under its SHA-256 and returns
@@ -133,6 +249,9 @@ func (s *Store) PutObject(ctx context.Context, typeName string, o pipeline.Objec
 	}
 	if typeName != "" && o.TypeName() != typeName {
 		return ID{}, 0, fmt.Errorf("put object: type %q, want %q", o.TypeName(), typeName)
+	}
+	if s.readOnly {
+		return ID{}, 0, fmt.Errorf("put %s object: %w", o.TypeName(), ErrReadOnly)
 	}
 	if sp, ok := s.b.(StreamPutter); ok {
 		id, size, created, err := sp.PutObjectStream(ctx, o.Encode)
@@ -195,11 +314,18 @@ type verifiedMemo struct {
 	Stat ObjectInfo `json:"stat"`
 }
 
+// verifiedKey is the memo key of an object of this store.
+func (s *Store) verifiedKey(id ID) string { return s.location + "\x00" + id.String() }
+
 func (s *Store) putVerified(ctx context.Context, id ID, info ObjectInfo) {
+	if s.location == "" {
+		return
+	}
 	b, _ := json.Marshal(verifiedMemo{ID: id, Stat: info})
-	// A lost memo only costs a re-hash later: ignore write errors.
-	_ = s.b.PutRecord(ctx, nsVerified, id.String(), b)
+	s.memos.Put(memoVerified, s.verifiedKey(id), b)
 }
+
+func (s *Store) forgetVerified(id ID) { s.memos.Delete(memoVerified, s.verifiedKey(id)) }
 
 // VerifyObjectCached checks that an object is present and intact. An
 // object already verified with the same stat (size, mtime, inode, ctime)
@@ -210,14 +336,16 @@ func (s *Store) VerifyObjectCached(ctx context.Context, id ID) error {
 	if err != nil {
 		return err
 	}
-	if b, err := s.b.GetRecord(ctx, nsVerified, id.String()); err == nil {
-		var m verifiedMemo
-		if json.Unmarshal(b, &m) == nil && m.ID == id && m.Stat == info {
-			return nil
+	if s.location != "" {
+		if b, ok := s.memos.Get(memoVerified, s.verifiedKey(id)); ok {
+			var m verifiedMemo
+			if json.Unmarshal(b, &m) == nil && m.ID == id && m.Stat == info {
+				return nil
+			}
 		}
 	}
 	if _, err := s.GetObject(ctx, id); err != nil {
-		_ = s.b.DeleteRecord(ctx, nsVerified, id.String())
+		s.forgetVerified(id)
 		return err
 	}
 	after, err := s.b.StatObject(ctx, id)
@@ -235,7 +363,10 @@ func (s *Store) DeleteCorrupt(ctx context.Context, id ID) (bool, error) {
 	if !errors.Is(err, ErrInvalidData) {
 		return false, nil
 	}
-	_ = s.b.DeleteRecord(ctx, nsVerified, id.String())
+	s.forgetVerified(id)
+	if s.readOnly {
+		return false, nil
+	}
 	if err := s.b.DeleteObject(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
 		return false, fmt.Errorf("delete corrupt object %s: %w", id.Short(), err)
 	}
@@ -249,16 +380,19 @@ type fingerprintMemo struct {
 }
 
 // Fingerprint returns the SHA-256 and size of the file at path. The result
-// is memoised by (absolute path, size, mtime, inode, ctime) in the store;
-// rehash ignores the memo. A file modified within two seconds before it is
-// hashed is not memoised (it might change again within the same timestamp
-// granularity). The returned FileInfo.Path is path as given.
+// is memoised by (absolute path, size, mtime, inode, ctime) in the store's
+// memos; rehash ignores the memo. A file modified within two seconds before
+// it is hashed is not memoised (it might change again within the same
+// timestamp granularity). The returned FileInfo.Path is path as given.
 func (s *Store) Fingerprint(ctx context.Context, path string, rehash bool) (pipeline.FileInfo, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return pipeline.FileInfo{}, fmt.Errorf("fingerprint %s: %w", path, err)
 	}
-	name := Hash([]byte(abs)).String()
+	if fi, err := os.Stat(abs); err == nil && !fi.Mode().IsRegular() {
+		// Checked before opening: opening a FIFO would block.
+		return pipeline.FileInfo{}, fmt.Errorf("fingerprint %s: not a regular file", path)
+	}
 	f, err := os.Open(abs)
 	if err != nil {
 		return pipeline.FileInfo{}, fmt.Errorf("fingerprint: %w", err)
@@ -273,7 +407,7 @@ func (s *Store) Fingerprint(ctx context.Context, path string, rehash bool) (pipe
 	}
 	before := statInfo(fi)
 	if !rehash {
-		if b, err := s.b.GetRecord(ctx, nsFingerprints, name); err == nil {
+		if b, ok := s.memos.Get(memoFingerprint, abs); ok {
 			var m fingerprintMemo
 			if json.Unmarshal(b, &m) == nil && m.Path == abs && m.Stat == before && len(m.SHA256) == 64 {
 				return pipeline.FileInfo{Path: path, SHA256: m.SHA256, Size: before.Size}, nil
@@ -290,37 +424,21 @@ func (s *Store) Fingerprint(ctx context.Context, path string, rehash bool) (pipe
 	if fi2, err := f.Stat(); err == nil && statInfo(fi2) == before && n == before.Size &&
 		before.ModTime < start.Add(-s.racyWindow).UnixNano() {
 		b, _ := json.Marshal(fingerprintMemo{Path: abs, Stat: before, SHA256: sum})
-		_ = s.b.PutRecord(ctx, nsFingerprints, name, b)
+		s.memos.Put(memoFingerprint, abs, b)
 	}
 	return pipeline.FileInfo{Path: path, SHA256: sum, Size: n}, nil
 }
 
-type memoRecord struct {
-	Key  string `json:"key"`
-	Data []byte `json:"data"`
-}
-
 // GetMemo returns the data of the compile-time memo entry key (see
-// pipeline.SchemaMemo): false when absent or unreadable. The caller puts
-// everything the data depends on, the stat of the files it came from
-// included, in key.
+// pipeline.SchemaMemo): false when absent, unreadable or not authentic.
+// The caller puts everything the data depends on, the stat of the files
+// it came from included, in key.
 func (s *Store) GetMemo(ctx context.Context, key string) ([]byte, bool) {
-	b, err := s.b.GetRecord(ctx, nsMemos, Hash([]byte(key)).String())
-	if err != nil {
-		return nil, false
-	}
-	var m memoRecord
-	if json.Unmarshal(b, &m) != nil || m.Key != key {
-		return nil, false
-	}
-	return m.Data, true
+	return s.memos.Get(memoSchema, key)
 }
 
 // PutMemo stores a compile-time memo entry, replacing any under key. A
 // lost memo only costs a recomputation, so errors are ignored.
 func (s *Store) PutMemo(ctx context.Context, key string, data []byte) {
-	b, err := json.Marshal(memoRecord{Key: key, Data: data})
-	if err == nil {
-		_ = s.b.PutRecord(ctx, nsMemos, Hash([]byte(key)).String(), b)
-	}
+	s.memos.Put(memoSchema, key, data)
 }

@@ -3,6 +3,10 @@ package lineage_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -80,7 +84,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, lineage.VersionFile))
-	if err != nil || !strings.Contains(string(b), `"version": 1`) {
+	if err != nil || !strings.Contains(string(b), `"version": 2`) {
 		t.Fatalf("version file = %q, %v", b, err)
 	}
 	for _, sub := range []string{"objects", "records", "locks", "tmp"} {
@@ -104,7 +108,11 @@ func TestOpen(t *testing.T) {
 func openStore(t *testing.T) (*lineage.Store, string) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := lineage.Open(dir)
+	memos, err := lineage.OpenMemos(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := lineage.Open(dir, lineage.WithMemos(memos))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,18 +199,19 @@ func TestVerifyMemoTrustsUnchangedStat(t *testing.T) {
 	ref := put(t, s, []int{1, 2, 3})
 	p := objectPath(dir, ref.ID)
 	flipByte(t, dir, ref.ID)
-	// Forge the memo for the corrupt file's current stat.
+	// A memo for the corrupt file's current stat, authentic (made with the
+	// memo key, as a bit flip below the file system that kept every stat
+	// field would leave it).
 	fi, _ := os.Stat(p)
 	info := lineage.ObjectInfoOf(fi)
 	rec := fmt.Sprintf(`{"id":%q,"stat":{"size":%d,"mtime_ns":%d,"inode":%d,"ctime_ns":%d}}`,
 		ref.ID, info.Size, info.ModTime, info.Inode, info.CTime)
-	if err := s.Backend().PutRecord(ctx, "verified", ref.ID.String(), []byte(rec)); err != nil {
-		t.Fatal(err)
-	}
+	abs, _ := filepath.Abs(dir)
+	s.Memos().Put("verified", abs+"\x00"+ref.ID.String(), []byte(rec))
 	if err := s.VerifyObjectCached(ctx, ref.ID); err != nil {
 		t.Fatalf("VerifyObjectCached with a matching memo re-hashed: %v", err)
 	}
-	rep, err := s.Verify(ctx)
+	rep, err := s.Verify(ctx, lineage.VerifyOptions{})
 	if err != nil || rep.OK() {
 		t.Fatalf("Verify = %+v, %v; want a corrupt object", rep, err)
 	}
@@ -227,7 +236,7 @@ func TestKilledWritesLeaveOnlyTemp(t *testing.T) {
 	// A stray non-object file in the objects tree is ignored too.
 	os.WriteFile(filepath.Join(dir, "objects", "zz-not-an-object"), []byte("x"), 0o644)
 
-	rep, err := s.Verify(ctx)
+	rep, err := s.Verify(ctx, lineage.VerifyOptions{})
 	if err != nil || !rep.OK() || rep.Objects != 1 {
 		t.Fatalf("Verify = %+v, %v; want 1 intact object", rep, err)
 	}
@@ -271,10 +280,10 @@ func TestHelperWriter(t *testing.T) {
 		own := put(t, s, map[string]any{"writer": me, "i": i})
 		run.Steps = append(run.Steps, lineage.StepRecord{ID: fmt.Sprintf("s%d", i), Status: lineage.StepOK,
 			Outputs: map[string]lineage.ObjectRef{"shared": shared, "own": own}})
-		if err := s.PutRun(ctx, run); err != nil {
+		if err := putRun(ctx, s, run); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutCache(ctx, &lineage.CacheEntry{Key: fmt.Sprintf("k%d", i), RunID: run.ID,
+		if err := putCache(ctx, s, &lineage.CacheEntry{Key: fmt.Sprintf("k%d", i), RunID: run.ID,
 			Outputs: map[string]lineage.ObjectRef{"data": shared}}); err != nil {
 			t.Fatal(err)
 		}
@@ -304,12 +313,12 @@ func TestConcurrentProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.Verify(context.Background())
+	rep, err := s.Verify(context.Background(), lineage.VerifyOptions{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("Verify after concurrent writers = %+v, %v", rep, err)
 	}
-	if rep.Objects != 20+4*20 || rep.Runs != 4 || rep.CacheEntries != 20 {
-		t.Fatalf("Verify counted %d objects, %d runs, %d cache entries; want 100, 4, 20", rep.Objects, rep.Runs, rep.CacheEntries)
+	if rep.Runs != 4 || rep.CacheEntries != 20 || rep.Commits != 4*2*20 {
+		t.Fatalf("Verify counted %d runs, %d cache entries, %d commits; want 4, 20, 160", rep.Runs, rep.CacheEntries, rep.Commits)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {
 		t.Fatalf("temp files left by completed writers: %d", len(ents))
@@ -328,20 +337,26 @@ func TestVerifyNamesRuns(t *testing.T) {
 		{ID: "train", Inputs: map[string]lineage.ObjectRef{"input": a}, Outputs: map[string]lineage.ObjectRef{"model": c}},
 	}}
 	for _, r := range []*lineage.RunRecord{r1, r2} {
-		if err := s.PutRun(ctx, r); err != nil {
+		if err := putRun(ctx, s, r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.PutCache(ctx, &lineage.CacheEntry{Key: "k1", RunID: r1.ID, Outputs: map[string]lineage.ObjectRef{"model": b}}); err != nil {
+	if err := putCache(ctx, s, &lineage.CacheEntry{Key: "k1", RunID: r1.ID, Outputs: map[string]lineage.ObjectRef{"model": b}}); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := s.Verify(ctx); err != nil || !rep.OK() || rep.Objects != 3 || rep.Runs != 2 || rep.CacheEntries != 1 {
+	if rep, err := s.Verify(ctx, lineage.VerifyOptions{}); err != nil || !rep.OK() || rep.Records != 3 || rep.Runs != 2 || rep.CacheEntries != 1 {
 		t.Fatalf("Verify of a clean store = %+v, %v", rep, err)
 	}
 	flipByte(t, dir, a.ID)
 	os.Remove(objectPath(dir, b.ID))
-	os.WriteFile(filepath.Join(dir, "records", "runs", "broken.json"), []byte("{"), 0o644)
-	rep, err := s.Verify(ctx)
+	// A record that does not decode, committed as if by a buggy writer.
+	if _, err := s.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		_, err := tx.Put(ctx, "runs", "broken", []byte("{"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Verify(ctx, lineage.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,49 +398,55 @@ func TestGC(t *testing.T) {
 			{ID: "s", CacheKey: fmt.Sprintf("key%d", i), Inputs: map[string]lineage.ObjectRef{"in": shared}, Outputs: map[string]lineage.ObjectRef{"out": out}},
 		}}
 		runs = append(runs, r)
-		if err := s.PutRun(ctx, r); err != nil {
+		if err := putRun(ctx, s, r); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutCache(ctx, &lineage.CacheEntry{Key: r.Steps[0].CacheKey, RunID: r.ID, Outputs: r.Steps[0].Outputs}); err != nil {
+		if err := putCache(ctx, s, &lineage.CacheEntry{Key: r.Steps[0].CacheKey, RunID: r.ID, Outputs: r.Steps[0].Outputs}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	other := &lineage.RunRecord{ID: "20250101T000000Z-aaaaaa", Pipeline: "other", Steps: []lineage.StepRecord{
 		{ID: "s", Outputs: map[string]lineage.ObjectRef{"out": put(t, s, "other pipeline")}}}}
-	if err := s.PutRun(ctx, other); err != nil {
+	if err := putRun(ctx, s, other); err != nil {
 		t.Fatal(err)
 	}
 	cacheOnly := put(t, s, "cache only")
-	if err := s.PutCache(ctx, &lineage.CacheEntry{Key: "orphan", RunID: "unknown-run", Outputs: map[string]lineage.ObjectRef{"o": cacheOnly}}); err != nil {
+	if err := putCache(ctx, s, &lineage.CacheEntry{Key: "orphan", RunID: "unknown-run", Outputs: map[string]lineage.ObjectRef{"o": cacheOnly}}); err != nil {
 		t.Fatal(err)
 	}
 	garbage := put(t, s, "garbage")
 
 	// Keep all: only the unreferenced object goes.
+	// (The earlier commits' state nodes are garbage too.)
 	rep, err := s.GC(ctx, lineage.GCOptions{DryRun: true})
-	if err != nil || rep.DeletedObjects != 1 || rep.Objects != 7 || len(rep.DroppedRuns) != 0 {
+	if err != nil || rep.DeletedObjects < 1 || len(rep.DroppedRuns) != 0 {
 		t.Fatalf("GC dry run = %+v, %v", rep, err)
 	}
 	if _, err := s.GetObject(ctx, garbage.ID); err != nil {
 		t.Fatalf("dry run deleted: %v", err)
 	}
+	dry := rep.DeletedObjects
 	rep, err = s.GC(ctx, lineage.GCOptions{})
-	if err != nil || rep.DeletedObjects != 1 || rep.DeletedBytes != garbage.Size {
-		t.Fatalf("GC = %+v, %v", rep, err)
+	if err != nil || rep.DeletedObjects != dry {
+		t.Fatalf("GC = %+v, %v; want the %d objects of the dry run", rep, err, dry)
 	}
 	if _, err := s.GetObject(ctx, garbage.ID); !errors.Is(err, lineage.ErrNotFound) {
 		t.Fatalf("garbage survived: %v", err)
+	}
+	if rep, err := s.GC(ctx, lineage.GCOptions{DryRun: true}); err != nil || rep.DeletedObjects != 0 {
+		t.Fatalf("GC after GC = %+v, %v; want nothing more to remove", rep, err)
 	}
 
 	// Keep the last run of each pipeline: runs 0 and 1 of p go with their
 	// outputs and cache entries; "other" and the orphan entry stay.
 	rep, err = s.GC(ctx, lineage.GCOptions{KeepLast: 1, DryRun: true})
 	if err != nil || strings.Join(rep.DroppedRuns, ",") != runs[0].ID+","+runs[1].ID ||
-		strings.Join(rep.PrunedCache, ",") != "key0,key1" || rep.DeletedObjects != 2 {
+		strings.Join(rep.PrunedCache, ",") != "key0,key1" {
 		t.Fatalf("GC keep-last dry run = %+v, %v", rep, err)
 	}
-	if _, err := s.GC(ctx, lineage.GCOptions{KeepLast: 1}); err != nil {
-		t.Fatal(err)
+	dry = rep.DeletedObjects
+	if rep, err := s.GC(ctx, lineage.GCOptions{KeepLast: 1}); err != nil || rep.DeletedObjects != dry {
+		t.Fatalf("GC keep-last = %+v, %v; want the %d objects of its dry run", rep, err, dry)
 	}
 	left, err := s.ListRuns(ctx)
 	if err != nil || len(left) != 2 || left[0].ID != other.ID || left[1].ID != runs[2].ID {
@@ -444,7 +465,7 @@ func TestGC(t *testing.T) {
 	if keys, _ := s.ListCache(ctx); strings.Join(keys, ",") != "key2,orphan" {
 		t.Fatalf("cache after GC: %v", keys)
 	}
-	if rep, err := s.Verify(ctx); err != nil || !rep.OK() {
+	if rep, err := s.Verify(ctx, lineage.VerifyOptions{}); err != nil || !rep.OK() {
 		t.Fatalf("Verify after GC = %+v, %v", rep, err)
 	}
 
@@ -490,15 +511,33 @@ func TestFingerprint(t *testing.T) {
 	if fi := fp(false); fi.SHA256 != sum("a,b\n1,2\n") || fi.Size != 8 || fi.Path != p {
 		t.Fatalf("Fingerprint = %+v", fi)
 	}
-	// Forge the memo to prove it is used while the stat is unchanged.
-	memoName := lineage.Hash([]byte(p)).String()
-	raw, err := s.Backend().GetRecord(ctx, "fingerprints", memoName)
+	// The memo lives in the memos directory, authenticated.
+	abs, _ := filepath.Abs(p)
+	key := sha256.Sum256([]byte(abs))
+	memoFile := filepath.Join(s.Memos().Dir(), "fingerprint", hex.EncodeToString(key[:])[:2], hex.EncodeToString(key[:])+".json")
+	raw, err := os.ReadFile(memoFile)
 	if err != nil {
 		t.Fatalf("no memo written: %v", err)
 	}
-	forged := strings.Replace(string(raw), sum("a,b\n1,2\n"), sum("forged"), 1)
-	s.Backend().PutRecord(ctx, "fingerprints", memoName, []byte(forged))
-	if fi := fp(false); fi.SHA256 != sum("forged") {
+	// Edited without the key (a forged memo: it would record changed data
+	// with the old SHA-256): its MAC fails and the file is hashed.
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	data, _ := base64.StdEncoding.DecodeString(m["data"].(string))
+	m["data"] = base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(data), sum("a,b\n1,2\n"), sum("forged"), 1)))
+	forged, _ := json.Marshal(m)
+	if !strings.Contains(string(data), sum("a,b\n1,2\n")) {
+		t.Fatal("test did not forge the memo")
+	}
+	os.WriteFile(memoFile, forged, 0o644)
+	if fi := fp(false); fi.SHA256 != sum("a,b\n1,2\n") {
+		t.Fatalf("a forged memo was used: %+v", fi)
+	}
+	// An authentic memo is used while the stat is unchanged (plant one
+	// with a false sum to see it).
+	planted := strings.Replace(string(data), sum("a,b\n1,2\n"), sum("planted"), 1)
+	s.Memos().Put("fingerprint", abs, []byte(planted))
+	if fi := fp(false); fi.SHA256 != sum("planted") {
 		t.Fatalf("memo not used: %+v", fi)
 	}
 	if fi := fp(true); fi.SHA256 != sum("a,b\n1,2\n") {
@@ -509,7 +548,7 @@ func TestFingerprint(t *testing.T) {
 		t.Fatalf("memo after rehash: %+v", fi)
 	}
 	// Touching the file (same bytes, new mtime and ctime) forces a re-hash.
-	s.Backend().PutRecord(ctx, "fingerprints", memoName, []byte(forged))
+	s.Memos().Put("fingerprint", abs, []byte(planted))
 	now := time.Now().Add(-30 * time.Minute)
 	os.Chtimes(p, now, now)
 	if fi := fp(false); fi.SHA256 != sum("a,b\n1,2\n") {
@@ -523,8 +562,7 @@ func TestFingerprint(t *testing.T) {
 	// A file modified just now is not memoised (racy window).
 	write("fresh", 0)
 	fp(false)
-	raw, _ = s.Backend().GetRecord(ctx, "fingerprints", memoName)
-	if strings.Contains(string(raw), sum("fresh")) {
+	if b, ok := s.Memos().Get("fingerprint", abs); ok && strings.Contains(string(b), sum("fresh")) {
 		t.Fatal("a file modified just now was memoised")
 	}
 	if _, err := s.Fingerprint(ctx, filepath.Join(t.TempDir(), "absent"), false); err == nil {
@@ -545,16 +583,16 @@ func TestRuns(t *testing.T) {
 	r := &lineage.RunRecord{ID: "20260101T000000Z-abc123", Pipeline: "p", Status: lineage.RunCheckFailed, ExitCode: 1,
 		Steps: []lineage.StepRecord{{ID: "eval", Metrics: lineage.Metrics{"auc": 0.7, "ks": math.NaN(), "x": math.Inf(1)},
 			Checks: []pipeline.Check{{Name: "g", Passed: false, Severity: "error", Values: map[string]float64{"auc": 0.7, "bad": math.NaN()}}}}}}
-	if err := s.PutRun(ctx, r); err != nil {
+	if err := putRun(ctx, s, r); err != nil {
 		t.Fatal(err)
 	}
 	if r.Steps[0].Checks[0].Values["bad"] == 0 {
 		t.Fatal("PutRun modified the caller's record")
 	}
-	if err := s.PutRun(ctx, &lineage.RunRecord{ID: "20260101T000000Z-abd456", Pipeline: "p"}); err != nil {
+	if err := putRun(ctx, s, &lineage.RunRecord{ID: "20260101T000000Z-abd456", Pipeline: "p"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutRun(ctx, &lineage.RunRecord{ID: "20250101T000000Z-000000", Pipeline: "q"}); err != nil {
+	if err := putRun(ctx, s, &lineage.RunRecord{ID: "20250101T000000Z-000000", Pipeline: "q"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetRun(ctx, "20260101T000000Z-abc")
@@ -584,7 +622,9 @@ func TestRuns(t *testing.T) {
 	if _, err := s.GetLastKey(ctx, "p", "s"); !errors.Is(err, lineage.ErrNotFound) {
 		t.Fatalf("GetLastKey missing: %v", err)
 	}
-	if err := s.PutLastKey(ctx, &lineage.KeyRecord{Pipeline: "p/with/slash", Step: "s", Key: "k", Config: []byte(`{}`)}); err != nil {
+	if _, err := s.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		return tx.PutLastKey(ctx, &lineage.KeyRecord{Pipeline: "p/with/slash", Step: "s", Key: "k", Config: []byte(`{}`)})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if k, err := s.GetLastKey(ctx, "p/with/slash", "s"); err != nil || k.Key != "k" {
@@ -623,10 +663,7 @@ func TestGitState(t *testing.T) {
 
 func TestMemo(t *testing.T) {
 	ctx := context.Background()
-	s, err := lineage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := openStore(t)
 	if _, ok := s.GetMemo(ctx, "k"); ok {
 		t.Fatal("GetMemo of an absent key hit")
 	}
@@ -638,5 +675,22 @@ func TestMemo(t *testing.T) {
 	s.PutMemo(ctx, "k", []byte("y"))
 	if b, ok := s.GetMemo(ctx, "k"); !ok || string(b) != "y" {
 		t.Fatalf("GetMemo after replace = %q, %v", b, ok)
+	}
+	// Another user's (or a forger's) key: the memo is not authentic.
+	other, err := lineage.OpenMemos(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := other.Get("schema", "k"); ok {
+		t.Fatal("a memo made with another key was read")
+	}
+	// A store without memos memoises nothing.
+	plain, err := lineage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.PutMemo(ctx, "k", []byte("z"))
+	if _, ok := plain.GetMemo(ctx, "k"); ok {
+		t.Fatal("a store without memos memoised")
 	}
 }

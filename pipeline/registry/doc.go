@@ -11,19 +11,23 @@
 // SHA-256), so it cannot change without changing its id, and pinned so that
 // gc keeps it, the model, the training dataset and the run record.
 //
-// # Layout
+// # Records
 //
-//	records/models/<name>.json   the model: versions (number -> version object
-//	                             id), gates, aliases and every alias move
-//	objects/..                   one "model-version" object per version
-//	records/pins/model-<name>-v<N>.json  what gc must keep for version N
-//	locks/registry.lock          serialises every change to every model
+// The model is a record of the store's state (models/<name>: versions,
+// number -> version object id, gates, aliases and every alias move), one
+// "model-version" object per version, and a pin per version
+// (pins/model-<name>-v<N>: what gc must keep). Every change is a store
+// transaction (lineage.Store.Update): the model record is re-read at the
+// tip, changed and committed with its audit entries, so concurrent
+// registers number their versions 1, 2, ... without gaps or duplicates, the
+// audit log lists them in the same order, and a model object already
+// registered under the name is never registered twice (the check is part of
+// the transaction). Audit types: "model.registered" and "alias.moved".
 //
-// Every change takes the "registry" lock exclusive, re-reads the model record,
-// writes it and appends to the audit log under the lock, so concurrent
-// registers number their versions 1, 2, ... without gaps or duplicates and
-// the audit log lists them in the same order. Audit types: "model.registered"
-// and "alias.moved".
+// A version keeps what scoring, monitoring and reporting it need, so that
+// they never read the working copy of the pipeline file: the pipeline
+// source as an object, the resolved scoring chain (internal/scoring), and
+// the model card, protected attributes and reason texts.
 //
 // # Promotion gates
 //

@@ -195,7 +195,7 @@ func (r *Registry) Promote(ctx context.Context, req PromoteRequest) (*Move, stri
 		return nil, "", pipeline.Invalidf("a promotion needs a reason (--reason)")
 	}
 	var mv *Move
-	head, err := r.update(ctx, req.Name, false, func(m *Model) ([]lineage.AuditEntry, error) {
+	head, err := r.update(ctx, req.Name, false, func(ctx context.Context, tx *lineage.Tx, m *Model) ([]lineage.AuditEntry, error) {
 		cand, err := r.Version(ctx, m, req.Version)
 		if err != nil {
 			return nil, err
@@ -244,7 +244,7 @@ func (r *Registry) Rollback(ctx context.Context, name, alias, reason string) (*M
 		return nil, "", pipeline.Invalidf("a rollback needs a reason (--reason)")
 	}
 	var mv *Move
-	head, err := r.update(ctx, name, false, func(m *Model) ([]lineage.AuditEntry, error) {
+	head, err := r.update(ctx, name, false, func(ctx context.Context, tx *lineage.Tx, m *Model) ([]lineage.AuditEntry, error) {
 		cur, ok := m.Aliases[alias]
 		if !ok {
 			return nil, pipeline.Invalidf("model %q has no alias %q (aliases: %s)", name, alias, aliasList(m))

@@ -28,6 +28,23 @@ type RegisterRequest struct {
 	// Describe fills Algorithm, Features and Target from the model object;
 	// nil leaves them empty.
 	Describe func(ctx context.Context, ref lineage.ObjectRef) (algorithm string, features []string, target string, err error)
+	// Scoring fills what the version needs to be scored, monitored and
+	// reported without the pipeline file: Source, Chain, ModelCard,
+	// Protected and Reasons, storing the objects it names; nil leaves
+	// them empty.
+	Scoring func(ctx context.Context, v *Version) error
+}
+
+// Registration is the outcome of Register.
+type Registration struct {
+	// Version is the new version, or the version that already held the
+	// model object (Existing).
+	Version *Version
+	// Existing is set when the model object already was a version of the
+	// name: nothing was registered.
+	Existing bool
+	// Head is the audit head after the registration ("" when Existing).
+	Head string
 }
 
 // Describe builds the version description of a run's step, without
@@ -127,54 +144,86 @@ func walkUpstream(run *lineage.RunRecord, stepID string, visited map[string]bool
 	}
 }
 
-// Register adds the next version of req.Name and returns it with the audit
-// head. Version numbers are assigned under the registry lock; the version
-// description is stored as an object and pinned (with the model, the
-// training dataset, the evaluation outputs and the run record) before the
-// model record names it.
-func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Version, string, error) {
+// Register adds the next version of req.Name, unless the model object
+// already is a version of the name (then it returns that version, with
+// Existing set, and changes nothing): registration is idempotent, also
+// between processes registering at once, since the check, the numbering and
+// the commit are one transaction. The version description is stored as an
+// object and pinned (with the model, the training dataset, the evaluation
+// outputs and the run record) in the commit that names it.
+func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Registration, error) {
 	if err := CheckName(req.Name); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	for _, a := range req.Aliases {
 		if err := CheckAlias(a); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
 	v, err := Describe(req.Run, req.Step)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := r.st.VerifyObjectCached(ctx, v.Object.ID); err != nil {
-		return nil, "", fmt.Errorf("model object %s of %s %s: %w", v.Object.ID.Short(), req.Run.ID, req.Step, err)
+		return nil, fmt.Errorf("model object %s of %s %s: %w", v.Object.ID.Short(), req.Run.ID, req.Step, err)
 	}
 	if req.Describe != nil {
 		v.Algorithm, v.Features, v.Target, err = req.Describe(ctx, v.Object)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
 	// Gates must compile against the version's metrics.
 	for _, g := range req.Gates {
 		if _, err := r.compileGate(g, v.Metrics, v.Metrics); err != nil {
-			return nil, "", err
+			return nil, err
 		}
 	}
 	unlockRun, err := r.st.RunLock(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	defer unlockRun()
+	if req.Scoring != nil {
+		if err := req.Scoring(ctx, v); err != nil {
+			return nil, err
+		}
+	}
 
 	v.Model = req.Name
 	v.User, v.Host = lineage.Who()
-	head, err := r.update(ctx, req.Name, true, func(m *Model) ([]lineage.AuditEntry, error) {
-		v.Version = m.Latest() + 1
-		v.Registered = r.now().UTC()
-		id, _, err := r.st.PutObject(ctx, VersionType, &pipeline.Document{Type: VersionType, Value: v})
+	var existing *Version
+	head, err := r.update(ctx, req.Name, true, func(ctx context.Context, tx *lineage.Tx, m *Model) ([]lineage.AuditEntry, error) {
+		existing = nil
+		for _, ref := range m.Versions {
+			obj := ref.ModelObject
+			var old *Version
+			if obj.IsNull() {
+				var err error
+				if old, err = readVersion(ctx, r.st, m, ref.Version); err != nil {
+					return nil, err
+				}
+				obj = old.Object.ID
+			}
+			if obj == v.Object.ID {
+				if old == nil {
+					var err error
+					if old, err = readVersion(ctx, r.st, m, ref.Version); err != nil {
+						return nil, err
+					}
+				}
+				existing = old
+				return nil, nil // nothing to commit
+			}
+		}
+		nv := *v
+		nv.Version = m.Latest() + 1
+		nv.Registered = r.now().UTC()
+		id, _, err := r.st.PutObject(ctx, VersionType, &pipeline.Document{Type: VersionType, Value: &nv})
 		if err != nil {
 			return nil, err
 		}
+		*v = nv
 		pin := &lineage.Pin{Objects: []lineage.ID{id, v.Object.ID}, Runs: []string{v.Run}, Why: "registered model " + v.Ref()}
 		if v.TrainingSet != nil {
 			pin.Objects = append(pin.Objects, v.TrainingSet.ID)
@@ -184,10 +233,15 @@ func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Version,
 				pin.Objects = append(pin.Objects, e.Outputs[o].ID)
 			}
 		}
-		if err := r.st.PutPin(ctx, fmt.Sprintf("model-%s-v%d", v.Model, v.Version), pin); err != nil {
+		for _, o := range []lineage.ID{v.Source, v.Chain} {
+			if !o.IsNull() {
+				pin.Objects = append(pin.Objects, o)
+			}
+		}
+		if err := tx.PutPin(ctx, fmt.Sprintf("model-%s-v%d", v.Model, v.Version), pin); err != nil {
 			return nil, err
 		}
-		m.Versions = append(m.Versions, VersionRef{Version: v.Version, Doc: id, Registered: v.Registered, Run: v.Run})
+		m.Versions = append(m.Versions, VersionRef{Version: v.Version, Doc: id, Registered: v.Registered, Run: v.Run, ModelObject: v.Object.ID})
 		if len(req.Gates) > 0 {
 			m.Gates = append([]string(nil), req.Gates...)
 		}
@@ -216,9 +270,12 @@ func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Version,
 		return entries, nil
 	})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return v, head, nil
+	if existing != nil {
+		return &Registration{Version: existing, Existing: true}, nil
+	}
+	return &Registration{Version: v, Head: head}, nil
 }
 
 // moveEntry is the audit entry of an alias move.

@@ -25,10 +25,10 @@ const (
 // VersionType is the object type name of a stored version description.
 const VersionType = "model-version"
 
-const (
-	nsModels     = "models"
-	lockRegistry = "registry"
-)
+// NS is the record namespace of the models in the store's state.
+const NS = "models"
+
+const nsModels = NS
 
 // Sentinel errors. Test with errors.Is.
 var (
@@ -78,6 +78,18 @@ type Version struct {
 	Params         map[string]any   `json:"params,omitempty"`
 	Git            *lineage.GitInfo `json:"git,omitempty"`
 	MlrunVersion   string           `json:"mlrun_version"`
+	// What scoring, monitoring and reporting the version need, so that
+	// they never read the working copy of the pipeline file: its source
+	// as an object (whose id is PipelineSHA256), the resolved scoring
+	// chain (the steps upstream of the train step, with the run's params,
+	// as a pipeline document object), and the pipeline's model card,
+	// protected attributes, reason texts and description.
+	Source      lineage.ID          `json:"source,omitzero"`
+	Chain       lineage.ID          `json:"scoring_chain,omitzero"`
+	ModelCard   *pipeline.ModelCard `json:"model_card,omitempty"`
+	Protected   []string            `json:"protected,omitempty"`
+	Reasons     map[string]string   `json:"reasons,omitempty"`
+	Description string              `json:"description,omitempty"`
 }
 
 // Ref renders "name@version".
@@ -111,6 +123,9 @@ type VersionRef struct {
 	Doc        lineage.ID `json:"doc"`
 	Registered time.Time  `json:"registered"`
 	Run        string     `json:"run"`
+	// ModelObject is the version's model object (zero in records written
+	// before it was kept here: read the version then).
+	ModelObject lineage.ID `json:"model_object,omitzero"`
 }
 
 // Move is one change of an alias.
@@ -165,10 +180,23 @@ func isNumber(s string) bool { _, err := strconv.Atoi(s); return err == nil }
 
 // Get returns the model's record, or an error wrapping ErrNoModel.
 func (r *Registry) Get(ctx context.Context, name string) (*Model, error) {
+	v, err := r.st.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return getModel(ctx, v, name)
+}
+
+// recordReader is what reads records: a lineage.View or a lineage.Tx.
+type recordReader interface {
+	Get(ctx context.Context, ns, name string) ([]byte, error)
+}
+
+func getModel(ctx context.Context, v recordReader, name string) (*Model, error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
 	}
-	b, err := r.st.Backend().GetRecord(ctx, nsModels, name)
+	b, err := v.Get(ctx, nsModels, name)
 	if errors.Is(err, lineage.ErrNotFound) {
 		return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("model %q: %w", name, ErrNoModel))
 	}
@@ -179,22 +207,46 @@ func (r *Registry) Get(ctx context.Context, name string) (*Model, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("model %q: decode record: %w", name, err)
 	}
+	if m.Name != name {
+		return nil, fmt.Errorf("model %q: its record names model %q: %w", name, m.Name, lineage.ErrInvalidData)
+	}
 	return &m, nil
 }
 
 // List returns every model, sorted by name.
 func (r *Registry) List(ctx context.Context) ([]*Model, error) {
-	names, err := r.st.Backend().ListRecords(ctx, nsModels)
+	v, err := r.st.View(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names, err := v.List(ctx, nsModels)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*Model, 0, len(names))
 	for _, n := range names {
-		m, err := r.Get(ctx, n)
+		m, err := getModel(ctx, v, n)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Refs returns the objects a model record names (its version
+// descriptions), for lineage.VerifyOptions.Refs.
+func Refs(data []byte) ([]lineage.ID, error) {
+	var m Model
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	out := make([]lineage.ID, 0, len(m.Versions))
+	for i, v := range m.Versions {
+		if v.Version != i+1 {
+			return nil, fmt.Errorf("model %q: version %d listed as number %d", m.Name, i+1, v.Version)
+		}
+		out = append(out, v.Doc)
 	}
 	return out, nil
 }
@@ -206,8 +258,13 @@ func (r *Registry) Version(ctx context.Context, m *Model, v int) (*Version, erro
 	if v < 1 || v > len(m.Versions) {
 		return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("model %q has no version %d (latest %d): %w", m.Name, v, m.Latest(), ErrNoModel))
 	}
+	return readVersion(ctx, r.st, m, v)
+}
+
+// readVersion reads version v of m from the object store.
+func readVersion(ctx context.Context, st *lineage.Store, m *Model, v int) (*Version, error) {
 	ref := m.Versions[v-1]
-	b, err := r.st.GetObject(ctx, ref.Doc)
+	b, err := st.GetObject(ctx, ref.Doc)
 	if err != nil {
 		return nil, fmt.Errorf("%s@%d: version object %s: %w", m.Name, v, ref.Doc.Short(), err)
 	}
@@ -259,38 +316,38 @@ func aliasList(m *Model) string {
 	return strings.Join(out, ", ")
 }
 
-// update runs fn on the model's record under the registry lock, writes the
-// record back when fn succeeds, then appends fn's audit entries (still under
-// the lock, so the log orders changes as the record does) and returns the
-// audit head. A missing model is passed as a new, empty model when create is
-// set.
-func (r *Registry) update(ctx context.Context, name string, create bool, fn func(m *Model) ([]lineage.AuditEntry, error)) (string, error) {
-	lctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	unlock, err := r.st.Backend().Lock(lctx, lockRegistry, true)
+// update runs fn on the model's record in a store transaction and commits
+// the record with fn's audit entries, so that the log orders changes as the
+// record does and no change is recorded without its entry. A missing model
+// is passed as a new, empty model when create is set. fn may be called
+// again when another writer commits first; it must not act outside the
+// transaction.
+func (r *Registry) update(ctx context.Context, name string, create bool, fn func(ctx context.Context, tx *lineage.Tx, m *Model) ([]lineage.AuditEntry, error)) (string, error) {
+	c, err := r.st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		m, err := getModel(ctx, tx, name)
+		switch {
+		case errors.Is(err, ErrNoModel) && create:
+			m = &Model{Name: name, Versions: []VersionRef{}}
+		case err != nil:
+			return err
+		}
+		entries, err := fn(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil // nothing changed
+		}
+		if _, err := tx.PutJSON(ctx, nsModels, name, m); err != nil {
+			return fmt.Errorf("registry: %w", err)
+		}
+		tx.Audit(entries...)
+		return nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("registry: %w", err)
-	}
-	defer unlock()
-	m, err := r.Get(ctx, name)
-	switch {
-	case errors.Is(err, ErrNoModel) && create:
-		m = &Model{Name: name, Versions: []VersionRef{}}
-	case err != nil:
 		return "", err
 	}
-	entries, err := fn(m)
-	if err != nil {
-		return "", err
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	if err := r.st.Backend().PutRecord(ctx, nsModels, name, append(b, '\n')); err != nil {
-		return "", fmt.Errorf("registry: %w", err)
-	}
-	return r.st.AppendAudit(ctx, entries...)
+	return c.Head, nil
 }
 
 // sortedKeys returns m's keys sorted.

@@ -52,7 +52,11 @@ func fixture(t *testing.T, st *lineage.Store, auc float64) *lineage.RunRecord {
 				Outputs: map[string]lineage.ObjectRef{"metrics": mets}, Metrics: lineage.Metrics{"auc": auc, "threshold": 0.4}},
 		},
 	}
-	if err := st.PutRun(ctx, run); err != nil {
+	if _, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		_, err := tx.PutRun(ctx, run)
+		tx.Audit(lineage.AuditEntry{Type: lineage.AuditRunFinished, Run: run.ID})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	return run
@@ -102,11 +106,11 @@ func TestRegisterPromoteRollback(t *testing.T) {
 	r, st := newRegistry(t)
 	reg := func(auc float64, gates ...string) *Version {
 		t.Helper()
-		v, head, err := r.Register(ctx, RegisterRequest{Name: "pd", Run: fixture(t, st, auc), Step: "model", Gates: gates})
-		if err != nil || len(head) != 64 {
-			t.Fatalf("register: %v %q", err, head)
+		res, err := r.Register(ctx, RegisterRequest{Name: "pd", Run: fixture(t, st, auc), Step: "model", Gates: gates})
+		if err != nil || len(res.Head) != 64 || res.Existing {
+			t.Fatalf("register: %v %+v", err, res)
 		}
-		return v
+		return res.Version
 	}
 	v1 := reg(0.80, "auc >= 0.75", "auc >= current.auc + 0.005")
 	v2 := reg(0.82)
@@ -188,7 +192,9 @@ func TestRegisterPromoteRollback(t *testing.T) {
 	}
 	var types []string
 	for _, e := range entries {
-		types = append(types, e.Type+" "+e.Detail["version"]+e.Detail["to"])
+		if e.Type == AuditModelRegistered || e.Type == AuditAliasMoved {
+			types = append(types, e.Type+" "+e.Detail["version"]+e.Detail["to"])
+		}
 	}
 	want := []string{"model.registered 1", "model.registered 2", "model.registered 3",
 		"alias.moved 1", "alias.moved 3", "alias.moved 1", "alias.moved 2"}
@@ -227,12 +233,12 @@ func TestConcurrentRegister(t *testing.T) {
 				errs[i] = err
 				return
 			}
-			v, _, err := New(st, gateCompiler).Register(ctx, RegisterRequest{Name: "pd", Run: runs[i], Step: "model"})
+			res, err := New(st, gateCompiler).Register(ctx, RegisterRequest{Name: "pd", Run: runs[i], Step: "model"})
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			got[i] = v.Version
+			got[i] = res.Version.Version
 		}()
 	}
 	wg.Wait()
@@ -259,8 +265,8 @@ func TestConcurrentRegister(t *testing.T) {
 		}
 	}
 	rep, err := st0.VerifyAudit(ctx)
-	if err != nil || !rep.OK() || rep.Entries != n {
-		t.Fatalf("audit: %+v %v", rep, err)
+	if err != nil || !rep.OK() || rep.Entries != 2*n {
+		t.Fatalf("audit: %+v %v; want %d entries (the fixtures' runs and the registrations)", rep, err, 2*n)
 	}
 	// gc keeps what the versions need.
 	if _, err := st0.GC(ctx, lineage.GCOptions{KeepLast: 1}); err != nil {

@@ -2,6 +2,7 @@ package load
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -75,6 +76,16 @@ func (kind) Settings() map[string]any {
 			"default":     ",",
 			"description": "field separator: one ASCII character",
 		},
+		"max_bytes": map[string]any{
+			"description": "read at most this many bytes: a longer input is an error. Needed to read a device, FIFO or other non-regular file " +
+				"(read once, when the pipeline is compiled, and fingerprinted from the bytes read). An integer, or a string with a unit in any case: " +
+				"B, kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. \"100MB\", \"2GiB\"",
+			"oneOf": []any{
+				map[string]any{"type": "integer", "minimum": 1},
+				// No pattern: Compile's message for a bad string lists the units.
+				map[string]any{"type": "string"},
+			},
+		},
 	}
 }
 
@@ -89,6 +100,13 @@ type Config struct {
 	Missing []string `json:"missing"`
 	// Delimiter is the field separator.
 	Delimiter string `json:"delimiter"`
+	// MaxBytes is max_bytes in bytes, 0 when not set. It is omitted then,
+	// so that the cache keys of steps without it are those of before it.
+	MaxBytes int64 `json:"max_bytes,omitempty"`
+	// StreamSHA256 is the hex SHA-256 of the bytes of an input that is not
+	// a regular file, read at compile time; the executor fingerprints only
+	// the regular files of Files. Empty for a regular file.
+	StreamSHA256 string `json:"stream_sha256,omitempty"`
 }
 
 // Compiled is a compiled load step. It implements pipeline.FileReader.
@@ -101,6 +119,11 @@ type Compiled struct {
 	rows int
 	// written is the path as written in the pipeline, for messages.
 	written string
+	// stream is the fingerprint of an input that is not a regular file
+	// (nil for a regular file), and data its bytes: a stream is read once,
+	// at compile time, and Run parses the bytes kept.
+	stream *pipeline.FileInfo
+	data   []byte
 }
 
 func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
@@ -117,6 +140,17 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		d.Add(req.Step.Pos, "load step needs a path")
 		return nil
 	}
+	maxNode := req.Setting("max_bytes")
+	if maxNode != nil {
+		if v, msg := decodeMaxBytes(maxNode); msg != "" {
+			d.Add(req.Pos(maxNode), "%s", msg)
+			ok = false
+		} else {
+			c.cfg.MaxBytes = v
+		}
+	}
+
+	var stream bool // the input is not a regular file
 	if p, isStr := yamlnode.Str(pathNode); !isStr || p == "" {
 		d.Add(req.Pos(pathNode), "path must be a file path, got %s", yamlnode.Describe(pathNode))
 		ok = false
@@ -126,6 +160,7 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		if !filepath.IsAbs(p) {
 			c.cfg.Path = filepath.Join(req.Pipeline.Dir, p)
 		}
+		// Stat, not Open: opening a FIFO waits for a writer.
 		switch st, err := os.Stat(c.cfg.Path); {
 		case errors.Is(err, fs.ErrNotExist):
 			d.Add(req.Pos(pathNode), "file %s not found", c.cfg.Path)
@@ -136,6 +171,15 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		case st.IsDir():
 			d.Add(req.Pos(pathNode), "%s is a directory, not a CSV file", c.cfg.Path)
 			ok = false
+		case maxNode != nil && c.cfg.MaxBytes == 0:
+			// max_bytes is wrong (reported): whether the file needs it
+			// is moot.
+		default:
+			if err := checkInput(st, c.cfg.MaxBytes); err != nil {
+				d.Add(req.Pos(pathNode), "path %q: %v", c.written, err)
+				ok = false
+			}
+			stream = !st.Mode().IsRegular()
 		}
 	}
 
@@ -202,17 +246,13 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		return nil
 	}
 
-	// Check the declared columns against the header, at their positions.
-	header, err := readHeader(c.cfg.Path, c.cfg.Delimiter[0])
-	if err == nil {
-		for _, name := range sortedKeys(colNodes) {
-			if !slices.Contains(header, name) {
-				d.Add(req.Pos(colNodes[name]), "column %q is not in the header of %s%s", name, c.written, yamlnode.SuggestWithin(name, header, 2))
-				ok = false
-			}
-		}
+	if stream {
+		return c.compileStream(req, d, pathNode, colNodes)
 	}
-	if !ok {
+
+	// Check the declared columns against the header, at their positions.
+	header, err := readFileHeader(c.cfg.Path, c.cfg.Delimiter[0])
+	if err == nil && !c.checkHeader(req, d, colNodes, header) {
 		return nil
 	}
 
@@ -236,21 +276,80 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	start := time.Now()
 	opts := c.options(c.declared, 0)
 	opts.SchemaOnly = true // types and row count; Run reads the values
-	ds, _, err := table.ReadCSVFile(c.cfg.Path, opts)
-	if err != nil {
-		d.Add(req.Pos(pathNode), "%v", err)
+	var ds *table.Dataset
+	if c.cfg.MaxBytes > 0 {
+		ds, _, err = readCSVLimited(c.cfg.Path, c.cfg.MaxBytes, opts)
+	} else {
+		ds, _, err = table.ReadCSVFile(c.cfg.Path, opts)
+	}
+	if !c.learnt(req, d, pathNode, ds, err) {
 		return nil
 	}
-	if ds.Rows == 0 {
-		// A header and nothing else is almost always a truncated export;
-		// fail here, before anything runs, rather than in a later step.
-		d.Add(req.Pos(pathNode), "%s: header only, no data rows", c.written)
-		return nil
-	}
-	c.schema, c.rows = ds.Schema(), ds.Rows
 	if memoOK {
 		c.putSchema(req.Memo, key, before, start, ds)
 	}
+	return c
+}
+
+// checkHeader reports the declared columns missing from header, at their
+// positions, and returns whether there are none.
+func (c *Compiled) checkHeader(req *pipeline.CompileRequest, d *diag.List, colNodes map[string]*yaml.Node, header []string) bool {
+	ok := true
+	for _, name := range sortedKeys(colNodes) {
+		if !slices.Contains(header, name) {
+			d.Add(req.Pos(colNodes[name]), "column %q is not in the header of %s%s", name, c.written, yamlnode.SuggestWithin(name, header, 2))
+			ok = false
+		}
+	}
+	return ok
+}
+
+// learnt takes the schema and row count from the compile-time read of the
+// input (ds, err), or reports why there is none at the path's node.
+func (c *Compiled) learnt(req *pipeline.CompileRequest, d *diag.List, pathNode *yaml.Node, ds *table.Dataset, err error) bool {
+	switch {
+	case errors.Is(err, ErrTooLong):
+		d.Add(req.Pos(pathNode), "path %q: %v", c.written, tooLong(c.cfg.MaxBytes))
+		return false
+	case err != nil:
+		d.Add(req.Pos(pathNode), "%v", err)
+		return false
+	case ds.Rows == 0:
+		// A header and nothing else is almost always a truncated export;
+		// fail here, before anything runs, rather than in a later step.
+		d.Add(req.Pos(pathNode), "%s: header only, no data rows", c.written)
+		return false
+	}
+	c.schema, c.rows = ds.Schema(), ds.Rows
+	return true
+}
+
+// compileStream learns the schema of an input that is not a regular file
+// (a device, FIFO, ...; max_bytes is set). Such an input can be read only
+// once, and may give other bytes when read again: it is read whole here,
+// up to max_bytes, and its bytes are kept for Run and fingerprinted, since
+// the executor fingerprints only regular files.
+func (c *Compiled) compileStream(req *pipeline.CompileRequest, d *diag.List, pathNode *yaml.Node, colNodes map[string]*yaml.Node) pipeline.Compiled {
+	data, fi, err := readInput(c.cfg.Path, c.cfg.MaxBytes)
+	switch {
+	case errors.Is(err, ErrTooLong):
+		d.Add(req.Pos(pathNode), "path %q: %v", c.written, tooLong(c.cfg.MaxBytes))
+		return nil
+	case err != nil:
+		d.Add(req.Pos(pathNode), "cannot read %s: %v", c.cfg.Path, err)
+		return nil
+	}
+	if header, err := readHeader(bytes.NewReader(data), c.cfg.Delimiter[0]); err == nil && !c.checkHeader(req, d, colNodes, header) {
+		return nil
+	}
+	opts := c.options(c.declared, 0)
+	opts.SchemaOnly = true
+	ds, _, err := table.ParseCSV(data, opts)
+	if !c.learnt(req, d, pathNode, ds, err) {
+		return nil
+	}
+	c.stream, c.data = &fi, data
+	c.cfg.StreamSHA256 = fi.SHA256
 	return c
 }
 
@@ -265,14 +364,19 @@ func (c *Compiled) options(types map[string]table.Type, jobs int) table.CSVOptio
 	}
 }
 
-// readHeader reads the column names of a CSV file.
-func readHeader(path string, delim byte) ([]string, error) {
+// readFileHeader reads the column names of a CSV file.
+func readFileHeader(path string, delim byte) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
+	return readHeader(bufio.NewReader(f), delim)
+}
+
+// readHeader reads the column names of CSV input.
+func readHeader(in io.Reader, delim byte) ([]string, error) {
+	r := csv.NewReader(in)
 	r.Comma = rune(delim)
 	r.FieldsPerRecord = -1
 	rec, err := r.Read()
@@ -285,8 +389,27 @@ func readHeader(path string, delim byte) ([]string, error) {
 	return rec, nil
 }
 
-// Files implements pipeline.FileReader.
-func (c *Compiled) Files() []string { return []string{c.cfg.Path} }
+// Files implements pipeline.FileReader: the file read, for the executor
+// to fingerprint; none for an input that is not a regular file (the
+// executor's fingerprint refuses those), whose SHA-256, taken from the
+// bytes read at compile time, is in the cache config and Fingerprints.
+func (c *Compiled) Files() []string {
+	if c.stream != nil {
+		return nil
+	}
+	return []string{c.cfg.Path}
+}
+
+// Fingerprints returns the fingerprints the step took itself, for the
+// run's record: that of an input that is not a regular file (path, SHA-256
+// and size of the bytes read at compile time); none for a regular file,
+// which is in Files.
+func (c *Compiled) Fingerprints() []pipeline.FileInfo {
+	if c.stream == nil {
+		return nil
+	}
+	return []pipeline.FileInfo{*c.stream}
+}
 
 // Schema returns the schema learnt at compile time.
 func (c *Compiled) Schema() *table.Schema { return c.schema }
@@ -306,6 +429,8 @@ var ErrFileChanged = errors.New("file changed while running")
 // Run implements pipeline.Compiled: it reads the file with every column's
 // type fixed to the compiled schema, so it is parsed as it is read, into
 // columns sized by the rows counted at compile time (table.ReadCSVFile).
+// With max_bytes it reads at most max_bytes+1 bytes. An input that is not
+// a regular file was read at compile time: Run parses the bytes kept.
 func (c *Compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline.Result, error) {
 	types := make(map[string]table.Type, len(c.schema.Fields))
 	for _, f := range c.schema.Fields {
@@ -313,22 +438,44 @@ func (c *Compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 	}
 	opts := c.options(types, max(req.Jobs, 1))
 	opts.RowsHint = c.rows
+	if c.stream != nil {
+		return c.runStream(req, opts)
+	}
+	st, statErr := os.Stat(c.cfg.Path)
+	if statErr == nil {
+		// The file may have been replaced since it was compiled; a FIFO
+		// must not be opened, a device not read without a limit.
+		if err := checkInput(st, c.cfg.MaxBytes); err != nil {
+			return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("load %s: %w", c.written, err))
+		}
+	}
 	if req.Progress != nil {
 		// Progress counts the bytes read; parsing follows the last block.
-		if st, err := os.Stat(c.cfg.Path); err == nil {
+		if statErr == nil && st.Mode().IsRegular() {
 			req.Progress.Total(st.Size())
 		}
 		opts.OnRead = func(n int) { req.Progress.Add(int64(n)) }
 	}
-	ds, info, err := table.ReadCSVFile(c.cfg.Path, opts)
+	var (
+		ds   *table.Dataset
+		info table.ReadInfo
+		err  error
+	)
+	if c.cfg.MaxBytes > 0 {
+		ds, info, err = readCSVLimited(c.cfg.Path, c.cfg.MaxBytes, opts)
+	} else {
+		ds, info, err = table.ReadCSVFile(c.cfg.Path, opts)
+	}
 	if err != nil {
 		var pe *table.ParseError
 		switch {
+		case errors.Is(err, ErrTooLong):
+			return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("load %s: %w", c.written, tooLong(c.cfg.MaxBytes)))
 		case errors.As(err, &pe):
 			// A file that changed since it was fingerprinted may no longer
 			// parse as compiled: say so rather than blame the data.
 			if fi, ok := req.Files[c.cfg.Path]; ok {
-				if sum, herr := fileSHA256(c.cfg.Path); herr == nil && sum != fi.SHA256 {
+				if sum, herr := fileSHA256(c.cfg.Path, c.cfg.MaxBytes); herr == nil && sum != fi.SHA256 {
 					return nil, fmt.Errorf("load %s: %w: sha256 %s when fingerprinted, %s now: %v", c.written, ErrFileChanged, fi.SHA256, sum, err)
 				}
 			}
@@ -338,8 +485,32 @@ func (c *Compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 		}
 		return nil, fmt.Errorf("load %s: %w", c.written, err)
 	}
-	if fi, ok := req.Files[c.cfg.Path]; ok && fi.SHA256 != info.SHA256 {
-		return nil, fmt.Errorf("load %s: %w: sha256 %s when fingerprinted, %s when read", c.written, ErrFileChanged, fi.SHA256, info.SHA256)
+	return c.result(req, ds, info.SHA256)
+}
+
+// runStream parses the bytes of an input that is not a regular file, read
+// at compile time.
+func (c *Compiled) runStream(req *pipeline.RunRequest, opts table.CSVOptions) (*pipeline.Result, error) {
+	if req.Progress != nil {
+		req.Progress.Total(int64(len(c.data)))
+	}
+	ds, _, err := table.ParseCSV(c.data, opts)
+	if err != nil {
+		// The bytes parsed at compile time with the types inferred from
+		// them: not expected, but say which input.
+		return nil, fmt.Errorf("load %s: %w", c.written, err)
+	}
+	if req.Progress != nil {
+		req.Progress.Add(int64(len(c.data)))
+	}
+	return c.result(req, ds, c.stream.SHA256)
+}
+
+// result checks the dataset read, whose bytes have SHA-256 sum, against
+// the fingerprint and the compiled schema, and returns the step's result.
+func (c *Compiled) result(req *pipeline.RunRequest, ds *table.Dataset, sum string) (*pipeline.Result, error) {
+	if fi, ok := req.Files[c.cfg.Path]; ok && fi.SHA256 != sum {
+		return nil, fmt.Errorf("load %s: %w: sha256 %s when fingerprinted, %s when read", c.written, ErrFileChanged, fi.SHA256, sum)
 	}
 	if got := ds.Schema(); !slices.Equal(got.Fields, c.schema.Fields) {
 		return nil, fmt.Errorf("load %s: %w: columns %v when compiled, %v when read", c.written, ErrFileChanged, c.schema.Names(), got.Names())
@@ -348,19 +519,24 @@ func (c *Compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 		Outputs: map[string]pipeline.Object{"data": ds},
 		Metrics: map[string]float64{"rows": float64(ds.Rows), "columns": float64(len(ds.Columns))},
 		Notes: []string{fmt.Sprintf("%s rows × %d columns, sha256 %s…",
-			textfmt.Thousands(ds.Rows), len(ds.Columns), info.SHA256[:min(12, len(info.SHA256))])},
+			textfmt.Thousands(ds.Rows), len(ds.Columns), sum[:min(12, len(sum))])},
 	}, nil
 }
 
-// fileSHA256 returns the hex SHA-256 of a file's bytes.
-func fileSHA256(path string) (string, error) {
+// fileSHA256 returns the hex SHA-256 of a file's bytes, reading at most
+// maxBytes+1 of them when maxBytes > 0 (an error if there are more).
+func fileSHA256(path string, maxBytes int64) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	var r io.Reader = f
+	if maxBytes > 0 {
+		r = &capReader{r: f, max: maxBytes}
+	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -133,7 +133,7 @@ func TestCompileAndRun(t *testing.T) {
 		t.Errorf("cache config\n got %s\nwant %s", b, want)
 	}
 
-	sum, err := fileSHA256(path)
+	sum, err := fileSHA256(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestRunErrors(t *testing.T) {
 	if len(diags) > 0 {
 		t.Fatalf("diagnostics %q", diags)
 	}
-	sum, _ := fileSHA256(path)
+	sum, _ := fileSHA256(path, 0)
 
 	// The file changes after compile so that it no longer parses with the
 	// compiled types: without a fingerprint it is a data error (exit 2)

@@ -25,7 +25,7 @@ func TestBackend(t *testing.T, newBackend func(t *testing.T) lineage.Backend) {
 	t.Run("Records", func(t *testing.T) { testRecords(t, newBackend(t)) })
 	t.Run("RecordNames", func(t *testing.T) { testRecordNames(t, newBackend(t)) })
 	t.Run("RecordsConcurrent", func(t *testing.T) { testRecordsConcurrent(t, newBackend(t)) })
-	t.Run("PutRecords", func(t *testing.T) { testPutRecords(t, newBackend(t)) })
+	t.Run("CreateRecord", func(t *testing.T) { testCreateRecord(t, newBackend(t)) })
 	t.Run("Locks", func(t *testing.T) { testLocks(t, newBackend(t)) })
 	t.Run("CleanTempKeepsFresh", func(t *testing.T) { testCleanTemp(t, newBackend(t)) })
 }
@@ -206,41 +206,48 @@ func testRecords(t *testing.T, b lineage.Backend) {
 	}
 }
 
-// testPutRecords checks the optional RecordsPutter: records created and
-// replaced together, and a bad name refused before anything is written.
-func testPutRecords(t *testing.T, b lineage.Backend) {
-	rp, ok := b.(lineage.RecordsPutter)
-	if !ok {
-		t.Skip("backend does not implement lineage.RecordsPutter")
-	}
+// testCreateRecord checks CreateRecord: it creates a record that is not
+// there, refuses (ErrExists, nothing written) one that is, and of many
+// concurrent creators of one name exactly one wins.
+func testCreateRecord(t *testing.T, b lineage.Backend) {
 	ctx := context.Background()
-	if err := b.PutRecord(ctx, "audit", "b", []byte("old")); err != nil {
-		t.Fatalf("PutRecord: %v", err)
+	if err := b.CreateRecord(ctx, "audit", "000000000001", []byte("first")); err != nil {
+		t.Fatalf("CreateRecord: %v", err)
 	}
-	recs := []lineage.Record{{Name: "a", Data: []byte("1")}, {Name: "b", Data: []byte("2")}, {Name: "c", Data: []byte("3")}}
-	if err := rp.PutRecords(ctx, "audit", recs); err != nil {
-		t.Fatalf("PutRecords: %v", err)
+	if err := b.CreateRecord(ctx, "audit", "000000000001", []byte("second")); !errors.Is(err, lineage.ErrExists) {
+		t.Fatalf("CreateRecord of an existing record: err = %v, want ErrExists", err)
 	}
-	for _, r := range recs {
-		if got, err := b.GetRecord(ctx, "audit", r.Name); err != nil || string(got) != string(r.Data) {
-			t.Fatalf("GetRecord(audit, %s) = %q, %v; want %q", r.Name, got, err, r.Data)
-		}
+	if got, err := b.GetRecord(ctx, "audit", "000000000001"); err != nil || string(got) != "first" {
+		t.Fatalf("GetRecord after a refused create = %q, %v; want first", got, err)
 	}
-	if err := rp.PutRecords(ctx, "new", recs[:1]); err != nil {
-		t.Fatalf("PutRecords in a new namespace: %v", err)
+	if err := b.CreateRecord(ctx, "audit", "../x", []byte("x")); !errors.Is(err, lineage.ErrInvalidName) {
+		t.Fatalf("CreateRecord with a bad name: err = %v, want ErrInvalidName", err)
 	}
-	if got, err := b.GetRecord(ctx, "new", "a"); err != nil || string(got) != "1" {
-		t.Fatalf("GetRecord(new, a) = %q, %v", got, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := []int{}
+	for g := range 8 {
+		wg.Go(func() {
+			err := b.CreateRecord(ctx, "audit", "race", []byte(fmt.Sprintf("writer %d", g)))
+			switch {
+			case err == nil:
+				mu.Lock()
+				won = append(won, g)
+				mu.Unlock()
+			case !errors.Is(err, lineage.ErrExists):
+				t.Errorf("CreateRecord in a race: %v", err)
+			}
+		})
 	}
-	bad := []lineage.Record{{Name: "d", Data: []byte("4")}, {Name: "../e", Data: []byte("5")}}
-	if err := rp.PutRecords(ctx, "audit", bad); !errors.Is(err, lineage.ErrInvalidName) {
-		t.Fatalf("PutRecords with a bad name: err = %v, want ErrInvalidName", err)
+	wg.Wait()
+	if len(won) != 1 {
+		t.Fatalf("%d creators of one record succeeded (%v), want exactly 1", len(won), won)
 	}
-	if _, err := b.GetRecord(ctx, "audit", "d"); !errors.Is(err, lineage.ErrNotFound) {
-		t.Fatalf("PutRecords with a bad name stored a record: err = %v", err)
+	if got, err := b.GetRecord(ctx, "audit", "race"); err != nil || string(got) != fmt.Sprintf("writer %d", won[0]) {
+		t.Fatalf("GetRecord after the race = %q, %v; want the winner's", got, err)
 	}
-	if err := rp.PutRecords(ctx, "audit", nil); err != nil {
-		t.Fatalf("PutRecords of nothing: %v", err)
+	if names, err := b.ListRecords(ctx, "audit"); err != nil || strings.Join(names, ",") != "000000000001,race" {
+		t.Fatalf("ListRecords = %v, %v", names, err)
 	}
 }
 
