@@ -103,6 +103,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.modelsCommand(), a.predictCommand(),
 		a.reportCommand(),
 		a.alertsCommand(),
+		a.storeCommand(),
 	)
 	return root
 }

@@ -38,6 +38,7 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("REPO", repo)
 			env.Setenv("MLRUN_STORE", "")
+			env.Setenv("MLRUN_CACHE_DIR", filepath.Join(env.WorkDir, ".cache", "mlrun"))
 			shared := filepath.Join(repo, "..", "shared", "data")
 			if _, err := os.Stat(filepath.Join(shared, "credit_data.csv")); err == nil {
 				env.Setenv("SHARED_DATA", shared)

@@ -106,6 +106,11 @@ func (v *View) List(ctx context.Context, ns string) ([]string, error) {
 	return sortedKeys(m), nil
 }
 
+// Namespaces returns the namespaces that hold records, sorted.
+func (v *View) Namespaces(ctx context.Context) ([]string, error) {
+	return treeNamespaces(ctx, v.s, v.Root)
+}
+
 // Entries returns the records of ns: name -> object id.
 func (v *View) Entries(ctx context.Context, ns string) (map[string]ID, error) {
 	m, err := treeEntries(ctx, v.s, v.Root, ns)
