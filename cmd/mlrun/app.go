@@ -18,6 +18,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage/s3store"
 	"github.com/mlrun-cli/mlrun/steps"
 )
 
@@ -36,10 +37,12 @@ type app struct {
 	// store is the store opened by openStore, shared by the schema memo
 	// and the command.
 	store *lineage.Store
-	// memoCreate lets loadPipeline's schema memo create the store (run,
-	// which writes it anyway); memoIgnore makes every lookup miss
-	// (--rehash). Set by a command before loadPipeline.
-	memoCreate, memoIgnore bool
+	// memoIgnore makes every schema memo lookup miss (--rehash). Set by a
+	// command before loadPipeline.
+	memoIgnore bool
+	// memoStore are this user's memos, opened once (memosOpened).
+	memoStore   *lineage.Memos
+	memosOpened bool
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -82,7 +85,7 @@ func (a *app) rootCommand() *cobra.Command {
 	if defStore == "" {
 		defStore = ".mlrun"
 	}
-	pf.StringVar(&a.storeDir, "store", defStore, "lineage store directory (env MLRUN_STORE)")
+	pf.StringVar(&a.storeDir, "store", defStore, "lineage store: a directory, or s3://BUCKET/PREFIX (env MLRUN_STORE)")
 	pf.StringVar(&a.logLevel, "log-level", "warn", "log level: trace, debug, info, warn, error")
 	pf.StringVar(&a.logFormat, "log-format", "human", "log format: human or json")
 
@@ -145,7 +148,13 @@ func (a *app) openStore() (*lineage.Store, error) {
 	if a.store != nil {
 		return a.store, nil
 	}
-	st, err := lineage.Open(a.storeDir, lineage.WithMemos(a.memos()))
+	var st *lineage.Store
+	var err error
+	if s3store.IsURL(a.storeDir) {
+		st, err = a.openS3Store()
+	} else {
+		st, err = lineage.Open(a.storeDir, lineage.WithMemos(a.memos()))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", a.storeDir, err)
 	}
@@ -160,11 +169,25 @@ func (a *app) openStore() (*lineage.Store, error) {
 	return st, nil
 }
 
+// openS3Store opens the store at an s3:// URL, its objects cached in the
+// user's cache directory.
+func (a *app) openS3Store() (*lineage.Store, error) {
+	ctx := context.Background()
+	b, err := s3store.Open(ctx, a.storeDir, s3store.Options{CacheDir: a.cacheDir()})
+	if err != nil {
+		return nil, pipeline.WithExitCode(pipeline.ExitRuntime, err)
+	}
+	return lineage.OpenBackend(ctx, b, b.URL(), lineage.WithMemos(a.memos()))
+}
+
 // openStoreRead opens an existing store for reading: a missing store is a
 // usage error (exit 2), and nothing is created.
 func (a *app) openStoreRead() (*lineage.Store, error) {
 	if a.store != nil {
 		return a.store, nil
+	}
+	if s3store.IsURL(a.storeDir) {
+		return a.openStore()
 	}
 	if _, err := os.Stat(filepath.Join(a.storeDir, lineage.VersionFile)); err != nil {
 		return nil, pipeline.Invalidf("no mlrun store at %s (run a pipeline first, or give --store)", a.storeDir)
@@ -172,17 +195,27 @@ func (a *app) openStoreRead() (*lineage.Store, error) {
 	return a.openStore()
 }
 
-// memos returns this user's memos: in $MLRUN_CACHE_DIR, else the user cache
-// directory's mlrun/; nil (no memo) when neither can be used.
-func (a *app) memos() *lineage.Memos {
-	dir := os.Getenv("MLRUN_CACHE_DIR")
-	if dir == "" {
-		base, err := os.UserCacheDir()
-		if err != nil {
-			return nil
-		}
-		dir = filepath.Join(base, "mlrun")
+// cacheDir is this user's cache: $MLRUN_CACHE_DIR, else the user cache
+// directory's mlrun/ ("" when there is none).
+func (a *app) cacheDir() string {
+	if dir := os.Getenv("MLRUN_CACHE_DIR"); dir != "" {
+		return dir
 	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "mlrun-cache")
+	}
+	return filepath.Join(base, "mlrun")
+}
+
+// memos returns this user's memos, in the cache directory; nil (no memo)
+// when it cannot be used.
+func (a *app) memos() *lineage.Memos {
+	if a.memosOpened {
+		return a.memoStore
+	}
+	a.memosOpened = true
+	dir := a.cacheDir()
 	m, err := lineage.OpenMemos(dir)
 	if err != nil {
 		if a.log != nil {
@@ -190,63 +223,53 @@ func (a *app) memos() *lineage.Memos {
 		}
 		return nil
 	}
+	a.memoStore = m
 	return m
 }
 
-// outputGuard refuses output paths inside the store.
-func (a *app) outputGuard() *outpath.Guard { return outpath.NewGuard(a.storeDir) }
+// outputGuard refuses output paths inside the store (for a store on S3:
+// inside its local cache).
+func (a *app) outputGuard() *outpath.Guard {
+	if s3store.IsURL(a.storeDir) {
+		return outpath.NewGuard(filepath.Join(a.cacheDir(), "s3"))
+	}
+	return outpath.NewGuard(a.storeDir)
+}
 
-// storeMemo is loadPipeline's pipeline.SchemaMemo: the store's memo
-// entries. Lookups open the store only when it already exists (validate,
-// plan and dag never create one); entries are kept until the pipeline has
-// loaded, then written by flush, which may create the store only when
-// a.memoCreate is set: an invalid pipeline leaves no store behind.
-type storeMemo struct {
+// schemaMemo is loadPipeline's pipeline.SchemaMemo: the schemas load steps
+// inferred, in this user's memos (outside the store: validate, plan and dag
+// never open one). Entries are kept until the pipeline has loaded, then
+// written by flush: an invalid pipeline leaves none.
+type schemaMemo struct {
 	a       *app
-	tried   bool
-	st      *lineage.Store
+	memos   *lineage.Memos
+	opened  bool
 	pending [][2]string
 }
 
-// existing returns the store if it exists, opening it once.
-func (m *storeMemo) existing() *lineage.Store {
-	if !m.tried {
-		m.tried = true
-		if _, err := os.Stat(filepath.Join(m.a.storeDir, lineage.VersionFile)); err == nil {
-			m.st, _ = m.a.openStore() // no store, no memo: compile reads the file
-		}
+func (m *schemaMemo) get() *lineage.Memos {
+	if !m.opened {
+		m.opened = true
+		m.memos = m.a.memos()
 	}
-	return m.st
+	return m.memos
 }
 
-func (m *storeMemo) Get(key string) ([]byte, bool) {
+func (m *schemaMemo) Get(key string) ([]byte, bool) {
 	if m.a.memoIgnore {
 		return nil, false
 	}
-	if st := m.existing(); st != nil {
-		return st.GetMemo(context.Background(), key)
-	}
-	return nil, false
+	return m.get().GetSchema(key)
 }
 
-func (m *storeMemo) Put(key string, data []byte) {
+func (m *schemaMemo) Put(key string, data []byte) {
 	m.pending = append(m.pending, [2]string{key, string(data)})
 }
 
 // flush writes the pending entries of a pipeline that loaded.
-func (m *storeMemo) flush() {
-	if len(m.pending) == 0 {
-		return
-	}
-	st := m.existing()
-	if st == nil && m.a.memoCreate {
-		st, _ = m.a.openStore()
-	}
-	if st == nil {
-		return
-	}
+func (m *schemaMemo) flush() {
 	for _, e := range m.pending {
-		st.PutMemo(context.Background(), e[0], []byte(e[1]))
+		m.get().PutSchema(e[0], []byte(e[1]))
 	}
 	m.pending = nil
 }
@@ -265,7 +288,7 @@ func (a *app) loadPipeline(path string, overrides []string) (*pipeline.Pipeline,
 		}
 		ov[k] = v
 	}
-	memo := &storeMemo{a: a}
+	memo := &schemaMemo{a: a}
 	p, err := pipeline.Load(path, pipeline.LoadOptions{Registry: reg, Overrides: ov, SchemaMemo: memo})
 	if err == nil {
 		memo.flush()

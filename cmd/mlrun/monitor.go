@@ -86,8 +86,9 @@ func (a *app) monitorCommand() *cobra.Command {
 		Use:   "monitor (--model NAME@ALIAS | --run RUN --step MODEL_STEP) --data BATCH.csv",
 		Short: "Compare a production batch with a model's frozen training profile",
 		Long: `Load a batch through the same load, validate and derive steps the model was
-trained behind (the pipeline file recorded in the run, which must be
-unchanged: its SHA-256 is checked), then compare it with the reference profile
+trained behind (as the run read them: the registered version's scoring chain,
+or the run's pipeline file as the store keeps it, never the working copy),
+then compare it with the reference profile
 the train step froze: drift of every feature (PSI over the frozen bins, KS,
 Wasserstein, Jensen-Shannon, chi-square for categories, unseen categories,
 missing rates), score drift, performance against the run's evaluate metrics

@@ -86,11 +86,14 @@ func (a *app) predictCommand() *cobra.Command {
 		Use:   "predict --model NAME@ALIAS|NAME@VERSION --data batch.csv --out scores.csv",
 		Short: "Score a batch with a model, re-applying the steps it was trained behind",
 		Long: `Score the rows of a CSV file with a registered model version (or with the model
-of --run RUN --step STEP). The pipeline file recorded with the model's run must
-still have the SHA-256 it had then (exit 2 otherwise); its load, validate and
-derive steps upstream of the train step are re-applied to the batch in memory
-(the load step reads --data with the training columns' types; split steps
-pass every row through), so that scoring cannot drift from training.
+of --run RUN --step STEP). The load, validate and derive steps upstream of the
+train step are re-applied to the batch in memory, as the training run read
+them (the load step reads --data with the training columns' types; split
+steps pass every row through), so that scoring cannot drift from training.
+They come from the store (a registered version keeps its resolved scoring
+chain, every run its pipeline file): editing, moving or deleting the pipeline
+file changes nothing. (A run recorded before mlrun kept its pipeline file
+needs the file unchanged; --pipeline PATH if it moved.)
 
 Each output row holds the --id column (when given), the score (probability of
 the positive class, default), the decision at the model's threshold (the
@@ -103,7 +106,9 @@ reason text comes from the top-level reasons: map.
 
 The batch is recorded: model version, input and output SHA-256 and a decision
 log (row hash of the entered values, score, decision, reasons) stored as an
-object, and a "batch.scored" audit entry.
+object, and a "batch.scored" audit entry, in one commit before the --out
+file is written: a decisions file never exists without its decision log.
+--out may not lie inside the store (exit 2).
 
 Exit codes: 0 scored, 1 a validation rule failed on the batch (unless
 --allow-failed-checks), 2 invalid usage, pipeline changed or data not fitting,
@@ -154,7 +159,7 @@ Exit codes: 0 scored, 1 a validation rule failed on the batch (unless
 	fl.StringVar(&data, "data", "", "the CSV file to score")
 	fl.StringVar(&out, "out", "", "the CSV file to write")
 	fl.StringVar(&idCol, "id", "", "an input column copied to the output to identify rows")
-	fl.StringVar(&pipeFile, "pipeline", "", "the pipeline file, when it moved since the run (its SHA-256 must match)")
+	fl.StringVar(&pipeFile, "pipeline", "", "for a run recorded before mlrun kept its pipeline file: the file, when it moved (its SHA-256 must match)")
 	fl.Float64Var(&threshold, "threshold", 0.5, "decision threshold (default: the model's evaluate step's)")
 	fl.BoolVar(&allowFailed, "allow-failed-checks", false, "score even when a validation rule fails on the batch")
 	return cmd

@@ -136,7 +136,7 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 			if err != nil {
 				return err
 			}
-			a.memoCreate, a.memoIgnore = true, ef.rehash
+			a.memoIgnore = ef.rehash
 			p, err := a.loadPipeline(file, ef.params)
 			if err != nil {
 				return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage/s3store"
 	"github.com/mlrun-cli/mlrun/pipeline/registry"
 )
 
@@ -461,7 +463,90 @@ scored and monitored batches, queued alerts) as an object, in a state tree
 that each audit commit names. 'mlrun store ls' lists the records with the
 object holding each; 'mlrun store cat' prints one (re-hashed on the way).`,
 	}
-	cmd.AddCommand(a.storeLsCommand(), a.storeCatCommand())
+	cmd.AddCommand(a.storeLsCommand(), a.storeCatCommand(), a.storeCopyCommand("push"), a.storeCopyCommand("pull"))
+	return cmd
+}
+
+// openStoreAt opens the store at a directory or s3:// URL other than
+// --store's (push and pull).
+func (a *app) openStoreAt(loc string) (*lineage.Store, error) {
+	ctx := context.Background()
+	if s3store.IsURL(loc) {
+		b, err := s3store.Open(ctx, loc, s3store.Options{CacheDir: a.cacheDir()})
+		if err != nil {
+			return nil, pipeline.WithExitCode(pipeline.ExitRuntime, err)
+		}
+		return lineage.OpenBackend(ctx, b, b.URL(), lineage.WithMemos(a.memos()))
+	}
+	return lineage.Open(loc, lineage.WithMemos(a.memos()))
+}
+
+func (a *app) storeCopyCommand(verb string) *cobra.Command {
+	var asJSON bool
+	use, short, long := "push DST", "Copy this store (--store) into another, local or on S3",
+		`Copy the store named by --store (or MLRUN_STORE) into DST, a directory or
+s3://BUCKET/PREFIX: every object, then every audit commit, byte for byte, so
+that the chain, the records and every audit head printed before stay valid
+in the copy. Both ends are verified: the source before (a damaged store is
+not copied), the destination after. The copy is resumable: what DST already
+holds is skipped, and an interrupted copy leaves DST a valid store at some
+commit of the source's. DST must be empty or an earlier copy of the same
+store (its audit chain a prefix of the source's); otherwise the chains have
+diverged and nothing is copied (exit 1).`
+	if verb == "pull" {
+		use, short, long = "pull SRC", "Copy another store, local or on S3, into this one (--store)",
+			`Copy the store SRC, a directory or s3://BUCKET/PREFIX, into the store named
+by --store (or MLRUN_STORE), as 'mlrun store push' does the other way:
+resumable, verified at both ends, the audit chain kept.`
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long: long + `
+
+Exit codes: 0 copied, 1 the chains diverged or a store does not verify, 2 usage, 3 a store cannot be read or written.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			here, err := a.openStore()
+			if err != nil {
+				return err
+			}
+			there, err := a.openStoreAt(args[0])
+			if err != nil {
+				return err
+			}
+			src, dst := here, there
+			if verb == "pull" {
+				src, dst = there, here
+			}
+			if src.Dir() == dst.Dir() {
+				return pipeline.Invalidf("store %s: source and destination are the same store", src.Dir())
+			}
+			var prog func(done, total int)
+			if isTerminal(a.stderr) && !asJSON {
+				prog = func(done, total int) { fmt.Fprintf(a.stderr, "\rcopying objects: %d/%d", done, total) }
+			}
+			rep, err := lineage.Copy(cmd.Context(), src, dst, lineage.CopyOptions{Verify: lineage.VerifyOptions{Refs: storeRefs()}, Progress: prog})
+			if prog != nil {
+				fmt.Fprintln(a.stderr)
+			}
+			if err != nil {
+				if errors.Is(err, lineage.ErrDiverged) || (rep != nil && ((rep.Source != nil && !rep.Source.OK()) || (rep.Dest != nil && !rep.Dest.OK()))) {
+					fmt.Fprintf(a.stderr, "mlrun: %v\n", err)
+					return &silentError{code: pipeline.ExitCheckFailed}
+				}
+				return err
+			}
+			if asJSON {
+				return a.writeJSON(rep)
+			}
+			fmt.Fprintf(a.stdout, "copied %d objects (%s) and %d commits from %s to %s; %d objects and %d commits were there already\n",
+				rep.Objects, fmtBytes(rep.Bytes), rep.Commits, src.Dir(), dst.Dir(), rep.Present, rep.CommitsPresent)
+			fmt.Fprintf(a.stdout, "both stores verify; audit head %s\n", rep.Head)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
 }
 

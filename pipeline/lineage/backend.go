@@ -85,6 +85,30 @@ type Backend interface {
 	CleanTemp(ctx context.Context, age time.Duration) (int, error)
 }
 
+// Flusher is implemented by backends that make objects durable after
+// PutObject returns (an S3 backend uploads in the background): Flush waits
+// until every object put so far is durable and returns the failures. Every
+// commit calls it before it creates its commit record, so a commit never
+// names an object that is not durable.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// MetaKeeper is implemented by backends that keep the store's version file
+// themselves (an S3 backend: mlrun-store.json under its prefix); OpenBackend
+// reads and writes it through them.
+type MetaKeeper interface {
+	GetMeta(ctx context.Context, name string) ([]byte, error)
+	PutMeta(ctx context.Context, name string, data []byte) error
+}
+
+// DirectReader is implemented by backends with a local cache of objects:
+// Direct returns a view of the backend that reads objects from where they
+// are kept, not from the cache, for Verify and copies.
+type DirectReader interface {
+	Direct() Backend
+}
+
 // StreamPutter is implemented by backends that can store an object whose ID
 // is only known once it has been written: write is called with a writer
 // whose bytes are hashed as they are stored. created is false when the

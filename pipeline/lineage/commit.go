@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -23,7 +24,9 @@ const lockWait = time.Minute
 
 // maxCommitAttempts bounds the retries of a commit that lost a race (two
 // writers creating the same commit; only backends without locks see it).
-const maxCommitAttempts = 20
+// Between attempts the writer waits a random time that doubles up to a
+// second, so that many writers at once all get through.
+const maxCommitAttempts = 200
 
 // View is a consistent read-only view of the store's records at one commit:
 // every read goes down the state tree that commit names, and every node and
@@ -320,7 +323,10 @@ func (s *Store) update(ctx context.Context, holdsGC bool, fn func(ctx context.Co
 		}
 		c, err := s.commit(ctx, t, tx)
 		if errors.Is(err, ErrExists) && attempt < maxCommitAttempts {
-			continue // another writer committed first: redo on the new tip
+			// Another writer committed first: redo on the new tip.
+			backoff := min(time.Duration(1<<min(attempt, 10))*5*time.Millisecond, time.Second)
+			time.Sleep(backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1)))
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -354,6 +360,13 @@ func (s *Store) commit(ctx context.Context, t tip, tx *Tx) (*Commit, error) {
 				return nil, fmt.Errorf("commit: state node: %w", err)
 			}
 			s.nodes.put(id, b.decoded[id])
+		}
+	}
+	// Every object the commit names must be durable before the commit
+	// record makes it visible.
+	if f, ok := s.b.(Flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			return nil, fmt.Errorf("commit: objects not stored: %w", err)
 		}
 	}
 	entries := tx.entries

@@ -155,6 +155,12 @@ func (m *Memos) Put(kind, key string, data []byte) {
 	}
 }
 
+// GetSchema returns the schema memo under key (pipeline.SchemaMemo).
+func (m *Memos) GetSchema(key string) ([]byte, bool) { return m.Get(memoSchema, key) }
+
+// PutSchema memoises a schema under key.
+func (m *Memos) PutSchema(key string, data []byte) { m.Put(memoSchema, key, data) }
+
 // Delete forgets the memo under kind and key.
 func (m *Memos) Delete(kind, key string) {
 	if m != nil {

@@ -147,6 +147,53 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
+// OpenBackend opens the store on any Backend (an S3 bucket, say), named
+// location in messages and memo keys: like Open, it creates the version
+// file of a new store (through the backend's MetaKeeper, when it has one),
+// refuses a newer layout and upgrades a layout 1 store. A backend without
+// MetaKeeper keeps no version file.
+func OpenBackend(ctx context.Context, b Backend, location string, opts ...Option) (*Store, error) {
+	s := New(b, opts...)
+	s.location, s.dir = location, location
+	mk, ok := b.(MetaKeeper)
+	if !ok {
+		return s, nil
+	}
+	data, err := mk.GetMeta(ctx, VersionFile)
+	version := StoreVersion
+	switch {
+	case errors.Is(err, ErrNotFound) && s.readOnly:
+		return nil, fmt.Errorf("open store %s: no mlrun store there: %w", location, ErrNotFound)
+	case errors.Is(err, ErrNotFound):
+		v, _ := json.MarshalIndent(versionFile{Format: "mlrun-store", Version: StoreVersion}, "", "  ")
+		if err := mk.PutMeta(ctx, VersionFile, append(v, '\n')); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", location, err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("open store %s: %w", location, err)
+	default:
+		var v versionFile
+		if err := json.Unmarshal(data, &v); err != nil || v.Format != "mlrun-store" {
+			return nil, fmt.Errorf("open store %s: %s is not an mlrun store version file", location, VersionFile)
+		}
+		if v.Version > StoreVersion {
+			return nil, fmt.Errorf("open store %s: layout version %d is newer than this mlrun supports (%d)", location, v.Version, StoreVersion)
+		}
+		version = v.Version
+	}
+	if version < StoreVersion && !s.readOnly {
+		if err := s.upgrade(ctx); err != nil {
+			return nil, fmt.Errorf("open store %s: upgrade from layout version %d: %w", location, version, err)
+		}
+		v, _ := json.MarshalIndent(versionFile{Format: "mlrun-store", Version: StoreVersion}, "", "  ")
+		if err := mk.PutMeta(ctx, VersionFile, append(v, '\n')); err != nil {
+			return nil, fmt.Errorf("open store %s: upgrade: %w", location, err)
+		}
+		s.removeLegacy(ctx)
+	}
+	return s, nil
+}
+
 // writeVersionFile writes mlrun-store.json atomically.
 func writeVersionFile(dir string, version int) error {
 	data, _ := json.MarshalIndent(versionFile{Format: "mlrun-store", Version: version}, "", "  ")

@@ -151,8 +151,14 @@ func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, 
 	}); err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
+	// Objects are read from where the backend keeps them, not from a
+	// local cache of them.
+	read := s
+	if d, ok := s.b.(DirectReader); ok {
+		read = &Store{b: d.Direct(), location: s.location, memos: s.memos}
+	}
 	for _, id := range ids {
-		data, err := s.GetObject(ctx, id)
+		data, err := read.GetObject(ctx, id)
 		switch {
 		case err == nil:
 			rep.Objects++
