@@ -145,7 +145,7 @@ func findDecisions(ctx context.Context, st *lineage.Store, rowHash, batchID stri
 		}
 		raw, err := st.GetObject(ctx, br.DecisionLog)
 		if errors.Is(err, lineage.ErrNotFound) {
-			if _, perr := view.GetPin(ctx, "batch-"+name); errors.Is(perr, lineage.ErrNotFound) {
+			if _, perr := view.RecordID(ctx, "pins", "batch-"+name); errors.Is(perr, lineage.ErrNotFound) {
 				expired = append(expired, name) // released by gc after the retention period
 				continue
 			}

@@ -260,12 +260,12 @@ func (f *reportFlags) check(g *outpath.Guard) error {
 func (f *reportFlags) write(g *outpath.Guard, rec *lineage.RunRecord) error {
 	if f.junit != "" {
 		if err := writeJUnit(g, f.junit, rec); err != nil {
-			return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("--junit: %w", err))
+			return fmt.Errorf("--junit: %w", err)
 		}
 	}
 	if f.summary != "" {
 		if err := writeSummary(g, f.summary, rec); err != nil {
-			return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("--summary: %w", err))
+			return fmt.Errorf("--summary: %w", err)
 		}
 	}
 	return nil

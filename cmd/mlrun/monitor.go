@@ -124,6 +124,9 @@ usage, batch or changed pipeline file, 3 runtime failure.`,
 			if o.data == "" || (o.model == "") == (o.run == "" || o.step == "") || (o.model != "" && (o.run != "" || o.step != "")) {
 				return pipeline.Invalidf("monitor needs --data and either --model NAME[@ALIAS] or --run and --step")
 			}
+			if err := reports.check(a.outputGuard()); err != nil {
+				return err
+			}
 			st, err := a.openStore()
 			if err != nil {
 				return err
@@ -207,7 +210,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 		}
 		_, version, err = reg.Resolve(ctx, o.model)
 		if err != nil {
-			return nil, nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, err)
+			return nil, nil, nil, err
 		}
 		o.run, o.step = version.Run, version.Step
 	}
@@ -577,7 +580,7 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 			if modelRef != "" {
 				m, v, err := reg.Resolve(ctx, modelRef)
 				if err != nil {
-					return pipeline.WithExitCode(pipeline.ExitInvalid, err)
+					return err
 				}
 				name = m.Name
 				if strings.Contains(modelRef, "@") {

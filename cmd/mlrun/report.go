@@ -62,7 +62,7 @@ cannot be read.`,
 				return err
 			}
 			if err := guard.WriteFile(out, data); err != nil {
-				return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("--out: %w", err))
+				return fmt.Errorf("--out: %w", err)
 			}
 			fmt.Fprintf(a.stderr, "wrote %s\n", out)
 			return nil

@@ -136,6 +136,9 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 			if err != nil {
 				return err
 			}
+			if err := rf.check(a.outputGuard()); err != nil {
+				return err
+			}
 			a.memoIgnore = ef.rehash
 			p, err := a.loadPipeline(file, ef.params)
 			if err != nil {

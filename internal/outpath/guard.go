@@ -3,8 +3,10 @@ package outpath
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -76,11 +78,26 @@ func NewGuard(dirs ...string) *Guard {
 // file itself when it is a symbolic link and every directory on the way,
 // and appending the missing rest to the longest existing prefix when the
 // path does not exist yet. The error wraps ErrProtected and has exit code 2
-// (pipeline.ExitCode). Check does not look at the kind of file at path;
-// WriteFile and AppendFile do.
+// (pipeline.ExitCode). A path that names what mlrun never writes (a
+// directory, a socket, a block device) is refused too (ErrFileType, exit
+// code 2), so that a command can check its output paths before it does its
+// work; whether a FIFO has a reader only WriteFile and AppendFile find out.
 func (g *Guard) Check(path string) error {
-	_, err := g.check(path)
-	return err
+	t, err := g.check(path)
+	if err != nil {
+		return err
+	}
+	if strings.HasSuffix(path, "/") {
+		return invalid(path, ErrFileType, "it ends in a slash, so it names a directory; name a file")
+	}
+	if fi, err := os.Stat(t.path); err == nil {
+		switch kind := fi.Mode().Type(); {
+		case kind.IsRegular(), kind == fs.ModeDevice|fs.ModeCharDevice, kind == fs.ModeNamedPipe:
+		default:
+			return invalid(path, ErrFileType, "it is %s; mlrun writes only regular files, character devices and FIFOs", describe(kind))
+		}
+	}
+	return nil
 }
 
 // check is Check returning where path leads.

@@ -21,6 +21,10 @@ var (
 	ErrInvalidName = errors.New("invalid record name")
 	// ErrExists reports a record that CreateRecord found already there.
 	ErrExists = errors.New("already exists")
+	// ErrMissing reports an object that the store's state names (a
+	// record's, a state tree node) but the store does not hold: damage,
+	// unlike ErrNotFound (a record that was never written).
+	ErrMissing = errors.New("the store is damaged: an object it names is missing (see mlrun verify)")
 )
 
 // ObjectInfo is what StatObject reports about a stored object. Backends fill

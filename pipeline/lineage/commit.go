@@ -81,7 +81,18 @@ func (v *View) Get(ctx context.Context, ns, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := v.s.GetObject(ctx, id)
+	return v.s.getRecordObject(ctx, ns, name, id)
+}
+
+// getRecordObject reads the object of record ns/name. An object the state
+// names but the store lacks is damage (ErrMissing), never ErrNotFound:
+// a reader must not take a deleted record for one that was never written
+// (and write a new one over it).
+func (s *Store) getRecordObject(ctx context.Context, ns, name string, id ID) ([]byte, error) {
+	b, err := s.GetObject(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("record %s/%s: object %s: %w", ns, name, id.Short(), ErrMissing)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record %s/%s: %w", ns, name, err)
 	}
@@ -165,11 +176,7 @@ func (tx *Tx) Get(ctx context.Context, ns, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := tx.s.GetObject(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("record %s/%s: %w", ns, name, err)
-	}
-	return b, nil
+	return tx.s.getRecordObject(ctx, ns, name, id)
 }
 
 // GetJSON decodes ns/name as the transaction sees it into out.

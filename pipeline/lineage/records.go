@@ -420,9 +420,9 @@ func (v *View) ListRuns(ctx context.Context) ([]*RunRecord, error) {
 	}
 	runs := make([]*RunRecord, 0, len(entries))
 	for _, n := range sortedKeys(entries) {
-		b, err := v.s.GetObject(ctx, entries[n])
+		b, err := v.s.getRecordObject(ctx, nsRuns, n, entries[n])
 		if err != nil {
-			return nil, fmt.Errorf("record %s/%s: %w", nsRuns, n, err)
+			return nil, err
 		}
 		var r RunRecord
 		if err := json.Unmarshal(b, &r); err != nil {

@@ -125,6 +125,9 @@ func (s *Store) node(ctx context.Context, id ID) (*treeNode, error) {
 		return n, nil
 	}
 	b, err := s.GetObject(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("state node %s (mlrun verify --repair rebuilds it): %w", id.Short(), ErrMissing)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("state node %s: %w", id.Short(), err)
 	}

@@ -155,7 +155,7 @@ func TestTamperedRecords(t *testing.T) {
 		}, "its object was altered", ErrInvalidData},
 		{"delete a run record", func(t *testing.T, f *tamperFixture) {
 			os.Remove(f.objectFile(f.recordID(t, "runs", f.run.ID)))
-		}, "its object is missing (deleted)", ErrNotFound},
+		}, "its object is missing (deleted)", ErrMissing},
 		{"edit a cache entry's output id", func(t *testing.T, f *tamperFixture) {
 			f.rewrite(t, f.recordID(t, "cache", "k1"), func(b []byte) []byte {
 				return bytes.Replace(b, []byte(f.data.ID.String()), []byte(strings.Repeat("0", 64)), 1)

@@ -414,7 +414,7 @@ func (s *Store) verifyState(ctx context.Context, t tip, rep *VerifyReport, opts 
 			rep.Nodes++
 			if err != nil {
 				what := "missing"
-				if !errors.Is(err, ErrNotFound) {
+				if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrMissing) {
 					what = "damaged"
 				}
 				rep.StateProblems = append(rep.StateProblems, fmt.Sprintf("state tree node %s is %s: the records below it cannot be read (mlrun verify --repair rebuilds it from the audit chain)", id.Short(), what))
