@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mattn/go-isatty"
@@ -173,11 +174,22 @@ func (a *app) openStore() (*lineage.Store, error) {
 // user's cache directory.
 func (a *app) openS3Store() (*lineage.Store, error) {
 	ctx := context.Background()
-	b, err := s3store.Open(ctx, a.storeDir, s3store.Options{CacheDir: a.cacheDir()})
+	b, err := s3store.Open(ctx, a.storeDir, a.s3Options())
 	if err != nil {
 		return nil, pipeline.WithExitCode(pipeline.ExitRuntime, err)
 	}
 	return lineage.OpenBackend(ctx, b, b.URL(), lineage.WithMemos(a.memos()))
+}
+
+// s3Options are the options of S3 stores: the local cache, and
+// MLRUN_S3_LEASE_TTL (a Go duration; default 60s), after which a run whose
+// lease was not refreshed is taken for dead.
+func (a *app) s3Options() s3store.Options {
+	o := s3store.Options{CacheDir: a.cacheDir()}
+	if d, err := time.ParseDuration(os.Getenv("MLRUN_S3_LEASE_TTL")); err == nil && d > 0 {
+		o.LeaseTTL, o.LeaseRefresh = d, d/4
+	}
+	return o
 }
 
 // openStoreRead opens an existing store for reading: a missing store is a

@@ -472,7 +472,7 @@ object holding each; 'mlrun store cat' prints one (re-hashed on the way).`,
 func (a *app) openStoreAt(loc string) (*lineage.Store, error) {
 	ctx := context.Background()
 	if s3store.IsURL(loc) {
-		b, err := s3store.Open(ctx, loc, s3store.Options{CacheDir: a.cacheDir()})
+		b, err := s3store.Open(ctx, loc, a.s3Options())
 		if err != nil {
 			return nil, pipeline.WithExitCode(pipeline.ExitRuntime, err)
 		}

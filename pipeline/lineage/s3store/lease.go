@@ -185,7 +185,8 @@ func (b *Backend) putLease(ctx context.Context, key string, body []byte) error {
 }
 
 func (b *Backend) deleteKey(key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Best effort: a lease left behind goes stale after LeaseTTL.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: &key})
 }

@@ -5,9 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,5 +264,122 @@ func TestGC(t *testing.T) {
 	}
 	if rep, err := st.Verify(ctx, lineage.VerifyOptions{}); err != nil || !rep.OK() {
 		t.Fatalf("Verify after GC = %+v, %v", rep, err)
+	}
+}
+
+// faultProxy stands between the client and the server: it fails requests
+// as fail decides (with a 503, or by dropping the connection), to check
+// retries and the abort of failed uploads.
+func faultProxy(t *testing.T, target string, fail func(r *http.Request, n int64) int) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch code := fail(r, n.Add(1)); code {
+		case 0:
+			rp.ServeHTTP(w, r)
+		case -1: // drop the connection mid-request
+			io.Copy(io.Discard, io.LimitReader(r.Body, 1024))
+			hj, ok := w.(http.Hijacker)
+			if !ok {
+				t.Error("no hijacker")
+				return
+			}
+			c, _, _ := hj.Hijack()
+			c.Close()
+		default:
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(code)
+			fmt.Fprintf(w, "<Error><Code>ServiceUnavailable</Code><Message>injected %d</Message></Error>", code)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// 5xx answers and dropped connections are retried with backoff: a store
+// behind a server that fails every third request works, and verifies.
+func TestRetries(t *testing.T) {
+	srv := s3test.Start(t, "flaky")
+	srv.Setenv(t)
+	proxy := faultProxy(t, srv.Endpoint, func(r *http.Request, n int64) int {
+		switch n % 6 {
+		case 2:
+			return http.StatusServiceUnavailable
+		case 4:
+			return -1
+		}
+		return 0
+	})
+	t.Setenv("AWS_ENDPOINT_URL", proxy)
+	ctx := context.Background()
+	st := openStore(t, "s3://flaky/p")
+	for i := range 10 {
+		if _, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+			id, err := st.PutBytes(ctx, bytes.Repeat([]byte{byte(i)}, 100_000))
+			if err != nil {
+				return err
+			}
+			return tx.PutPin(ctx, fmt.Sprint("p", i), &lineage.Pin{Objects: []lineage.ID{id}})
+		}); err != nil {
+			t.Fatalf("commit %d through a flaky server: %v", i, err)
+		}
+	}
+	if rep, err := st.Verify(ctx, lineage.VerifyOptions{}); err != nil || !rep.OK() || rep.Records != 10 {
+		t.Fatalf("Verify through a flaky server = %+v, %v", rep, err)
+	}
+}
+
+// A large object whose upload fails half-way (every part after the second
+// refused) is never visible, and its parts are aborted: the bucket holds no
+// incomplete upload.
+func TestMultipartAbort(t *testing.T) {
+	srv := s3test.Start(t, "parts")
+	srv.Setenv(t)
+	var parts atomic.Int64
+	proxy := faultProxy(t, srv.Endpoint, func(r *http.Request, n int64) int {
+		if r.Method == http.MethodPut && r.URL.Query().Get("partNumber") != "" && parts.Add(1) > 2 {
+			return http.StatusInternalServerError
+		}
+		return 0
+	})
+	t.Setenv("AWS_ENDPOINT_URL", proxy)
+	ctx := context.Background()
+	b := open(t, "s3://parts/p", s3store.Options{MaxAttempts: 2})
+	st, err := lineage.OpenBackend(ctx, b, b.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("x"), 100<<20)
+	_, err = st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
+		id, err := st.PutBytes(ctx, data)
+		if err != nil {
+			return err
+		}
+		return tx.PutPin(ctx, "big", &lineage.Pin{Objects: []lineage.ID{id}})
+	})
+	if err == nil {
+		t.Fatal("a commit whose object failed to upload succeeded")
+	}
+	id := lineage.Hash(data)
+	t.Setenv("AWS_ENDPOINT_URL", srv.Endpoint) // no more faults
+	direct := open(t, "s3://parts/p", s3store.Options{})
+	if _, err := direct.StatObject(ctx, id); !errors.Is(err, lineage.ErrNotFound) {
+		t.Fatalf("the half-uploaded object is visible: %v", err)
+	}
+	if n, err := direct.CleanTemp(ctx, 0); err != nil || n != 0 {
+		t.Fatalf("CleanTemp found %d incomplete uploads (%v): the failed one was not aborted", n, err)
+	}
+	v, err := st.View(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.RecordID(ctx, "pins", "big"); !errors.Is(err, lineage.ErrNotFound) {
+		t.Fatalf("the failed commit is visible: %v", err)
 	}
 }
