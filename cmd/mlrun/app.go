@@ -41,6 +41,8 @@ type app struct {
 	// memoIgnore makes every schema memo lookup miss (--rehash). Set by a
 	// command before loadPipeline.
 	memoIgnore bool
+	// noRegister keeps register steps from registering (run --no-register).
+	noRegister bool
 	// memoStore are this user's memos, opened once (memosOpened).
 	memoStore   *lineage.Memos
 	memosOpened bool

@@ -226,6 +226,7 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 	cmd.Flags().StringVar(&webhook, "webhook", "", "POST an alert for the failed checks of every monitor step that runs to this `URL`; $VAR is expanded at sending (replaces the step's)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON instead of the summary")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
+	cmd.Flags().BoolVar(&a.noRegister, "no-register", os.Getenv("MLRUN_NO_REGISTER") == "1", "register steps register nothing (say so in their notes): for merge-request jobs on a shared store (env MLRUN_NO_REGISTER=1)")
 	return cmd
 }
 

@@ -93,6 +93,9 @@ func (a *app) registerStep(ctx context.Context, st *lineage.Store, rec *lineage.
 	if rec.Status != lineage.RunOK {
 		return fmt.Sprintf("not registered as %s: the run did not pass (%s)", cfg.Name, rec.Status), nil
 	}
+	if a.noRegister {
+		return fmt.Sprintf("not registered as %s: --no-register (a merge-request or review job)", cfg.Name), nil
+	}
 	// In a matrix sweep only the best variant by auc is registered.
 	if s.Group != "" && !bestStep(bestVariants(rec), s) {
 		return fmt.Sprintf("not registered as %s: variant %s is not the sweep's best by auc", cfg.Name, s.Variant), nil

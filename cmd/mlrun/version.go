@@ -9,7 +9,7 @@ import (
 )
 
 // Version is mlrun's release version, recorded in every run record.
-const Version = "0.1.0"
+const Version = "0.2.0"
 
 // versionInfo describes this build.
 type versionInfo struct {
@@ -35,7 +35,7 @@ func buildVersion() versionInfo {
 	return v
 }
 
-// String renders e.g. "0.1.0 (abc123def456, modified)".
+// String renders e.g. "0.2.0 (abc123def456, modified)".
 func (v versionInfo) String() string {
 	s := v.Version
 	if v.Commit != "" {

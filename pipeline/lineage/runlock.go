@@ -41,11 +41,22 @@ func (s *Store) LockRun(ctx context.Context, id string) (func(), error) {
 	}, nil
 }
 
+// LivenessProber is implemented by backends that can tell whether a lock
+// is held without taking it (an S3 backend: by listing its leases, so that
+// readers with read-only access can tell).
+type LivenessProber interface {
+	Held(ctx context.Context, name string) (bool, error)
+}
+
 // runAlive reports whether the process of run id still holds its lock.
 // When that cannot be told, the run is taken as alive.
 func (s *Store) runAlive(ctx context.Context, id string) bool {
 	if ValidateName(runLockName(id)) != nil {
 		return true
+	}
+	if p, ok := s.b.(LivenessProber); ok {
+		held, err := p.Held(ctx, runLockName(id))
+		return held || err != nil
 	}
 	now, cancel := context.WithCancel(ctx)
 	cancel()

@@ -8,13 +8,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 )
@@ -100,6 +103,57 @@ func (b *Backend) Lock(ctx context.Context, name string, exclusive bool) (func()
 		}
 		wait = min(2*wait, 2*time.Second)
 	}
+}
+
+// Held implements lineage.LivenessProber: whether a live exclusive lease of
+// lock name exists, found by listing (nothing is written).
+func (b *Backend) Held(ctx context.Context, name string) (bool, error) {
+	dir := b.prefix + "locks/" + name + "/"
+	out, err := b.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &dir})
+	if err != nil {
+		return false, fmt.Errorf("lease %s: %w", name, err)
+	}
+	var newest time.Time
+	var exclusive []time.Time
+	for _, o := range out.Contents {
+		if o.LastModified == nil {
+			continue
+		}
+		if o.LastModified.After(newest) {
+			newest = *o.LastModified
+		}
+		if strings.HasPrefix(strings.TrimPrefix(aws.ToString(o.Key), dir), "x-") {
+			exclusive = append(exclusive, *o.LastModified)
+		}
+	}
+	if len(exclusive) == 0 {
+		return false, nil
+	}
+	// The server's clock: the time of a request answered now.
+	now, err := b.serverTime(ctx)
+	if err != nil {
+		return true, err
+	}
+	for _, t := range exclusive {
+		if now.Sub(t) <= b.ttl {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// serverTime returns the server's clock, from the Date of a response.
+func (b *Backend) serverTime(ctx context.Context) (time.Time, error) {
+	out, err := b.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &b.bucket})
+	if err != nil {
+		return time.Time{}, err
+	}
+	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
+		if t, err := http.ParseTime(raw.Header.Get("Date")); err == nil {
+			return t, nil
+		}
+	}
+	return time.Now(), nil
 }
 
 // releaser returns the release of one hold of l.
