@@ -112,6 +112,9 @@ type runner struct {
 	lastKeysMu sync.Mutex
 	// committed marks the steps whose outcome a step commit recorded.
 	committed map[string]bool
+	// commits queues the steps that ran for the committer.
+	commits     chan *stepState
+	commitsDone chan struct{}
 	// started is set once the run's start is committed (see start).
 	started bool
 	startMu sync.Mutex
@@ -235,12 +238,17 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	defer release()
 	r.log.Debug("run started", "pipeline", p.Name, "steps", len(p.Steps), "jobs", opts.Jobs)
 
+	r.commits = make(chan *stepState, len(p.Steps))
+	r.commitsDone = make(chan struct{})
+	go r.committer(ctx)
 	var wg sync.WaitGroup
 	for _, spec := range p.Steps {
 		st := steps[spec.ID]
 		wg.Go(func() { r.step(ctx, st) })
 	}
 	wg.Wait()
+	close(r.commits)
+	<-r.commitsDone
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -315,10 +323,18 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 				return err
 			}
 		}
-		for _, st := range r.rec.Steps {
-			if st.CacheHit && !opts.CacheVerify || st.Status == lineage.StepFailed && !r.committed[st.ID] {
-				tx.Audit(StepAuditEntry(r.rec, &st))
+		// What the step commits did not record: cached and failed steps,
+		// and steps whose own commit failed.
+		for _, rec := range r.rec.Steps {
+			if r.committed[rec.ID] || rec.Status == lineage.StepSkipped {
+				continue
 			}
+			if e := steps[rec.ID].entry; e != nil && !rec.CacheHit {
+				if _, err := tx.PutCache(ctx, e); err != nil {
+					return err
+				}
+			}
+			tx.Audit(StepAuditEntry(r.rec, &rec))
 		}
 		tx.Audit(RunAuditEntry(r.rec))
 		return nil
@@ -452,19 +468,14 @@ func (r *runner) event(e Event) {
 	r.opts.Events(e)
 }
 
-// finish records a step's outcome and emits the event. A step that ran
-// commits its cache entry, the run record so far and its "step.executed"
-// entry (a failed commit fails the step); cached and skipped steps are
-// committed with the run's end.
+// finish records a step's outcome and emits the event. A step that ran is
+// queued for its commit (its cache entry, the run record so far and its
+// "step.executed" entry), made in the background (see committer), so that
+// its dependants do not wait for it (nor, on S3, for its outputs'
+// uploads); cached and skipped steps are committed with the run's end.
 func (r *runner) finish(ctx context.Context, st *stepState, typ EventType) {
 	if typ == EventFinished && (st.rec.Status == lineage.StepOK || st.rec.Status == lineage.StepCheckFailed) {
-		if err := r.commitStep(ctx, st); err != nil {
-			st.err = err
-			st.rec.Status = lineage.StepFailed
-			st.rec.Error = err.Error()
-			st.outputs = nil
-			r.log.Error("step failed", "step", st.spec.ID, "error", err)
-		}
+		r.commits <- st
 	}
 	r.mu.Lock()
 	r.finished[st.spec.ID] = st.rec
@@ -480,6 +491,18 @@ func (r *runner) finish(ctx context.Context, st *stepState, typ EventType) {
 	r.mu.Unlock()
 	rec := st.rec
 	r.event(Event{Type: typ, RunID: r.rec.ID, Step: st.spec.ID, Kind: st.kind.Name(), Record: &rec})
+}
+
+// committer commits the steps that ran, in the order they finished. A
+// commit that fails is left to the run's end, which records what the step
+// commits did not (and fails the run if it cannot either).
+func (r *runner) committer(ctx context.Context) {
+	defer close(r.commitsDone)
+	for st := range r.commits {
+		if err := r.commitStep(ctx, st); err != nil {
+			r.log.Warn("cannot record the step yet; the run's end records it", "step", st.spec.ID, "error", err)
+		}
+	}
 }
 
 // commitStep commits a step that ran: its cache entry, the last keys

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -42,6 +43,8 @@ const (
 	// multipartAbove is the object size above which uploads go in parts.
 	multipartAbove = 64 << 20
 	partSize       = 16 << 20
+	// checksumUpTo is the size up to which uploads carry their SHA-256.
+	checksumUpTo = 8 << 20
 )
 
 // Options configure Open.
@@ -383,20 +386,32 @@ func (b *Backend) upload(ctx context.Context, id lineage.ID, path string, size i
 		return fmt.Errorf("upload object %s: %w", id.Short(), err)
 	}
 	defer f.Close()
-	if size > multipartAbove {
+	// The body of a large object is not signed (UNSIGNED-PAYLOAD, as the
+	// SDK does over TLS) and carries no checksum: hashing it again on
+	// both ends would cost more than the upload, and an object is checked
+	// against its id, its SHA-256, whenever it is read and by verify. A
+	// small object (records, state nodes, models, metrics: what cannot be
+	// recomputed) carries its SHA-256, which the server checks on write.
+	unsigned := s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	switch {
+	case size > multipartAbove:
 		// In parts; a failure aborts the upload, so no part of the
 		// object is ever visible.
-		_, err = b.uploader.Upload(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &key, Body: f})
-	} else {
+		_, err = b.uploader.Upload(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: &key, Body: f},
+			manager.WithUploaderRequestOptions(unsigned))
+	case size > checksumUpTo:
+		_, err = b.client.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: &b.bucket, Key: &key, Body: f, ContentLength: aws.Int64(size), IfNoneMatch: aws.String("*"),
+		}, unsigned)
+	default:
 		sum := id
 		_, err = b.client.PutObject(ctx, &s3.PutObjectInput{
-			Bucket: &b.bucket, Key: &key, Body: f, ContentLength: aws.Int64(size),
+			Bucket: &b.bucket, Key: &key, Body: f, ContentLength: aws.Int64(size), IfNoneMatch: aws.String("*"),
 			ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
-			IfNoneMatch:    aws.String("*"),
 		}, withPayloadHash(id.String()))
-		if s := status(err); s == http.StatusPreconditionFailed || s == http.StatusConflict {
-			err = nil // written meanwhile by another process: the same bytes
-		}
+	}
+	if s := status(err); s == http.StatusPreconditionFailed || s == http.StatusConflict {
+		err = nil // written meanwhile by another process: the same bytes
 	}
 	if err != nil {
 		return fmt.Errorf("upload object %s: %w", id.Short(), err)
