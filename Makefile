@@ -1,10 +1,14 @@
 # mlrun — run `make help` for the targets.
 GO        ?= go
 BIN       := bin/mlrun
-RACE_PKGS := ./pipeline/exec/... ./pipeline/lineage/... ./steps/table/... ./steps/exprenv/... ./steps/model/... ./steps/tree/... ./steps/monitor/...
+RACE_PKGS := ./pipeline/exec/... ./pipeline/lineage/... ./pipeline/registry/... ./internal/alert/... ./internal/outpath/... ./steps/table/... ./steps/exprenv/... ./steps/model/... ./steps/tree/... ./steps/monitor/...
+# versitygw: a real S3 server the S3 store's tests run against on 127.0.0.1
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW := $(CURDIR)/bin/versitygw
+export VERSITYGW
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help build demo test vet fmt-check race fuzz bench bench-deps schema clean
+.PHONY: help build demo test vet fmt-check race fuzz soak bench bench-deps schema clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,11 +20,14 @@ build: ## build bin/mlrun and bin/mlrun-synth
 demo: build ## build, then run the example pipeline on the bundled sample data (twice is all cached)
 	./$(BIN) validate examples/pipelines/credit-risk.yaml
 	./$(BIN) run examples/pipelines/credit-risk.yaml
-	./$(BIN) report latest --out .mlrun/report.html
+	./$(BIN) report latest --out report.html
 
-test: fmt-check vet ## gofmt, go vet, all tests, and the race detector on the concurrent packages
+test: fmt-check vet $(VERSITYGW) ## gofmt, go vet, all tests, and the race detector on the concurrent packages
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
+
+$(VERSITYGW): ## build versitygw (the S3 server of the tests) into bin/
+	GOFLAGS= GOBIN=$(CURDIR)/bin $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 vet: ## go vet
 	$(GO) vet ./...
@@ -35,6 +42,9 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
 	  echo "== $$pkg $$spec"; $(GO) test -run '^$$' -fuzz "^$$spec$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
 	done
 
+soak: ## kill -9 soak of run and predict: SOAK_TRIALS trials (default 300), SOAK_SEED repeats one
+	MLRUN_SOAK=1 $(GO) test -count=1 -timeout 3h -run '^TestSoak$$' -v ./cmd/mlrun
+
 bench-deps: ## install the Python baselines (Debian packages) and hyperfine
 	@if ! /usr/bin/python3 -c 'import pandas, sklearn, scipy, xgboost' 2>/dev/null || ! command -v hyperfine >/dev/null; then \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pandas python3-sklearn python3-scipy python3-xgboost hyperfine; fi
@@ -46,4 +56,4 @@ schema: ## regenerate schemas/pipeline.schema.json from the registered step kind
 	$(GO) run ./cmd/mlrun schema > schemas/pipeline.schema.json
 
 clean: ## remove build output and the demo store
-	rm -rf bin .mlrun
+	rm -rf bin .mlrun report.html

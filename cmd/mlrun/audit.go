@@ -49,7 +49,7 @@ func (a *app) auditLogCommand() *cobra.Command {
 					return err
 				}
 			}
-			st, err := a.openStore()
+			st, err := a.openStoreRead()
 			if err != nil {
 				return err
 			}
@@ -151,7 +151,7 @@ chain, so that a log rewritten consistently from some point on is caught.
 Exit codes: 0 intact, 1 broken or head not found, 3 the store cannot be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore()
+			st, err := a.openStoreRead()
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ Exit codes: 0 explained, 2 no such decision or invalid usage, 3 store failure.`,
 				return pipeline.Invalidf("--decision wants at least 8 hex digits of a row hash, got %q", rowHash)
 			}
 			ctx := cmd.Context()
-			st, reg, err := a.openRegistry()
+			st, reg, err := a.openRegistryRead()
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,16 @@ func (a *app) openRegistry() (*lineage.Store, *registry.Registry, error) {
 	return st, newRegistry(st), nil
 }
 
+// openRegistryRead opens an existing store (see openStoreRead) and its
+// registry.
+func (a *app) openRegistryRead() (*lineage.Store, *registry.Registry, error) {
+	st, err := a.openStoreRead()
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, newRegistry(st), nil
+}
+
 // newRegistry returns the model registry of st, with expression gates.
 func newRegistry(st *lineage.Store) *registry.Registry {
 	return registry.New(st, func(src string, metrics []string) (registry.Gate, error) {
@@ -283,7 +293,7 @@ func (a *app) modelsListCommand() *cobra.Command {
 		Short: "List the registered models with their latest version and aliases",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, reg, err := a.openRegistry()
+			_, reg, err := a.openRegistryRead()
 			if err != nil {
 				return err
 			}
@@ -318,7 +328,7 @@ func (a *app) modelsShowCommand() *cobra.Command {
 		Short: "Show a model version: run, training data, metrics, pipeline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, reg, err := a.openRegistry()
+			_, reg, err := a.openRegistryRead()
 			if err != nil {
 				return err
 			}
@@ -374,7 +384,7 @@ func (a *app) modelsHistoryCommand() *cobra.Command {
 		Short: "List a model's versions and every alias move",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, reg, err := a.openRegistry()
+			_, reg, err := a.openRegistryRead()
 			if err != nil {
 				return err
 			}

@@ -568,7 +568,7 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 				return pipeline.Invalidf("monitor history needs --model NAME[@ALIAS], or --run and --step")
 			}
 			ctx := cmd.Context()
-			st, reg, err := a.openRegistry()
+			st, reg, err := a.openRegistryRead()
 			if err != nil {
 				return err
 			}

@@ -77,7 +77,7 @@ cannot be read.`,
 
 // report builds and renders the report of a run or a model version.
 func (a *app) report(ctx context.Context, args []string, modelRef, format string) ([]byte, error) {
-	st, err := a.openStore()
+	st, err := a.openStoreRead()
 	if err != nil {
 		return nil, err
 	}

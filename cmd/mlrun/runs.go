@@ -94,7 +94,7 @@ reads do not match.
 }
 
 func (a *app) runsList(ctx context.Context, f runsListFlags) error {
-	st, err := a.openStore()
+	st, err := a.openStoreRead()
 	if err != nil {
 		return err
 	}
@@ -276,7 +276,7 @@ ids, duration, metrics and checks. RUN may be a unique prefix of a run id,
 or "latest".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore()
+			st, err := a.openStoreRead()
 			if err != nil {
 				return err
 			}
@@ -436,7 +436,7 @@ func (a *app) runsDiffCommand() *cobra.Command {
 		Short: "Compare two runs: params, data fingerprints, steps and metrics",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore()
+			st, err := a.openStoreRead()
 			if err != nil {
 				return err
 			}

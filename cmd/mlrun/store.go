@@ -57,7 +57,7 @@ Verify works on a read-only store.
 Exit codes: 0 intact, 1 problems found, 3 the store cannot be read.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore()
+			st, err := a.openStoreRead()
 			if err != nil {
 				return err
 			}
@@ -312,7 +312,7 @@ it, down to the input files and their SHA-256.
                              hex digits), found in the newest run that made it`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := a.openStore()
+			st, err := a.openStoreRead()
 			if err != nil {
 				return err
 			}

@@ -41,7 +41,7 @@ Exit codes: 0 ok, 2 invalid pipeline, unknown step or run, 3 runtime failure.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			step := args[0]
-			st, err := a.openStore()
+			st, err := a.openStoreRead()
 			if err != nil {
 				return err
 			}

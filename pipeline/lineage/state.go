@@ -436,16 +436,28 @@ func walkTree(ctx context.Context, src nodeSource, root ID, fn func(id ID, rec s
 	if err != nil {
 		return nil
 	}
-	seen := map[ID]bool{root: true}
+	// Two namespaces holding the same records share their nodes (runs/
+	// and active/ after a store's first run started): a node is reported
+	// once, but walked once per namespace, so that every record is
+	// reported under each namespace that holds it.
+	type visit struct {
+		id ID
+		ns string
+	}
+	nodes := map[ID]bool{root: true}
+	seen := map[visit]bool{}
 	var walk func(id ID, ns string) error
 	walk = func(id ID, ns string) error {
-		if seen[id] {
+		if seen[visit{id, ns}] {
 			return nil
 		}
-		seen[id] = true
+		seen[visit{id, ns}] = true
 		n, err := src.node(ctx, id)
-		if ferr := fn(id, "", err); ferr != nil {
-			return ferr
+		if !nodes[id] {
+			nodes[id] = true
+			if ferr := fn(id, "", err); ferr != nil {
+				return ferr
+			}
 		}
 		if err != nil {
 			return nil

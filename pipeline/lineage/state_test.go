@@ -147,3 +147,40 @@ func BenchmarkStateTreeUpdate(b *testing.B) {
 		}
 	}
 }
+
+// Two namespaces holding the same records share their nodes; a walk
+// reports every record under each namespace (verify and gc read records by
+// namespace) and each node once.
+func TestWalkSharedNodes(t *testing.T) {
+	ctx := context.Background()
+	id := Hash([]byte("run record"))
+	root, nodes := buildState(map[string]ID{"active/r1": id, "runs/r1": id})
+	b := newTreeBuilder(nil)
+	for k, v := range nodes {
+		n, _ := decodeNode(k, v)
+		b.decoded[k] = n
+	}
+	var recs []string
+	seen := map[ID]int{}
+	if err := walkTree(ctx, memSource{b}, root, func(id ID, rec string, err error) error {
+		if rec == "" {
+			seen[id]++
+		} else {
+			recs = append(recs, rec)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(recs) != "[active/r1 runs/r1]" {
+		t.Fatalf("records walked: %v", recs)
+	}
+	for n, c := range seen {
+		if c != 1 {
+			t.Fatalf("node %s reported %d times", n.Short(), c)
+		}
+	}
+	if len(seen) != 2 {
+		t.Fatalf("%d nodes reported, want 2 (the root and the shared leaf)", len(seen))
+	}
+}
