@@ -37,12 +37,12 @@ import (
 const (
 	DefaultLeaseTTL      = 60 * time.Second
 	DefaultLeaseRefresh  = 15 * time.Second
-	DefaultUploads       = 4
+	DefaultUploads       = 2
 	DefaultMaxAttempts   = 6
 	DefaultRequestTimout = 2 * time.Minute
 	// multipartAbove is the object size above which uploads go in parts.
 	multipartAbove = 64 << 20
-	partSize       = 16 << 20
+	partSize       = 32 << 20
 	// checksumUpTo is the size up to which uploads carry their SHA-256.
 	checksumUpTo = 8 << 20
 )
@@ -202,7 +202,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Backend, error) {
 	}
 	b.uploader = manager.NewUploader(client, func(u *manager.Uploader) {
 		u.PartSize = partSize
-		u.Concurrency = 4
+		u.Concurrency = 2
 		u.LeavePartsOnError = false // abort a failed multipart upload
 	})
 	n := o.Uploads
@@ -376,10 +376,14 @@ func (b *Backend) PutObjectStream(ctx context.Context, write func(w io.Writer) e
 // upload makes object id durable in the bucket.
 func (b *Backend) upload(ctx context.Context, id lineage.ID, path string, size int64) error {
 	key := b.objectKey(id)
-	if _, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &key}); err == nil {
-		return nil
-	} else if !isNotFound(err) {
-		return fmt.Errorf("upload object %s: %w", id.Short(), err)
+	if size > multipartAbove {
+		// A single PUT is conditional (If-None-Match: *); a multipart one
+		// is not, so an object that is there is not sent again.
+		if _, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: &key}); err == nil {
+			return nil
+		} else if !isNotFound(err) {
+			return fmt.Errorf("upload object %s: %w", id.Short(), err)
+		}
 	}
 	f, err := os.Open(path)
 	if err != nil {
