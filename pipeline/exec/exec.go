@@ -115,6 +115,9 @@ type runner struct {
 	// commits queues the steps that ran for the committer.
 	commits     chan *stepState
 	commitsDone chan struct{}
+	// git returns the git state of the pipeline's directory (read in the
+	// background; see start and the run's end).
+	git func() *lineage.GitInfo
 	// started is set once the run's start is committed (see start).
 	started bool
 	startMu sync.Mutex
@@ -220,7 +223,10 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 			r.pending[dep]++
 		}
 	}
-	r.rec = lineage.NewRunRecord(ctx, p, opts.Version, time.Now())
+	// The git state is read while the steps are looked up and run; the
+	// first commit waits for it.
+	r.git = lineage.GitStateOf(ctx, p)
+	r.rec = lineage.NewRunRecordNoGit(p, opts.Version, time.Now())
 	r.log = r.log.With("run", r.rec.ID)
 	if len(p.Source) > 0 {
 		// The pipeline's source, so that the run can be re-read (scoring,
@@ -254,6 +260,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	defer r.mu.Unlock()
 	r.rec.Steps = r.records()
 	r.rec.End = time.Now().UTC()
+	r.rec.Git = r.git()
 	var failed, checkFailed []*stepState
 	for _, spec := range p.Steps {
 		st := steps[spec.ID]
@@ -355,7 +362,9 @@ func (r *runner) start(ctx context.Context) error {
 	if r.started {
 		return nil
 	}
+	g := r.git()
 	r.mu.Lock()
+	r.rec.Git = g
 	rec := *r.rec
 	rec.Steps = r.records()
 	r.mu.Unlock()

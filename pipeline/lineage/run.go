@@ -16,6 +16,43 @@ import (
 // pipeline's name, file, hash and params, the user, host, git state of the
 // pipeline file's directory and the mlrun version; status RunRunning.
 func NewRunRecord(ctx context.Context, p *pipeline.Pipeline, version string, start time.Time) *RunRecord {
+	r := NewRunRecordNoGit(p, version, start)
+	if dir := pipelineDir(p); dir != "" {
+		r.Git = GitState(ctx, dir)
+	}
+	return r
+}
+
+// pipelineDir is the directory of the pipeline file ("" when unknown).
+func pipelineDir(p *pipeline.Pipeline) string {
+	if p.Dir == "" && p.File != "" {
+		return filepath.Dir(p.File)
+	}
+	return p.Dir
+}
+
+// GitStateOf starts reading the git state of p's directory in the
+// background (two git processes), for a caller that has other work to do
+// meanwhile; the function it returns waits for it.
+func GitStateOf(ctx context.Context, p *pipeline.Pipeline) func() *GitInfo {
+	dir := pipelineDir(p)
+	if dir == "" {
+		return func() *GitInfo { return nil }
+	}
+	ch := make(chan *GitInfo, 1)
+	go func() { ch <- GitState(ctx, dir) }()
+	var g *GitInfo
+	done := false
+	return func() *GitInfo {
+		if !done {
+			g, done = <-ch, true
+		}
+		return g
+	}
+}
+
+// NewRunRecordNoGit is NewRunRecord without the git state.
+func NewRunRecordNoGit(p *pipeline.Pipeline, version string, start time.Time) *RunRecord {
 	r := &RunRecord{
 		ID:         NewRunID(start),
 		Pipeline:   p.Name,
@@ -30,13 +67,6 @@ func NewRunRecord(ctx context.Context, p *pipeline.Pipeline, version string, sta
 		r.Params = p.ParamMap()
 	}
 	r.User, r.Host = Who()
-	dir := p.Dir
-	if dir == "" && p.File != "" {
-		dir = filepath.Dir(p.File)
-	}
-	if dir != "" {
-		r.Git = GitState(ctx, dir)
-	}
 	return r
 }
 
