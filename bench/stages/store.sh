@@ -118,8 +118,9 @@ for i in "${!bins[@]}"; do
 	empty "$i" noop
 	st=$(store_of "$i" noop)
 	mlr "$i" --store "$st" run -q "$ex"
-	mlr "$i" --store "$st" run "$ex" | grep -Eq '\(0 ran, [1-9][0-9]* cached' ||
-		{ echo "bench: error: store: the example is not all cached for ${names[$i]}" >&2; exit 1; }
+	out=$(mlr "$i" --store "$st" run "$ex")
+	grep -Eq '\(0 ran, [1-9][0-9]* cached' <<<"$out" ||
+		{ echo "bench: error: store: the example is not all cached for ${names[$i]}: $out" >&2; exit 1; }
 	ep=""
 	[[ ${names[$i]} == s3 ]] && ep=$endpoint_s3
 	[[ ${names[$i]} == s3nice ]] && ep=$endpoint_s3nice
