@@ -154,12 +154,12 @@ func (a *app) openStore() (*lineage.Store, error) {
 	var st *lineage.Store
 	var err error
 	if s3store.IsURL(a.storeDir) {
-		st, err = a.openS3Store()
-	} else {
-		st, err = lineage.Open(a.storeDir, lineage.WithMemos(a.memos()))
+		st, err = a.openS3Store() // its errors name the store
+	} else if st, err = lineage.Open(a.storeDir, lineage.WithMemos(a.memos())); err != nil {
+		err = fmt.Errorf("opening store %s: %w", a.storeDir, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening store %s: %w", a.storeDir, err)
+		return nil, err
 	}
 	a.store = st
 	ids, err := st.RecoverInterrupted(context.Background())

@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
@@ -159,6 +160,7 @@ func Open(ctx context.Context, rawURL string, o Options) (*Backend, error) {
 	}
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithHTTPClient(hc),
+		config.WithLogger(logging.Nop{}), // the SDK's own warnings stay out of mlrun's output
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = attempts
@@ -170,6 +172,9 @@ func Open(ctx context.Context, rawURL string, o Options) (*Backend, error) {
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1" // S3-compatible servers accept any
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return nil, fmt.Errorf("s3 store %s: no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with a role (web identity, instance or task role)", loc)
 	}
 	endpoint := os.Getenv("AWS_ENDPOINT_URL_S3")
 	if endpoint == "" {
