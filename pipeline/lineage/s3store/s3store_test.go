@@ -302,23 +302,30 @@ func faultProxy(t *testing.T, target string, fail func(r *http.Request, n int64)
 	return srv.URL
 }
 
-// 5xx answers and dropped connections are retried with backoff: a store
-// behind a server that fails every third request works, and verifies.
+// 5xx answers, dropped connections and timeouts are retried with backoff:
+// a store behind a server that fails every other request works, and
+// verifies.
 func TestRetries(t *testing.T) {
 	srv := s3test.Start(t, "flaky")
 	srv.Setenv(t)
 	proxy := faultProxy(t, srv.Endpoint, func(r *http.Request, n int64) int {
-		switch n % 6 {
-		case 2:
+		switch {
+		case n == 9 || n == 30 || n == 51:
+			time.Sleep(1500 * time.Millisecond) // past the request timeout
+		case n%6 == 2:
 			return http.StatusServiceUnavailable
-		case 4:
+		case n%6 == 4:
 			return -1
 		}
 		return 0
 	})
 	t.Setenv("AWS_ENDPOINT_URL", proxy)
 	ctx := context.Background()
-	st := openStore(t, "s3://flaky/p")
+	b := open(t, "s3://flaky/p", s3store.Options{RequestTimeout: time.Second, LeaseTTL: 3 * time.Second, LeaseRefresh: time.Second})
+	st, err := lineage.OpenBackend(ctx, b, b.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 10 {
 		if _, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
 			id, err := st.PutBytes(ctx, bytes.Repeat([]byte{byte(i)}, 100_000))
