@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,119 @@ func browser() string {
 		}
 	}
 	return ""
+}
+
+// runBrowser runs headless Chromium with args and returns its output.
+func runBrowser(t *testing.T, bin string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir=" + t.TempDir()}
+	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", bin, args, err, e.String())
+	}
+	return o.String(), e.String()
+}
+
+// artifacts returns $MLRUN_ARTIFACTS (made absolute and created) or a
+// temporary directory.
+func artifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("MLRUN_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+var (
+	detailsRe = regexp.MustCompile(`(?s)<details>(.*?)</details>`)
+	thRe      = regexp.MustCompile(`(?s)<th[^>]*>(.*?)</th>`)
+	tagRe     = regexp.MustCompile(`<[^>]*>`)
+)
+
+// TestPrintPDF prints the report to PDF in headless Chromium, as a reader
+// does from the browser, and reads the PDF's text back (pdfPages): issue 14
+// found that printing dropped the collapsed <details> sections, so every
+// one's table headers must be in the PDF; and every page must carry its
+// number ("Page i of n") and the run id.
+func TestPrintPDF(t *testing.T) {
+	bin := browser()
+	if bin == "" {
+		t.Skip("no chromium installed (apt-get install chromium)")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	dir := artifacts(t)
+	r := newFixture(t).build(t)
+	var page bytes.Buffer
+	if err := HTML(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	report := filepath.Join(dir, "print.html")
+	if err := os.WriteFile(report, page.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pdf := filepath.Join(dir, "print.pdf")
+	runBrowser(t, bin, "--no-pdf-header-footer", "--print-to-pdf="+pdf, "file://"+report)
+	data, err := os.ReadFile(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages, err := pdfPages(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pages) < 2 {
+		t.Fatalf("%d pages", len(pages))
+	}
+	all := squash(strings.Join(pages, "\n"))
+	if !strings.Contains(all, squash("Model report: "+r.Header.Pipeline)) {
+		t.Fatalf("the PDF's text does not hold the report's title: the text reader failed?\n%.2000s", pages[0])
+	}
+
+	sections := detailsRe.FindAllStringSubmatch(page.String(), -1)
+	if len(sections) < 3 {
+		t.Fatalf("%d <details> sections in the page, want at least 3", len(sections))
+	}
+	for _, d := range sections {
+		var head []string
+		for _, th := range thRe.FindAllStringSubmatch(d[1], -1) {
+			head = append(head, html.UnescapeString(tagRe.ReplaceAllString(th[1], "")))
+		}
+		summary := html.UnescapeString(tagRe.ReplaceAllString(d[1][:strings.Index(d[1], "</summary>")], ""))
+		if len(head) == 0 {
+			t.Errorf("collapsed section %q has no table header to look for", summary)
+			continue
+		}
+		if want := squash(strings.Join(head, " ")); !strings.Contains(all, want) {
+			t.Errorf("the PDF lacks the collapsed section %q (its table header %q)", summary, strings.Join(head, " | "))
+		}
+	}
+
+	for i, p := range pages {
+		sp := squash(p)
+		if want := squash(fmt.Sprintf("Page %d of %d", i+1, len(pages))); !strings.Contains(sp, want) {
+			t.Errorf("page %d lacks its number %q", i+1, want)
+		}
+		if !strings.Contains(sp, r.Header.RunID) {
+			t.Errorf("page %d lacks the run id %s", i+1, r.Header.RunID)
+		}
+	}
+	t.Logf("%d pages; PDF in %s", len(pages), pdf)
 }
 
 // probePage loads the report in an iframe (test-only script; the report
@@ -50,17 +165,7 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	dir := os.Getenv("MLRUN_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := artifacts(t)
 	var page bytes.Buffer
 	if err := HTML(&page, newFixture(t).build(t)); err != nil {
 		t.Fatal(err)
@@ -75,18 +180,7 @@ func TestBrowser(t *testing.T) {
 	}
 	run := func(args ...string) (stdout, stderr string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
-		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir=" + t.TempDir()}
-		cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", bin, args, err, e.String())
-		}
-		return o.String(), e.String()
+		return runBrowser(t, bin, args...)
 	}
 
 	// Console messages (there is no script, so any is a problem).

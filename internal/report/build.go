@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
@@ -620,6 +621,7 @@ func (b *builder) training() {
 			if !ti.Standardize {
 				t.ImportanceKind = "|coefficient| (standardize was off: features on their own scales, not comparable)"
 			}
+			t.Coefficients = coefficients(m)
 		case *model.Ensemble:
 			ti := m.Training()
 			t.Rows, t.Positives = ti.Rows, ti.Positives
@@ -636,6 +638,9 @@ func (b *builder) training() {
 			}
 			t.ImportanceKind = "total split gain over the ensemble"
 		}
+		if t.Coefficients == nil {
+			t.CoefNote = fmt.Sprintf("Coefficients apply to logistic regression only: this model (%s) has none; its global explanation is the feature importance above (%s).", orText(m.Algorithm(), "unknown algorithm"), orText(t.ImportanceKind, "not recorded"))
+		}
 		sort.SliceStable(t.Importance, func(i, j int) bool { return t.Importance[i].Value > t.Importance[j].Value })
 		if len(t.Importance) > 0 {
 			names := make([]string, len(t.Importance))
@@ -651,6 +656,29 @@ func (b *builder) training() {
 		}
 		b.r.Training = append(b.r.Training, t)
 	}
+}
+
+// coefficients returns the signed coefficients of a logistic regression,
+// by decreasing |standardised coefficient| (ties in design order).
+func coefficients(m *model.Logistic) *Coefficients {
+	c := &Coefficients{Standardized: m.Training().Standardize}
+	c.Intercept, c.InterceptOriginal = m.Intercept()
+	median := map[string]float64{}
+	for _, f := range m.FeatureInfo() {
+		if f.Median != nil {
+			median[f.Name] = *f.Median
+		}
+	}
+	for _, col := range m.Columns() {
+		row := Coefficient{Feature: col.Feature, Column: col.Name(), Indicator: col.Level != nil, Median: math.NaN(),
+			Mean: col.Mean, Scale: col.Scale, Coef: col.Coef, CoefOriginal: col.CoefOriginal, OddsRatio: math.Exp(col.Coef)}
+		if v, ok := median[col.Feature]; ok && !row.Indicator {
+			row.Median = v
+		}
+		c.Rows = append(c.Rows, row)
+	}
+	sort.SliceStable(c.Rows, func(i, j int) bool { return math.Abs(c.Rows[i].Coef) > math.Abs(c.Rows[j].Coef) })
+	return c
 }
 
 // recorded metric names checked against the recomputation.
@@ -745,6 +773,14 @@ func (b *builder) evaluation(s *lineage.StepRecord) Evaluation {
 			ev.Mismatch = append(ev.Mismatch, fmt.Sprintf("%s: recorded %s, recomputed %s", name, exact(rec), exact(vals[name])))
 		}
 	}
+	ev.Gains = gainsTable(p, y, GainsGroups)
+	ev.GainsKS = math.NaN()
+	for i, g := range ev.Gains {
+		if i == 0 || g.KS > ev.GainsKS {
+			ev.GainsKS = g.KS
+		}
+	}
+	ev.TrainTest = b.trainTest(mref.ID, m, p, y, auc, ks)
 	charts, err := evalCharts(s.ID, p, y, roc, auc, ks)
 	if err != nil {
 		b.note("evaluation %s: charts: %v", s.ID, err)
@@ -752,6 +788,71 @@ func (b *builder) evaluation(s *lineage.StepRecord) Evaluation {
 	ev.Charts = charts
 	ev.Fairness = b.fairness(s.ID, d, p, y, ev.Threshold)
 	return ev
+}
+
+// trainTest compares the model on the data it was trained on (the input
+// of the train step that wrote model object id) with the evaluated data
+// (scores p, labels y, its AUC and KS).
+func (b *builder) trainTest(id lineage.ID, m model.Model, p, y []float64, auc, ks float64) *TrainTest {
+	tt := &TrainTest{TestRows: len(p), ScorePSI: math.NaN()}
+	step, _ := b.producer(id)
+	s := b.run.Step(step)
+	if s == nil {
+		tt.Error = "the model was not trained by this run"
+		return tt
+	}
+	in, ok := s.Inputs["input"]
+	if !ok {
+		tt.Error = "the train step " + step + " has no recorded input"
+		return tt
+	}
+	if st, out := b.producer(in.ID); st != "" {
+		tt.TrainData = st + "." + out
+	}
+	d, err := b.dataset(in.ID)
+	if err != nil {
+		tt.Error = err.Error()
+		return tt
+	}
+	tp, err := m.Predict(d, b.opts.Jobs)
+	if err != nil {
+		tt.Error = "scoring the training data: " + err.Error()
+		return tt
+	}
+	t := m.Target()
+	if c := d.Column(t.Name); c != nil {
+		t.Type = c.Type
+	}
+	ty, err := t.Labels(d)
+	if err != nil {
+		tt.Error = "training labels: " + err.Error()
+		return tt
+	}
+	tt.TrainRows = len(ty)
+	roc, err := stats.NewROC(tp, ty, nil)
+	if err != nil {
+		tt.Error = "the training data holds one class only"
+		return tt
+	}
+	tauc, tks := roc.AUC(), roc.KS()
+	tt.Rows = []TrainTestRow{
+		{"AUC", tauc, auc, false},
+		{"KS", tks, ks, false},
+		{"Gini", 2*tauc - 1, 2*auc - 1, false},
+		{"Bad rate", mean(ty), mean(y), true},
+		{"Mean probability of default", mean(tp), mean(p), true},
+	}
+	tt.ScorePSI, tt.PSIBins = scorePSI(tp, p)
+	return tt
+}
+
+// mean is the arithmetic mean of v, summed in order; NaN when empty.
+func mean(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return ratio(s, float64(len(v)))
 }
 
 func near(a, b float64) bool {
@@ -857,6 +958,9 @@ func (b *builder) monitoring() error {
 			batches = append(batches, batch{source: "step " + s.ID, data: data, id: o.ID})
 		}
 	}
+	// Batches monitored after the run, in time order.
+	var later []batch
+	var times []time.Time
 	if b.opts.MonitorNS != "" {
 		view, err := b.opts.Store.View(b.ctx)
 		if err != nil {
@@ -891,8 +995,18 @@ func (b *builder) monitoring() error {
 			if seen[rec.Report] {
 				continue // the run's own monitor step, listed above
 			}
-			batches = append(batches, batch{source: "mlrun monitor --step " + rec.Step, time: rec.Time, data: b.relPath(rec.Data), id: rec.Report})
+			at, _ := time.Parse(time.RFC3339Nano, rec.Time)
+			later = append(later, batch{source: "mlrun monitor --step " + rec.Step, time: rec.Time, data: b.relPath(rec.Data), id: rec.Report})
+			times = append(times, at)
 		}
+	}
+	order := make([]int, len(later))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return times[order[i]].Before(times[order[j]]) })
+	for _, i := range order {
+		batches = append(batches, later[i])
 	}
 	for i, bt := range batches {
 		mb := MonitorBatch{Source: bt.source, Time: bt.time, Data: bt.data, Object: bt.id.String(), Share: math.NaN(), ScorePSI: math.NaN()}
@@ -933,6 +1047,9 @@ func (b *builder) monitoring() error {
 		for _, c := range rep.Checks {
 			if !c.Passed {
 				mb.Failed = append(mb.Failed, CheckRow{Step: bt.source, Check: c})
+				if c.Failed() {
+					mb.Critical++
+				}
 			}
 		}
 		b.r.Monitoring = append(b.r.Monitoring, mb)
@@ -940,7 +1057,36 @@ func (b *builder) monitoring() error {
 	if len(b.r.Monitoring) > 1 {
 		b.psiTrend()
 	}
+	b.latest()
 	return nil
+}
+
+// latest sets the banner's account of the latest monitored batch and the
+// verdict: a run that passed whose latest batch failed a critical check (or
+// could not be read) is not a pass.
+func (b *builder) latest() {
+	h := &b.r.Header
+	h.Verdict = VerdictPass
+	if !h.Passed {
+		h.Verdict = VerdictFail
+	}
+	n := len(b.r.Monitoring)
+	if n == 0 {
+		return
+	}
+	mb := b.r.Monitoring[n-1]
+	l := &LatestBatch{Batch: n, Source: mb.Source, Time: mb.Time, Data: mb.Data, Rows: mb.Rows, Error: mb.Error,
+		Critical: mb.Critical, Warned: len(mb.Failed) - mb.Critical, Checks: mb.CheckRows}
+	for _, c := range mb.Failed {
+		if c.Failed() {
+			l.CriticalNames = append(l.CriticalNames, c.Name)
+		}
+	}
+	l.Passed = l.Error == "" && l.Critical == 0
+	h.Latest = l
+	if h.Passed && !l.Passed {
+		h.Verdict = VerdictMonitoringFailed
+	}
 }
 
 // psiTrend adds a chart of the score PSI and drift share over the batches
@@ -960,7 +1106,6 @@ func (b *builder) psiTrend() {
 	if err := line(pl, "share of features drifted", xys(x, share), darkGrey, 1.4, dashed, triangle, 1); err != nil {
 		return
 	}
-	pl.Legend.Top = true
 	if svg, err := render(pl, "Drift over batches"); err == nil {
 		last := &b.r.Monitoring[len(b.r.Monitoring)-1]
 		last.Charts = append(last.Charts, Chart{ID: "monitor-trend", Title: "Drift over batches",

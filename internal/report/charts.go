@@ -31,10 +31,14 @@ var (
 	triangle = draw.TriangleGlyph{}
 )
 
-// chartSize is the size of every chart, in points.
+// chartSize is the size of every chart, in points, without its legend;
+// legendGap is the space above and below the legend strip, legendPadding
+// the space between its entries.
 const (
-	chartW = 4.2 * vg.Inch
-	chartH = 3.2 * vg.Inch
+	chartW        = 4.2 * vg.Inch
+	chartH        = 3.2 * vg.Inch
+	legendGap     = 4 * vg.Millimeter / 2
+	legendPadding = 2.5
 )
 
 // newPlot returns a plot with mlrun's fonts and a light grid.
@@ -110,6 +114,10 @@ func diagonal(p *plot.Plot, name string) error {
 	return line(p, name, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, midGrey, 1, dotted, nil, 0)
 }
 
+// svgClose ends gonum/plot's SVG: the group that moves the origin, then
+// the document.
+const svgClose = "</g>\n</svg>\n"
+
 var (
 	svgHeader   = regexp.MustCompile(`(?s)^<\?xml[^>]*\?>\s*(<!--.*?-->\s*)?`)
 	svgOpen     = regexp.MustCompile(`^<svg width="[^"]*" height="[^"]*" viewBox="([^"]*)"\s*xmlns="http://www.w3.org/2000/svg"\s*xmlns:xlink="http://www.w3.org/1999/xlink">`)
@@ -120,12 +128,52 @@ var (
 // render draws p as SVG for inline use in HTML: no XML prolog, the size
 // given by the viewBox (CSS scales it), a title for screen readers, and
 // font families with fallbacks so that nothing needs to be embedded.
+//
+// A legend is drawn outside the plotting area, where it cannot cover a
+// curve, a bar or a label: in a strip below the x axis, left-aligned with
+// the data area, in an SVG group of class "legend". The chart grows by the
+// strip, so the data area keeps its size.
 func render(p *plot.Plot, title string) (string, error) {
-	c := vgsvg.NewWith(vgsvg.UseWH(chartW, chartH))
-	p.Draw(draw.New(c))
+	leg := p.Legend
+	leg.Padding = legendPadding
+	legH := leg.Rectangle(draw.Canvas{}).Size().Y
+	h := chartH
+	if legH > 0 {
+		h += legH + 2*legendGap
+	}
+	c := vgsvg.NewWith(vgsvg.UseWH(chartW, h))
+	dc := draw.New(c)
+	pc := dc
+	if legH > 0 {
+		pc.Min.Y += legH + 2*legendGap
+	}
+	p.Legend = plot.NewLegend()
+	p.Draw(pc)
+	p.Legend = leg
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", fmt.Errorf("render chart %q: %w", title, err)
+	}
+	if legH > 0 {
+		// The strip: from the bottom of the chart up to the plot's canvas,
+		// starting at the left edge of the data area. vgsvg's WriteTo
+		// drains what it wrote, so the second write is the legend alone.
+		lc := dc
+		lc.Min.X = p.DataCanvas(pc).Min.X
+		lc.Max.Y = dc.Min.Y + legH + legendGap
+		leg.Top, leg.Left, leg.XOffs, leg.YOffs = true, true, 0, 0
+		leg.Draw(lc)
+		var lb bytes.Buffer
+		if _, err := c.WriteTo(&lb); err != nil {
+			return "", fmt.Errorf("render chart %q: %w", title, err)
+		}
+		body, ok := strings.CutSuffix(lb.String(), svgClose)
+		plotSVG, ok2 := strings.CutSuffix(b.String(), svgClose)
+		if !ok || !ok2 || strings.HasPrefix(body, "<?xml") {
+			return "", fmt.Errorf("render chart %q: unexpected SVG from a second write", title)
+		}
+		b.Reset()
+		b.WriteString(plotSVG + "<g class=\"legend\">\n" + body + "</g>\n" + svgClose)
 	}
 	s := svgHeader.ReplaceAllString(b.String(), "")
 	m := svgOpen.FindStringSubmatch(s)
@@ -164,7 +212,6 @@ func barChart(title, ylabel string, names []string, vals []float64, fill color.C
 			return nil, err
 		}
 	}
-	p.Legend.Top = true
 	return p, nil
 }
 
@@ -211,16 +258,7 @@ func groupedBars(title, xlabel string, names []string, a, b []float64, an, bn st
 	p.Add(ba, bb)
 	p.Legend.Add(an, ba)
 	p.Legend.Add(bn, bb)
-	p.Legend.Top = true
 	p.NominalX(names...)
 	p.Y.Min = 0
-	// Head room for the legend.
-	top := 0.0
-	for i := range a {
-		top = max(top, a[i], b[i])
-	}
-	if top > 0 {
-		p.Y.Max = top * 1.25
-	}
 	return p, nil
 }

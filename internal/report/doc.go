@@ -23,8 +23,17 @@
 // the Liberation Sans family with metric-compatible fallbacks (Arial,
 // Helvetica, sans-serif): no font file is embedded or fetched.
 //
+// The banner gives one verdict: PASS, FAIL (the run failed a check or gate)
+// or MONITORING FAILED (the run passed, but the latest monitored batch of
+// its model failed a critical check or could not be read), and always says
+// how the latest monitored batch fared. Batches are listed in time order:
+// the run's own monitor steps, then those monitored later (`mlrun monitor`,
+// records of Options.MonitorNS) by their recorded time; a record of a
+// monitor step's own report is not listed twice.
+//
 // Charts are readable in greyscale: series differ by line dash and marker
-// shape, not only by colour. Numbers are shown to three significant digits
+// shape, not only by colour. A legend is drawn below the plotting area, in
+// an SVG group of class "legend", where it cannot cover data. Numbers are shown to three significant digits
 // or as percentages, with the exact value in a title attribute (HTML) so
 // that nothing is lost to rounding.
 //
@@ -43,4 +52,27 @@
 //     the standardised design column (the effect of one standard deviation),
 //     summed over the indicator columns of a string feature; for tree
 //     ensembles the total split gain stored in the model.
+//   - Coefficients (logistic regression only): per design column the signed
+//     β_j on the standardised scale, e^β_j (the odds ratio per standard
+//     deviation) and β'_j = β_j/s_j in original units, and the intercepts
+//     b and b' = b − Σ_j β_j·m_j/s_j, as the model stores them.
+//   - Gains table: the rows sorted by decreasing probability of default
+//     (ties in row order) and cut into 10 groups of nearly equal size
+//     (numpy.array_split); per group the bad rate, the cumulative shares of
+//     bads and of goods, KS_k = cum bads − cum goods, lift = bad rate over
+//     the overall bad rate, and the cumulative lift.
+//   - Train vs test: AUC, KS, Gini, bad rate and mean probability of the
+//     model on its training data (the train step's input) and on the
+//     evaluated data, and the PSI of the evaluated scores against the
+//     training scores over 10 quantile bins of the training scores (as the
+//     monitor bins a batch against the training profile).
+//
+// The gains table, AUC, KS, Gini and the train vs test PSI are checked
+// against an independent Python computation (testdata/credit/reference.py,
+// pandas and numpy) on the fixture's scores.
+//
+// Printing: every collapsed <details> section is expanded in print (CSS
+// ::details-content), and every page carries the pipeline, the run id and
+// "Page i of n" (CSS page margin boxes, Chromium 131 and later); TestPrintPDF
+// prints with headless Chromium and reads the PDF's text back.
 package report

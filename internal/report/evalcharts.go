@@ -43,7 +43,6 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 	if err := diagonal(pl, "chance"); err != nil {
 		return nil, err
 	}
-	pl.Legend.Left, pl.Legend.Top = false, false
 	if err := add("roc", "ROC curve", "True positive rate against false positive rate at every threshold; the dotted diagonal is a model that ranks at random.", pl); err != nil {
 		return nil, err
 	}
@@ -60,7 +59,6 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 	if err := line(pl, fmt.Sprintf("prevalence (%s)", pct(base)), plotter.XYs{{X: 0, Y: base}, {X: 1, Y: base}}, midGrey, 1, dotted, nil, 0); err != nil {
 		return nil, err
 	}
-	pl.Legend.Top = true
 	if err := add("pr", "Precision–recall curve", "Precision (bads among those flagged) against recall (bads caught); the dotted line is the share of bads, what flagging at random achieves.", pl); err != nil {
 		return nil, err
 	}
@@ -75,7 +73,6 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 	if err := diagonal(pl, "perfect calibration"); err != nil {
 		return nil, err
 	}
-	pl.Legend.Top, pl.Legend.Left = true, true
 	if err := add("calibration", "Calibration (reliability)", "Observed default rate against mean predicted probability in ten groups of equal size, sorted by probability; a calibrated model lies on the dotted diagonal.", pl); err != nil {
 		return nil, err
 	}
@@ -103,7 +100,6 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 	if err := line(pl, fmt.Sprintf("bads (n=%d)", len(bads)), xys(centres, hb), darkGrey, 1.4, dashed, draw.TriangleGlyph{}, 1); err != nil {
 		return nil, err
 	}
-	pl.Legend.Top = true
 	if err := add("scores", "Score distributions", "Share of goods and of bads in 20 equal-width probability bins; the less they overlap, the better the model separates them.", pl); err != nil {
 		return nil, err
 	}
@@ -126,7 +122,6 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 				return nil, err
 			}
 		}
-		pl.Legend.Top, pl.Legend.Left = false, false
 		if err := add("ks", "KS separation", "Cumulative share of goods and of bads scoring at or below each probability; KS is the largest vertical gap (dotted line).", pl); err != nil {
 			return nil, err
 		}

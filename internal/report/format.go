@@ -131,3 +131,61 @@ func value(v any) string {
 		return fmt.Sprint(x)
 	}
 }
+
+// signed renders v like sig3 with its sign always shown: "+0.512",
+// "−0.318" (a minus sign, U+2212), "0".
+func signed(v float64) string {
+	s := sig3(v)
+	switch {
+	case math.IsNaN(v) || v == 0:
+		return s
+	case v > 0:
+		return "+" + s
+	default:
+		return "−" + strings.TrimPrefix(s, "-")
+	}
+}
+
+// latestPhrase describes the latest monitored batch and its outcome, for
+// the banner: "batch 3 (mlrun monitor --step model on july.csv, <time>,
+// 2,000 rows), failed 2 critical checks (psi:x, performance) and 1 warning".
+func latestPhrase(l *LatestBatch) string {
+	if l == nil {
+		return ""
+	}
+	var where []string
+	src := l.Source
+	if l.Data != "" {
+		src += " on " + l.Data
+	}
+	where = append(where, src)
+	if l.Time != "" {
+		where = append(where, l.Time)
+	}
+	if l.Error == "" {
+		where = append(where, count(l.Rows)+" rows")
+	}
+	s := fmt.Sprintf("batch %d (%s), ", l.Batch, strings.Join(where, ", "))
+	plural := func(n int, one string) string {
+		if n == 1 {
+			return fmt.Sprintf("%d %s", n, one)
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	switch {
+	case l.Error != "":
+		s += "could not be read: " + l.Error
+	case l.Critical > 0:
+		s += "failed " + plural(l.Critical, "critical check") + " (" + strings.Join(l.CriticalNames, ", ") + ")"
+		if l.Warned > 0 {
+			s += " and " + plural(l.Warned, "warning")
+		}
+		s += " of " + plural(l.Checks, "check")
+	default:
+		s += "passed its " + plural(l.Checks, "check")
+		if l.Warned > 0 {
+			s += " (" + plural(l.Warned, "warning") + ")"
+		}
+	}
+	return s
+}

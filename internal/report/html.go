@@ -40,10 +40,12 @@ var htmlTemplate = sync.OnceValue(func() *template.Template {
 			}
 			return fmt.Sprintf("%d B", n)
 		},
-		"num":  func(v float64) template.HTML { return titled(sig3(v), v) },
-		"numn": func(v stats.Num) template.HTML { return titled(sig3(float64(v)), float64(v)) },
-		"pctx": func(v float64) template.HTML { return titled(pct(v), v) },
-		"pctn": func(v stats.Num) template.HTML { return titled(pct(float64(v)), float64(v)) },
+		"num":    func(v float64) template.HTML { return titled(sig3(v), v) },
+		"signed": func(v float64) template.HTML { return titled(signed(v), v) },
+		"latest": latestPhrase,
+		"numn":   func(v stats.Num) template.HTML { return titled(sig3(float64(v)), float64(v)) },
+		"pctx":   func(v float64) template.HTML { return titled(pct(v), v) },
+		"pctn":   func(v stats.Num) template.HTML { return titled(pct(float64(v)), float64(v)) },
 		// svg marks a chart drawn by this package as safe HTML: its text is
 		// escaped by the SVG writer.
 		"svg": func(s string) template.HTML { return template.HTML(s) },

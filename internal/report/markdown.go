@@ -16,14 +16,29 @@ func Markdown(w io.Writer, r *Report) error {
 	if h.Description != "" {
 		b.f("%s\n\n", h.Description)
 	}
-	if h.Passed {
-		b.f("> **PASS**: run %s, %d checks and gates, none failed", h.Status, h.CheckSum)
+	switch {
+	case h.Verdict == VerdictMonitoringFailed:
+		b.f("> **MONITORING FAILED**: the latest monitored batch, %s.\n> The run itself passed: run %s, %d checks and gates, none failed", latestPhrase(h.Latest), h.Status, h.CheckSum)
 		if h.Warned > 0 {
 			b.f(" (%d warnings)", h.Warned)
 		}
 		b.f(".\n\n")
-	} else {
-		b.f("> **FAIL**: run %s, %d of %d checks and gates failed, %d warnings.\n\n", h.Status, h.Failed, h.CheckSum, h.Warned)
+	case h.Passed:
+		b.f("> **PASS**: run %s, %d checks and gates, none failed", h.Status, h.CheckSum)
+		if h.Warned > 0 {
+			b.f(" (%d warnings)", h.Warned)
+		}
+		b.f(".")
+		if h.Latest != nil {
+			b.f("\n> The latest monitored batch, %s.", latestPhrase(h.Latest))
+		}
+		b.f("\n\n")
+	default:
+		b.f("> **FAIL**: run %s, %d of %d checks and gates failed, %d warnings.", h.Status, h.Failed, h.CheckSum, h.Warned)
+		if h.Latest != nil {
+			b.f("\n> The latest monitored batch, %s.", latestPhrase(h.Latest))
+		}
+		b.f("\n\n")
 	}
 	models := "not registered"
 	if len(h.Models) > 0 {
@@ -192,6 +207,32 @@ func Markdown(w io.Writer, r *Report) error {
 		if len(e.Mismatch) > 0 {
 			b.f("The recomputed metrics differ from the recorded ones: %s.\n\n", strings.Join(e.Mismatch, "; "))
 		}
+		if tt := e.TrainTest; tt != nil {
+			b.f("Train vs test: the model on its training data (%s) and on %s.\n\n", orText(tt.TrainData, "its input"), orText(e.Data, "the evaluated data"))
+			if tt.Error != "" {
+				b.f("Not computed: %s.\n\n", tt.Error)
+			} else {
+				var rows [][]string
+				for _, r := range tt.Rows {
+					f := sig3
+					if r.Pct {
+						f = pct
+					}
+					rows = append(rows, []string{r.Name, f(r.Train), f(r.Test), f(r.Diff())})
+				}
+				b.table([]string{"Metric", fmt.Sprintf("Train (%s rows)", count(tt.TrainRows)), fmt.Sprintf("Test (%s rows)", count(tt.TestRows)), "Test − train"}, rows)
+				b.f("PSI of the score, test against train over %d quantile bins of the training scores: %s (below 0.1 stable, 0.1–0.25 moderate shift, above 0.25 major shift).\n\n", tt.PSIBins, sig3(tt.ScorePSI))
+			}
+		}
+		if len(e.Gains) > 0 {
+			b.f("Gains by score decile (rows by decreasing probability of default, %d groups of equal size; decile 1 the riskiest):\n\n", len(e.Gains))
+			var rows [][]string
+			for _, g := range e.Gains {
+				rows = append(rows, []string{fmt.Sprint(g.Decile), count(g.Rows), sig3(g.MinScore) + " – " + sig3(g.MaxScore), count(g.Bads), count(g.Goods),
+					pct(g.BadRate), pct(g.CumBads), pct(g.CumGoods), sig3(g.KS), sig3(g.Lift), sig3(g.CumLift)})
+			}
+			b.table([]string{"Decile", "Rows", "Probability of default", "Bads", "Goods", "Bad rate", "Cum. bads", "Cum. goods", "KS", "Lift", "Cum. lift"}, rows)
+		}
 	}
 
 	b.f("## Explainability\n\n")
@@ -205,6 +246,30 @@ func Markdown(w io.Writer, r *Report) error {
 			rows = append(rows, []string{im.Feature, sig3(im.Value)})
 		}
 		b.table([]string{"Feature", "Importance"}, rows)
+	}
+	for _, t := range r.Training {
+		c := t.Coefficients
+		if c == nil {
+			if t.CoefNote != "" {
+				b.f("%s: %s\n\n", t.Step, t.CoefNote)
+			}
+			continue
+		}
+		b.f("%s: Coefficients of the logistic regression (signed, on the log-odds of default); β per standard deviation, β′ in original units (per unit of the feature)", t.Step)
+		if !c.Standardized {
+			b.f("; standardize was off: both scales are the features' own")
+		}
+		b.f(".\n\n")
+		var rows [][]string
+		for _, co := range c.Rows {
+			rows = append(rows, []string{co.Column, co.Direction(), signed(co.Coef), sig3(co.OddsRatio), signed(co.CoefOriginal), sig3(co.Mean), sig3(co.Scale)})
+		}
+		rows = append(rows, []string{"Intercept", "baseline log-odds", signed(c.Intercept), "", signed(c.InterceptOriginal), "", ""})
+		oddsHead := "Odds ratio per SD"
+		if !c.Standardized {
+			oddsHead = "Odds ratio per unit"
+		}
+		b.table([]string{"Design column", "Effect", "β (standardised)", oddsHead, "β′ (original units)", "Mean", "SD"}, rows)
 	}
 	if len(c.Reasons) > 0 {
 		var rows [][]string
@@ -255,7 +320,7 @@ func Markdown(w io.Writer, r *Report) error {
 			b.f("%s\n\n", m.Error)
 			continue
 		}
-		b.f("%s rows; %s of the features drifted; score PSI %s; %d of %d checks did not pass.\n\n", count(m.Rows), pct(m.Share), sig3(m.ScorePSI), len(m.Failed), m.CheckRows)
+		b.f("%s rows; %s of the features drifted; score PSI %s; %d of %d checks did not pass (%d critical).\n\n", count(m.Rows), pct(m.Share), sig3(m.ScorePSI), len(m.Failed), m.CheckRows, m.Critical)
 		var rows [][]string
 		for _, f := range m.Features {
 			verdict := "stable"

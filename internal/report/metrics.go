@@ -198,3 +198,93 @@ func thin(xs, ys []float64, n int) ([]float64, []float64) {
 	}
 	return ox, oy
 }
+
+// gainsTable returns the gains table of probabilities p against labels y
+// (1 = bad) in g groups: the rows sorted by decreasing probability, ties in
+// row order (a stable sort), cut into g groups of nearly equal size, the
+// first n mod g one row larger (numpy.array_split). Per group k:
+//
+//	bad rate  = bads_k / rows_k
+//	cum bads  = Σ_{i≤k} bads_i / B,  cum goods = Σ_{i≤k} goods_i / G
+//	KS_k      = cum bads − cum goods
+//	lift      = bad rate / (B/n),    cum lift = (Σ_{i≤k} bads_i / Σ_{i≤k} rows_i) / (B/n)
+//
+// with B bads and G goods among the n rows. A ratio over zero is NaN.
+func gainsTable(p, y []float64, g int) []GainsRow {
+	n := len(p)
+	if n == 0 || g <= 0 {
+		return nil
+	}
+	g = min(g, n)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p[idx[a]] > p[idx[b]] })
+	var bads int
+	for _, v := range y {
+		if v == 1 {
+			bads++
+		}
+	}
+	goods := n - bads
+	rate := ratio(float64(bads), float64(n))
+	rows := make([]GainsRow, 0, g)
+	base, extra := n/g, n%g
+	at, cumB, cumG := 0, 0, 0
+	for k := range g {
+		size := base
+		if k < extra {
+			size++
+		}
+		r := GainsRow{Decile: k + 1, Rows: size, MinScore: math.Inf(1), MaxScore: math.Inf(-1)}
+		for _, i := range idx[at : at+size] {
+			if y[i] == 1 {
+				r.Bads++
+			}
+			r.MinScore = math.Min(r.MinScore, p[i])
+			r.MaxScore = math.Max(r.MaxScore, p[i])
+		}
+		r.Goods = size - r.Bads
+		at += size
+		cumB += r.Bads
+		cumG += r.Goods
+		r.BadRate = ratio(float64(r.Bads), float64(size))
+		r.CumBads = ratio(float64(cumB), float64(bads))
+		r.CumGoods = ratio(float64(cumG), float64(goods))
+		r.KS = r.CumBads - r.CumGoods
+		r.Lift = ratio(r.BadRate, rate)
+		r.CumLift = ratio(ratio(float64(cumB), float64(at)), rate)
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// ratio is a/b, NaN when b is 0.
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// scorePSI returns the PSI of the scores cur against the reference scores
+// ref over the quantile bins of ref, as the monitor compares a batch with
+// the training profile: the interior edges stats.QuantileEdges(ref, 10),
+// the shares of each sample in the bins (stats.BinCounts: bin i is
+// (e_{i−1}, e_i]) and stats.PSI (empty bins count as PSIEpsilon).
+func scorePSI(ref, cur []float64) (psi float64, bins int) {
+	if len(ref) == 0 || len(cur) == 0 {
+		return math.NaN(), 0
+	}
+	edges := stats.QuantileEdges(stats.SortedCopy(ref), scorePSIBins)
+	psi, err := stats.PSI(stats.Shares(stats.BinCounts(ref, edges)), stats.Shares(stats.BinCounts(cur, edges)))
+	if err != nil {
+		return math.NaN(), 0
+	}
+	return psi, len(edges) + 1
+}
+
+// scorePSIBins is the number of quantile bins asked for by scorePSI, the
+// profile's default (profile.DefaultBins).
+const scorePSIBins = 10

@@ -55,6 +55,38 @@ type Header struct {
 	Failed   int
 	Warned   int
 	CheckSum int
+	// Latest is the outcome of the latest monitored batch (nil when none
+	// is recorded), shown in the banner.
+	Latest *LatestBatch
+	// Verdict is what the banner says: VerdictPass, VerdictFail (the run
+	// failed) or VerdictMonitoringFailed (the run passed but its latest
+	// monitored batch failed a critical check).
+	Verdict string
+}
+
+// The verdicts of the banner.
+const (
+	VerdictPass             = "PASS"
+	VerdictFail             = "FAIL"
+	VerdictMonitoringFailed = "MONITORING FAILED"
+)
+
+// LatestBatch is the outcome of the latest monitored batch of the run's
+// model: the last of Report.Monitoring, which are in time order.
+type LatestBatch struct {
+	// Batch is its number in Report.Monitoring (1-based).
+	Batch              int
+	Source, Time, Data string
+	Rows               int
+	// Critical counts its failed error-severity checks, Warned its failed
+	// warnings, Checks all its checks; CriticalNames names the critical
+	// ones.
+	Critical, Warned, Checks int
+	CriticalNames            []string
+	// Error says why its report could not be read.
+	Error string
+	// Passed is true when the report was read and no critical check failed.
+	Passed bool
 }
 
 // ModelRef is a registered model version trained by the run.
@@ -214,6 +246,55 @@ type Training struct {
 	// ImportanceKind says what Importance measures.
 	ImportanceKind string
 	ImportanceSVG  string
+	// Coefficients are a logistic regression's signed coefficients; nil
+	// for other models, for which CoefNote says why there are none.
+	Coefficients *Coefficients
+	CoefNote     string
+}
+
+// Coefficients are the signed coefficients of a logistic regression,
+//
+//	log-odds of default = b + Σ_j β_j·z_j,  z_j = (x_j − m_j)/s_j
+//	                    = b' + Σ_j β'_j·x_j, β'_j = β_j/s_j, b' = b − Σ_j β_j·m_j/s_j,
+//
+// on the standardised scale (β_j: the effect of one standard deviation)
+// and in original units (β'_j: the effect of one unit of the feature).
+type Coefficients struct {
+	// Standardized is false when the model was fitted on the features'
+	// own scales (m_j = 0, s_j = 1: both scales agree).
+	Standardized bool
+	// Intercept is b, InterceptOriginal b'.
+	Intercept, InterceptOriginal float64
+	// Rows are the design columns, by decreasing |β_j|.
+	Rows []Coefficient
+}
+
+// Coefficient is one design column of a logistic regression.
+type Coefficient struct {
+	// Feature is the model input; Column the design column ("feature" or
+	// "feature=level" for an indicator of a string level).
+	Feature, Column string
+	// Indicator is true for the 0/1 column of a string level.
+	Indicator bool
+	// Median replaces a missing numeric value (NaN for an indicator).
+	Median float64
+	// Mean and Scale are the training mean m_j and standard deviation s_j.
+	Mean, Scale float64
+	// Coef is β_j, CoefOriginal β'_j; OddsRatio is e^β_j, the factor on the
+	// odds of default per standard deviation.
+	Coef, CoefOriginal, OddsRatio float64
+}
+
+// Direction says which way a coefficient moves the probability of default.
+func (c Coefficient) Direction() string {
+	switch {
+	case c.Coef > 0:
+		return "raises the probability of default"
+	case c.Coef < 0:
+		return "lowers the probability of default"
+	default:
+		return "no effect"
+	}
 }
 
 // Importance is one feature's global importance.
@@ -242,8 +323,66 @@ type Evaluation struct {
 	Mismatch []string
 	Charts   []Chart
 	Fairness []Fairness
+	// Gains is the gains table of the evaluated data (GainsGroups groups
+	// of the score); GainsKS is the largest KS over its groups.
+	Gains   []GainsRow
+	GainsKS float64
+	// TrainTest compares the model on its training data and on this data.
+	TrainTest *TrainTest
+	Error     string
+}
+
+// GainsGroups is the number of score groups of the gains table (deciles).
+const GainsGroups = 10
+
+// GainsRow is one score group of a gains table: the rows sorted by
+// decreasing probability of default (ties in row order) and cut into
+// groups of nearly equal size (numpy.array_split), group 1 the riskiest.
+type GainsRow struct {
+	Decile int `json:"decile"`
+	// Rows, Bads and Goods count the group's rows, positives and negatives.
+	Rows  int `json:"rows"`
+	Bads  int `json:"bads"`
+	Goods int `json:"goods"`
+	// MinScore and MaxScore bound the group's probabilities.
+	MinScore float64 `json:"min_score"`
+	MaxScore float64 `json:"max_score"`
+	// BadRate is Bads/Rows.
+	BadRate float64 `json:"bad_rate"`
+	// CumBads and CumGoods are the shares of all bads and of all goods in
+	// groups 1..Decile; KS is CumBads − CumGoods.
+	CumBads  float64 `json:"cum_bads"`
+	CumGoods float64 `json:"cum_goods"`
+	KS       float64 `json:"ks"`
+	// Lift is BadRate over the overall bad rate; CumLift the bad rate of
+	// groups 1..Decile over the overall bad rate.
+	Lift    float64 `json:"lift"`
+	CumLift float64 `json:"cum_lift"`
+}
+
+// TrainTest compares the model on its training data with the evaluated
+// data.
+type TrainTest struct {
+	// TrainData names the training data ("split.train").
+	TrainData           string
+	TrainRows, TestRows int
+	Rows                []TrainTestRow
+	// ScorePSI is the PSI of the evaluated data's scores against the
+	// training scores, over PSIBins quantile bins of the training scores.
+	ScorePSI float64
+	PSIBins  int
 	Error    string
 }
+
+// TrainTestRow is one metric on both datasets.
+type TrainTestRow struct {
+	Name        string
+	Train, Test float64
+	Pct         bool
+}
+
+// Diff is Test − Train.
+func (r TrainTestRow) Diff() float64 { return r.Test - r.Train }
 
 // Metric is a named performance number; Pct renders it as a percentage.
 type Metric struct {
@@ -286,6 +425,8 @@ type MonitorBatch struct {
 	Fairness  *stats.FairnessReport
 	Error     string
 	CheckRows int
+	// Critical counts the failed error-severity checks among Failed.
+	Critical int
 }
 
 // DriftRow is one feature's drift.
