@@ -8,7 +8,7 @@ VERSITYGW := $(CURDIR)/bin/versitygw
 export VERSITYGW
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help build demo test vet fmt-check race fuzz soak bench bench-deps schema clean
+.PHONY: help build demo test vet fmt-check cross race fuzz fuzz-list soak bench bench-deps schema clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,15 +32,28 @@ $(VERSITYGW): ## build versitygw (the S3 server of the tests) into bin/
 vet: ## go vet
 	$(GO) vet ./...
 
+cross: ## build and vet everything (tests too) for Windows and macOS
+	GOOS=windows $(GO) build ./...
+	GOOS=windows $(GO) vet ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=darwin $(GO) vet ./...
+
 fmt-check: ## fail when a file is not gofmt'ed
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
-	@for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs grep -ho '^func Fuzz[A-Za-z0-9_]*' | sort -u | sed 's/func //'); do \
-	  pkg=$$(grep -rl --include='*_test.go' "^func $$spec(" . | head -1 | xargs dirname); \
-	  echo "== $$pkg $$spec"; $(GO) test -run '^$$' -fuzz "^$$spec$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
+# Every (package, fuzz target) pair, one per line: two packages may each
+# have a target of the same name (FuzzDecode, FuzzCompile), and both run.
+FUZZ_TARGETS = grep -r --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | sed 's|/[^/]*_test\.go:func | |' | sort -u
+
+fuzz: ## run every fuzz target of every package for FUZZTIME each (default 20s)
+	@$(FUZZ_TARGETS) | while read -r pkg target; do \
+	  echo "== $$pkg $$target"; \
+	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
 	done
+
+fuzz-list: ## list the package and fuzz target pairs make fuzz runs
+	@$(FUZZ_TARGETS)
 
 soak: ## kill -9 soak of run and predict: SOAK_TRIALS trials (default 300), SOAK_SEED repeats one
 	MLRUN_SOAK=1 $(GO) test -count=1 -timeout 3h -run '^TestSoak$$' -v ./cmd/mlrun

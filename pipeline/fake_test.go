@@ -62,6 +62,9 @@ func config(req *CompileRequest) map[string]any {
 // wantInput checks that port holds a value of type name; it reports the
 // problem at the port's reference.
 func wantInput(req *CompileRequest, port, name string) (*fakeType, bool) {
+	if t, ok := req.Inputs[port]; ok && t == nil {
+		return nil, false
+	}
 	t, _ := req.Inputs[port].(*fakeType)
 	if t == nil || t.name != name {
 		got := "nothing"

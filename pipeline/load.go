@@ -1079,8 +1079,11 @@ func (l *loader) resolveRefs() {
 }
 
 // compile compiles the steps in order. A step with problems of its own is
-// not compiled, nor is any step downstream of a step that did not compile,
-// so a problem is reported once, where it is.
+// not compiled. A step downstream of a step that did not compile is still
+// checked, with the types of those inputs unknown (nil: kinds then check
+// what does not depend on them, their settings and the expressions' syntax),
+// so that every step's own problems are reported in one pass, each once;
+// it is not compiled. A step reading a step of no known kind is not checked.
 func (l *loader) compile(p *Pipeline, order []string) {
 	params := p.ParamMap()
 	for _, id := range order {
@@ -1088,22 +1091,27 @@ func (l *loader) compile(p *Pipeline, order []string) {
 		if st.kind == nil || l.stepBad(st) {
 			continue
 		}
-		ready := true
+		ready, known := true, true
 		for _, d := range st.deps {
 			ready = ready && l.byID[d].spec.Compiled != nil
+			known = known && l.byID[d].kind != nil // a producer of no known kind has no outputs to connect
 		}
-		if !ready {
+		if !known {
 			continue
 		}
 		inputs := make(map[string]Type, len(st.spec.Inputs))
 		for _, in := range st.spec.Inputs {
-			inputs[in.Port] = l.byID[in.Step].spec.Compiled.OutputTypes()[in.Output]
+			if c := l.byID[in.Step].spec.Compiled; c != nil {
+				inputs[in.Port] = c.OutputTypes()[in.Output]
+			} else {
+				inputs[in.Port] = nil // unknown: its producer did not compile
+			}
 		}
 		var dl diag.List
 		c := st.kind.Compile(&CompileRequest{Step: st.spec, Pipeline: p, Inputs: inputs, Params: params, Diags: &dl, Memo: l.opts.SchemaMemo})
 		l.diags.Merge(&dl)
 		switch {
-		case dl.HasErrors():
+		case dl.HasErrors() || !ready:
 		case c == nil:
 			l.errAt(st.ptr, st.key, "step %q: kind %s compiled nothing and reported no problem", id, st.kind.Name())
 		default:

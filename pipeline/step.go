@@ -201,6 +201,10 @@ type Check struct {
 	Rows []int `json:"rows,omitempty"`
 	// Values holds the numbers a gate or check was evaluated on.
 	Values map[string]float64 `json:"values,omitempty"`
+	// NotEvaluated is set on a check that could not be evaluated (a
+	// variable it reads was not computed: no labels, a missing column);
+	// it is not passed, and Message says why.
+	NotEvaluated bool `json:"not_evaluated,omitempty"`
 }
 
 // Failed reports whether the check failed with severity error.

@@ -25,12 +25,16 @@ repeats=${BENCH_REPEATS:-3}
 rf_repeats=${BENCH_TREE_RF_REPEATS:-$repeats}
 skip_rf_above=${BENCH_TREE_SKIP_RF_ABOVE:-200000}
 mkdir -p "$dir/bin"
-if [ -n "${MLRUN_SYNTH_BIN:-}" ]; then cp "$MLRUN_SYNTH_BIN" "$dir/bin/mlrun-synth"; else go build -o "$dir/bin/mlrun-synth" ./cmd/mlrun-synth; fi
+# The mlrun-synth bench/run.sh built (MLRUN_SYNTH_BIN, which is already
+# $dir/bin/mlrun-synth there: it is used in place, never copied onto
+# itself), else one built here.
+synth=${MLRUN_SYNTH_BIN:-$dir/bin/mlrun-synth}
+if [ -z "${MLRUN_SYNTH_BIN:-}" ]; then go build -o "$synth" ./cmd/mlrun-synth; fi
 go test -c -o "$dir/bin/tree.test" ./steps/tree
 for rows in $rows_list; do
   csv="$dir/applications_$rows.csv"
   echo "bench: trees: generating $rows rows" >&2
-  "$dir/bin/mlrun-synth" -rows "$rows" -seed 42 -o "$csv"
+  "$synth" -rows "$rows" -seed 42 -o "$csv"
   case $rows in 1000000) sub='rows=1M' ;; *) sub="rows=$((rows / 1000))k" ;; esac
   echo "bench: trees: Go benchmarks ($sub; load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   (cd steps/tree && env "MLRUN_BENCH_CSV_$rows=$csv" /usr/bin/time -v "$dir/bin/tree.test" \

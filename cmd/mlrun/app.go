@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/identity"
 	"github.com/mlrun-cli/mlrun/internal/outpath"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
@@ -35,6 +37,15 @@ type app struct {
 
 	log hclog.Logger
 
+	// args are the command line; cmd the command being run (set before it
+	// runs): together they say whether errors are printed as JSON.
+	args []string
+	cmd  *cobra.Command
+	// keepWarnings makes loadPipeline keep the warnings of a pipeline that
+	// loaded in warnings instead of printing them (validate --json, run -q).
+	keepWarnings bool
+	warnings     []diag.Diagnostic
+
 	// store is the store opened by openStore, shared by the schema memo
 	// and the command.
 	store *lineage.Store
@@ -46,6 +57,9 @@ type app struct {
 	// memoStore are this user's memos, opened once (memosOpened).
 	memoStore   *lineage.Memos
 	memosOpened bool
+	// actor is who acts (internal/identity), resolved once.
+	actor         identity.Principal
+	principalOnce sync.Once
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
@@ -74,6 +88,7 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			a.cmd = cmd
 			return a.setup()
 		},
 	}
@@ -110,7 +125,9 @@ func (a *app) rootCommand() *cobra.Command {
 		a.reportCommand(),
 		a.alertsCommand(),
 		a.storeCommand(),
+		a.waiveCommand(), a.waiversCommand(), a.signersCommand(),
 	)
+	a.finishTree(root)
 	return root
 }
 
@@ -155,7 +172,7 @@ func (a *app) openStore() (*lineage.Store, error) {
 	var err error
 	if s3store.IsURL(a.storeDir) {
 		st, err = a.openS3Store() // its errors name the store
-	} else if st, err = lineage.Open(a.storeDir, lineage.WithMemos(a.memos())); err != nil {
+	} else if st, err = lineage.Open(a.storeDir, a.storeOptions()...); err != nil {
 		err = fmt.Errorf("opening store %s: %w", a.storeDir, err)
 	}
 	if err != nil {
@@ -180,7 +197,7 @@ func (a *app) openS3Store() (*lineage.Store, error) {
 	if err != nil {
 		return nil, pipeline.WithExitCode(pipeline.ExitRuntime, err)
 	}
-	return lineage.OpenBackend(ctx, b, b.URL(), lineage.WithMemos(a.memos()))
+	return lineage.OpenBackend(ctx, b, b.URL(), a.storeOptions()...)
 }
 
 // s3Options are the options of S3 stores: the local cache, and
@@ -303,43 +320,16 @@ func (a *app) loadPipeline(path string, overrides []string) (*pipeline.Pipeline,
 		ov[k] = v
 	}
 	memo := &schemaMemo{a: a}
-	p, err := pipeline.Load(path, pipeline.LoadOptions{Registry: reg, Overrides: ov, SchemaMemo: memo})
+	var warnings diag.List
+	p, err := pipeline.Load(path, pipeline.LoadOptions{Registry: reg, Overrides: ov, SchemaMemo: memo, Warnings: &warnings})
 	if err == nil {
 		memo.flush()
+		a.warnings = warnings.Items()
+		if !a.keepWarnings {
+			a.printWarnings(a.warnings)
+		}
 	}
 	return p, err
-}
-
-// printError prints err to stderr: diagnostics one per line, with GitHub
-// annotations when running in GitHub Actions.
-func (a *app) printError(err error) {
-	if de, ok := diag.AsErrors(err); ok {
-		for _, d := range de.Diagnostics {
-			fmt.Fprintln(a.stderr, d.String())
-			if d.Snippet != "" {
-				fmt.Fprintln(a.stderr, d.Snippet)
-			}
-		}
-		if os.Getenv("GITHUB_ACTIONS") == "true" {
-			for _, d := range de.Diagnostics {
-				fmt.Fprintf(a.stderr, "::error file=%s,line=%d,col=%d::%s\n", d.Pos.File, d.Pos.Line, d.Pos.Col, ghEscape(d.Message))
-			}
-		}
-		errs := 0
-		for _, d := range de.Diagnostics {
-			if d.Severity == diag.Error {
-				errs++
-			}
-		}
-		fmt.Fprintf(a.stderr, "mlrun: %d problem(s) found\n", errs)
-		return
-	}
-	fmt.Fprintf(a.stderr, "mlrun: %v\n", err)
-}
-
-func ghEscape(s string) string {
-	r := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
-	return r.Replace(s)
 }
 
 // isTerminal reports whether w is an interactive terminal.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -203,20 +205,6 @@ func TestCrash(t *testing.T) {
 	if killed < len(points)/2 {
 		t.Errorf("only %d of %d runs were killed before they finished", killed, len(points))
 	}
-}
-
-// scriptBinary returns the mlrun command that testscript.Main installed in
-// $PATH (a copy of this test binary that runs Main when named mlrun).
-func scriptBinary(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("mlrun")
-	if err != nil {
-		t.Fatalf("mlrun is not in $PATH (TestMain installs it): %v", err)
-	}
-	if !strings.HasPrefix(filepath.Base(filepath.Dir(filepath.Dir(bin))), "testscript-main") {
-		t.Fatalf("mlrun in $PATH is %s, not the copy of the test binary installed by testscript.Main", bin)
-	}
-	return bin
 }
 
 // TestSigterm sends SIGTERM, and os.Interrupt, to `mlrun run` while a step
@@ -533,7 +521,7 @@ func freeSpace(t *testing.T, dir string) int64 {
 	if err := syscall.Statfs(dir, &st); err != nil {
 		t.Fatal(err)
 	}
-	return int64(st.Bavail) * st.Bsize
+	return int64(st.Bavail) * int64(st.Bsize) // Bsize is uint32 on darwin
 }
 
 // fillDisk writes file with dd so that about budget bytes stay free.

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,11 +29,19 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp(stdin, stdout, stderr)
+	app.args = args
 	root := app.rootCommand()
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return pipeline.ExitOK
+	}
+	var coded pipeline.ExitCoder
+	if app.cmd == nil && cmd != nil && !errors.As(err, &coded) {
+		// No command ran (app.cmd is set just before): cobra refused the
+		// command line, an unknown command or a wrong number of
+		// arguments. That is a usage error, as a bad flag is.
+		err = usageError(cmd, err)
 	}
 	code := pipeline.ExitCode(err)
 	if !isSilent(err) {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -84,12 +86,18 @@ metric of the version holding the alias now:
   mlrun models promote credit-risk 1 --alias production --reason "first release"
   mlrun models rollback credit-risk --alias production --reason "incident 42"
 
-Registrations and alias moves are appended to the audit log.`,
+A protected alias (mlrun models protect credit-risk --alias production
+--approvals 2) moves only when principals other than the proposer approve
+with SSH-signed decisions (mlrun models approve credit-risk/1 --key KEY).
+
+Registrations, alias moves, requests, decisions and refused promotions are
+appended to the audit log.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.modelsRegisterCommand(), a.modelsPromoteCommand(), a.modelsRollbackCommand(),
-		a.modelsListCommand(), a.modelsShowCommand(), a.modelsHistoryCommand())
+		a.modelsListCommand(), a.modelsShowCommand(), a.modelsHistoryCommand(),
+		a.modelsProtectCommand(), a.modelsDecideCommand("approve"), a.modelsDecideCommand("reject"), a.modelsRequestsCommand())
 	return cmd
 }
 
@@ -146,6 +154,9 @@ Exit codes: 0 registered, 2 invalid usage or step, 3 store failure.`,
 			}
 			for _, al := range aliases {
 				fmt.Fprintf(a.stdout, "  alias %s -> %d\n", al, v.Version)
+			}
+			for _, x := range v.Waivers {
+				fmt.Fprintf(a.stdout, "  under waiver %s by %s until %s: %s\n", x.ID, x.By, x.Expires.Format("2006-01-02"), x.Reason)
 			}
 			fmt.Fprintf(a.stdout, "audit head %s\n", head)
 			return nil
@@ -204,7 +215,7 @@ Exit codes: 0 moved, 1 a gate failed, 2 invalid usage, 3 store failure.`,
 			if err != nil {
 				return err
 			}
-			mv, head, err := reg.Promote(cmd.Context(), registry.PromoteRequest{Name: args[0], Version: ver, Alias: alias, Reason: reason, Gates: gates})
+			p, err := reg.Promote(cmd.Context(), registry.PromoteRequest{Name: args[0], Version: ver, Alias: alias, Reason: reason, Gates: gates})
 			var ge *registry.GateError
 			if errors.As(err, &ge) {
 				if asJSON {
@@ -212,6 +223,7 @@ Exit codes: 0 moved, 1 a gate failed, 2 invalid usage, 3 store failure.`,
 				} else {
 					fmt.Fprintf(a.stdout, "refused: %s@%d not promoted to %s\n", ge.Model, ge.Version, ge.Alias)
 					writeGates(a.stdout, ge.Results)
+					fmt.Fprintf(a.stdout, "audit head %s (the refusal is recorded)\n", ge.Head)
 				}
 				return &silentError{code: pipeline.ExitCheckFailed}
 			}
@@ -219,8 +231,20 @@ Exit codes: 0 moved, 1 a gate failed, 2 invalid usage, 3 store failure.`,
 				return err
 			}
 			if asJSON {
-				return a.writeJSON(mv)
+				if p.Request != nil {
+					return a.writeJSON(p.Request)
+				}
+				return a.writeJSON(p.Move)
 			}
+			head := p.Head
+			if q := p.Request; q != nil {
+				writeGates(a.stdout, q.Gates)
+				fmt.Fprintf(a.stdout, "%s is protected: request %s is pending %d approval(s) by principals other than %s\n", alias, q.Ref(args[0]), q.Approvals, q.Proposer)
+				fmt.Fprintf(a.stdout, "  approve with: mlrun models approve %s --reason TEXT --key KEY\n", q.Ref(args[0]))
+				fmt.Fprintf(a.stdout, "audit head %s\n", head)
+				return nil
+			}
+			mv := p.Move
 			writeGates(a.stdout, mv.Gates)
 			fmt.Fprintf(a.stdout, "%s %s: %s -> %d\n", args[0], alias, holderText(mv.From), mv.To)
 			fmt.Fprintf(a.stdout, "audit head %s\n", head)
@@ -354,7 +378,7 @@ func writeVersion(w io.Writer, m *registry.Model, v *registry.Version) {
 			al = append(al, k)
 		}
 	}
-	fmt.Fprintf(w, "%s  registered %s by %s@%s  aliases %s\n", v.Ref(), v.Registered.Format("2006-01-02 15:04:05Z"), v.User, v.Host, orNone(strings.Join(al, " ")))
+	fmt.Fprintf(w, "%s  registered %s by %s  aliases %s\n", v.Ref(), v.Registered.Format("2006-01-02 15:04:05Z"), actorText(v.Actor, v.Via, v.User, v.Host), orNone(strings.Join(al, " ")))
 	fmt.Fprintf(w, "  run %s step %s  mlrun %s\n", v.Run, v.Step, v.MlrunVersion)
 	fmt.Fprintf(w, "  model %s %s, target %s, features %s\n", v.Object.ID, v.Algorithm, v.Target, strings.Join(v.Features, ", "))
 	fmt.Fprintf(w, "  pipeline %s (%s) sha256:%s\n", v.Pipeline, v.PipelineFile, v.PipelineSHA256)
@@ -371,10 +395,45 @@ func writeVersion(w io.Writer, m *registry.Model, v *registry.Version) {
 			fmt.Fprintf(w, "    %s %s %s: %s\n", c.Kind, c.Name, status, c.Message)
 		}
 	}
+	for _, x := range v.Waivers {
+		fmt.Fprintf(w, "  registered under waiver %s by %s until %s: %s\n", x.ID, x.By, x.Expires.Format("2006-01-02"), x.Reason)
+	}
 	fmt.Fprintf(w, "  threshold %g\n", v.Threshold)
 	if len(m.Gates) > 0 {
 		fmt.Fprintf(w, "  promotion gates: %s\n", strings.Join(m.Gates, " ; "))
 	}
+	for _, al := range sortedKeys(m.Protected) {
+		p := m.Protected[al]
+		fmt.Fprintf(w, "  alias %s protected: %d approval(s) (since %s, by %s: %s)\n", al, p.Approvals, p.Time.Format("2006-01-02"), p.Actor, p.Reason)
+	}
+	for i := range m.Requests {
+		if q := &m.Requests[i]; q.Version == v.Version || q.Status == registry.RequestPending {
+			fmt.Fprint(w, "  request ")
+			writeRequest(w, m.Name, q)
+		}
+	}
+	for _, f := range m.Refused {
+		if f.Version == v.Version {
+			fmt.Fprintf(w, "  promotion to %s REFUSED %s (by %s: %s)\n", f.Alias, f.Time.Format("2006-01-02 15:04Z"), f.Actor, f.Reason)
+			for _, g := range f.Gates {
+				if !g.Passed && !g.Skipped {
+					fmt.Fprintf(w, "      gate %s\n", g.String())
+				}
+			}
+		}
+	}
+}
+
+// actorText renders "actor (via V; user@host)", or user@host for records
+// made before actors were recorded.
+func actorText(actor, via, user, host string) string {
+	if actor == "" {
+		return user + "@" + host
+	}
+	if via == "" {
+		return actor
+	}
+	return fmt.Sprintf("%s (via %s; %s@%s)", actor, via, user, host)
 }
 
 func (a *app) modelsHistoryCommand() *cobra.Command {
@@ -395,13 +454,44 @@ func (a *app) modelsHistoryCommand() *cobra.Command {
 			if asJSON {
 				return a.writeJSON(m)
 			}
+			// Every event, in time order.
+			type event struct {
+				t     time.Time
+				lines []string
+			}
+			var evs []event
 			for _, v := range m.Versions {
-				fmt.Fprintf(a.stdout, "%s  version %d registered (run %s, object %s)\n", v.Registered.Format("2006-01-02 15:04:05Z"), v.Version, v.Run, v.Doc.Short())
+				evs = append(evs, event{v.Registered, []string{fmt.Sprintf("version %d registered (run %s, object %s)", v.Version, v.Run, v.Doc.Short())}})
 			}
 			for _, mv := range m.History {
-				fmt.Fprintf(a.stdout, "%s  %s %s: %s -> %d by %s@%s: %s\n", mv.Time.Format("2006-01-02 15:04:05Z"), mv.Action, mv.Alias, holderText(mv.From), mv.To, mv.User, mv.Host, mv.Reason)
+				e := event{mv.Time, []string{fmt.Sprintf("%s %s: %s -> %d by %s: %s", mv.Action, mv.Alias, holderText(mv.From), mv.To, actorText(mv.Actor, "", mv.User, mv.Host), mv.Reason)}}
+				if mv.Request > 0 {
+					e.lines = append(e.lines, fmt.Sprintf("    request %s/%d approved by %s", m.Name, mv.Request, strings.Join(mv.Approvers, ", ")))
+				}
 				for _, g := range mv.Gates {
-					fmt.Fprintf(a.stdout, "      gate %s\n", g.String())
+					e.lines = append(e.lines, "    gate "+g.String())
+				}
+				evs = append(evs, e)
+			}
+			for _, f := range m.Refused {
+				e := event{f.Time, []string{fmt.Sprintf("REFUSED promote %s -> %d by %s: %s", f.Alias, f.Version, f.Actor, f.Reason)}}
+				for _, g := range f.Gates {
+					e.lines = append(e.lines, "    gate "+g.String())
+				}
+				evs = append(evs, e)
+			}
+			for i := range m.Requests {
+				q := &m.Requests[i]
+				evs = append(evs, event{q.Created, []string{fmt.Sprintf("request %s/%d (%s) %s %s by %s: %s", m.Name, q.ID, q.Status, q.Action, q.Alias, q.Proposer, q.Reason)}})
+				for _, d := range q.Decisions {
+					evs = append(evs, event{d.Time, []string{fmt.Sprintf("%s %s/%d by %s (%s): %s", d.Verdict, m.Name, q.ID, d.Principal, d.Key, d.Reason)}})
+				}
+			}
+			sort.SliceStable(evs, func(i, j int) bool { return evs[i].t.Before(evs[j].t) })
+			for _, e := range evs {
+				fmt.Fprintf(a.stdout, "%s  %s\n", e.t.Format("2006-01-02 15:04:05Z"), e.lines[0])
+				for _, l := range e.lines[1:] {
+					fmt.Fprintf(a.stdout, "  %s\n", l)
 				}
 			}
 			return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline/registry"
 	"github.com/mlrun-cli/mlrun/steps/monitor"
 	"github.com/mlrun-cli/mlrun/steps/profile"
+	"github.com/mlrun-cli/mlrun/steps/stats"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
@@ -68,11 +69,17 @@ type historyCheck struct {
 	Severity string  `json:"severity"`
 	Value    float64 `json:"value"`
 	Defined  bool    `json:"defined"`
+	// NotEvaluated marks a check that could not be evaluated
+	// (monitor.NotEvaluated): not passed, a failure when critical.
+	NotEvaluated bool `json:"not_evaluated,omitempty"`
 }
 
 // monitorOpts are the flags of mlrun monitor.
 type monitorOpts struct {
-	run, step, model, data, labels, group, config string
+	run, step, model, data, labels, group, config, psiBins string
+	noLabels                                               bool
+	groupBins                                              []float64
+	groupQuantiles                                         int
 }
 
 func (a *app) monitorCommand() *cobra.Command {
@@ -92,13 +99,52 @@ then compare it with the reference profile
 the train step froze: drift of every feature (PSI over the frozen bins, KS,
 Wasserstein, Jensen-Shannon, chi-square for categories, unseen categories,
 missing rates), score drift, performance against the run's evaluate metrics
-(--labels) and fairness between the groups of a column (--group).
+and fairness between the groups of a column (--group).
+
+PSI bins (psi_bins, --psi-bins): the reference's deciles (the profile's
+bins, 10 by default), in one of two conventions that agree on continuous
+data and differ on ties:
+  right_closed (default)  bins (-inf, e1], (e1, e2], ..., (ek, +inf): the
+      quantiles at k/10 (numpy's linear interpolation), duplicates and
+      edges at the maximum dropped; an edge at a tied minimum is kept, so
+      the minimum is a bin of its own (a 0/1 feature gets two bins). These
+      are the bins the train step froze in the profile.
+  numpy  the common recipe: edges np.unique(np.quantile(ref,
+      np.linspace(0, 1, 11))) counted as np.histogram counts them,
+      left-closed [e(i-1), e(i)) with the last bin closed at the maximum,
+      cut from the profile's frozen sorted values; the outer bins are open
+      so that batch values outside the reference's range count in them
+      (np.histogram would drop them). The closed last bin merges the two
+      largest values: a 0/1 feature gets one bin, and PSI 0.
+Empty bins get a share of 1e-4 before PSI = sum((c - r) ln(c / r)). JS uses
+the same bins. The convention is recorded in the monitor config (the step's
+cache key and run record) and, when not right_closed, in the report.
+
+Labels: the batch's labels are read when it has the model's target column
+(--labels names it explicitly and requires it; --no-labels, or labels:
+false in the config, turns performance off). Checks read the variables
+listed in the monitor kind's schema (mlrun schema) and the README. A check
+that cannot be evaluated (no labels, no group column, a feature missing
+from the batch, an undefined value) is shown as "not evaluated": it never
+passes, and fails the batch when critical. The built-in performance,
+calibration and fairness checks do not apply to a batch without labels or
+without a group; a check the config declares (checks:) is evaluated or
+"not evaluated".
+
+Fairness: a string group column is compared one group per value; a numeric
+one with more than 20 distinct values (an age) in 4 quantile bands of the
+batch, or in the bands of group_bins (--group-bins 18,25,35,50,65:
+(-inf,18), [18,25), ..., [65,+inf)) or group_quantiles (--group-quantiles
+N); groups under min_group rows are flagged, not judged; the four-fifths
+rule compares the lowest approval rate with the highest.
 
 The checks are, in order of precedence: those of a --config file (a YAML
-mapping with the settings of a monitor step: threshold, group, min_group,
-labels, drift, checks, alerts); those of the run's monitor step that watched
-this model (its recorded configuration, group included); the default checks
-of the monitor step kind (see the schema). The report says which it used.
+mapping with the settings of a monitor step: threshold, group, group_bins,
+group_quantiles, min_group, labels, psi_bins, drift, checks, alerts); those
+of the run's monitor step that watched this model (its recorded
+configuration, group included); the default checks of the monitor step
+kind (see the schema). The report says which it used. --group, --group-bins,
+--group-quantiles, --psi-bins and --no-labels override the config's.
 
 The report prints failures first, is stored in the lineage store (an object
 and a record; see 'mlrun monitor history'), and --json prints it whole. The
@@ -117,8 +163,9 @@ exit code.
 MLRUN_ALERT_BACKOFF (a Go duration, default 500ms) sets the first wait
 between webhook attempts; it doubles up to 30s.
 
-Exit codes: 0 all critical checks pass, 1 a critical check failed, 2 invalid
-usage, batch or changed pipeline file, 3 runtime failure.`,
+Exit codes: 0 all critical checks pass, 1 a critical check failed or could
+not be evaluated, 2 invalid usage, batch or changed pipeline file, 3 runtime
+failure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.data == "" || (o.model == "") == (o.run == "" || o.step == "") || (o.model != "" && (o.run != "" || o.step != "")) {
@@ -189,8 +236,12 @@ usage, batch or changed pipeline file, 3 runtime failure.`,
 	f.StringVar(&o.run, "run", "", "the run that trained the model (id, unique prefix or latest)")
 	f.StringVar(&o.step, "step", "", "the train step of that run")
 	f.StringVar(&o.data, "data", "", "the batch: a CSV file with the columns of the training data")
-	f.StringVar(&o.labels, "labels", "", "check performance: the batch's label column (the model's target)")
+	f.StringVar(&o.labels, "labels", "", "the batch's label column, the model's target: required in the batch (default: read when present)")
+	f.BoolVar(&o.noLabels, "no-labels", false, "do not check performance, even when the batch has the target column")
 	f.StringVar(&o.group, "group", "", "check fairness between the groups of this column (overrides the config's group)")
+	f.Float64SliceVar(&o.groupBins, "group-bins", nil, "cut a numeric group column into left-closed bands at these `VALUES`, e.g. 18,25,35,50,65")
+	f.IntVar(&o.groupQuantiles, "group-quantiles", 0, "cut a numeric group column into `N` quantile bands of the batch")
+	f.StringVar(&o.psiBins, "psi-bins", "", "PSI bin convention: right_closed (the default, the profile's frozen bins) or numpy")
 	f.StringVar(&o.config, "config", "", "the checks: a YAML `FILE` with a monitor step's settings (default: the run's monitor step of the model, else the defaults)")
 	f.BoolVar(&asJSON, "json", false, "print the whole report as JSON")
 	f.StringVar(&alertFile, "alert-file", "", "append an alert for failed checks to this JSON-lines `FILE` (replaces the config's)")
@@ -245,6 +296,15 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	}
 	if labels != "" && labels != prof.Target {
 		return nil, nil, nil, pipeline.Invalidf("--labels %q: the model's target column is %q", labels, prof.Target)
+	}
+	if labels != "" && o.noLabels {
+		return nil, nil, nil, pipeline.Invalidf("--labels and --no-labels exclude each other")
+	}
+	if o.psiBins != "" && !stats.Binning(o.psiBins).Valid() {
+		return nil, nil, nil, pipeline.Invalidf("--psi-bins %q: want right_closed or numpy", o.psiBins)
+	}
+	if err := monitor.CheckGroupBands(o.groupBins, o.groupQuantiles); err != nil {
+		return nil, nil, nil, pipeline.Invalidf("--group-bins, --group-quantiles: %v", err)
 	}
 
 	// The batch, through the steps the model was trained behind: the
@@ -317,23 +377,43 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg.NoLabels = cfg.NoLabels || labels == ""
-	var notes []string
+	// Labels are read when the batch has the target column, unless the
+	// config or --no-labels turns them off; --labels turns them on and
+	// requires the column.
 	switch {
-	case group != "":
+	case labels != "":
+		if !contains(header, labels) {
+			return nil, nil, nil, pipeline.Invalidf("--labels %q is not a column of %s", labels, data)
+		}
+		cfg.NoLabels = false
+	case o.noLabels:
+		cfg.NoLabels = true
+	}
+	if o.psiBins != "" {
+		cfg.PSIBins = stats.Binning(o.psiBins)
+	}
+	// A group column the config names but the batch lacks leaves the
+	// fairness checks not evaluated (Compute says so).
+	if group != "" {
 		if !contains(header, group) {
 			return nil, nil, nil, pipeline.Invalidf("--group %q is not a column of %s", group, data)
 		}
+		if cfg.Group != "" && group != cfg.Group {
+			cfg.GroupBins, cfg.GroupQuantiles = nil, 0 // the config's bands are another column's
+		}
 		cfg.Group = group
-	case cfg.Group != "" && !contains(header, cfg.Group):
-		notes = append(notes, fmt.Sprintf("fairness not checked: the group column %q of the %s is not in the batch", cfg.Group, source))
-		cfg.Group = ""
+	}
+	if len(o.groupBins) > 0 || o.groupQuantiles > 0 {
+		if cfg.Group == "" {
+			return nil, nil, nil, pipeline.Invalidf("--group-bins and --group-quantiles need a group column (--group)")
+		}
+		cfg.GroupBins, cfg.GroupQuantiles = o.groupBins, o.groupQuantiles
 	}
 	r, err := monitor.Compute(in, cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	r.Notes = append(append([]string{"checks: " + source}, notes...), r.Notes...)
+	r.Notes = append([]string{"checks: " + source}, r.Notes...)
 	r.Checks = append(r.Checks, batchChecks...)
 	monitor.SortChecks(r.Checks)
 
@@ -362,7 +442,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 func historyChecks(checks []pipeline.Check) (failed bool, out []historyCheck) {
 	for _, c := range checks {
 		failed = failed || c.Failed()
-		hc := historyCheck{Name: c.Name, Passed: c.Passed, Severity: c.Severity}
+		hc := historyCheck{Name: c.Name, Passed: c.Passed, Severity: c.Severity, NotEvaluated: monitor.NotEvaluated(c)}
 		if k := sortedKeys(c.Values); len(k) > 0 {
 			hc.Value, hc.Defined = c.Values[k[0]], true
 		}
@@ -535,7 +615,11 @@ func writeMonitorReport(w io.Writer, r *monitor.Report, rec *monitorRecord) {
 	if rec.Failed {
 		status = "CHECK-FAILED"
 	}
-	fmt.Fprintf(w, "\n%s: %d critical and %d warning check(s) failed, %d passed; report %s\n", status, len(crit), len(warn), len(pass), rec.Report.Short())
+	notEval := ""
+	if n := len(r.NotEvaluated); n > 0 {
+		notEval = fmt.Sprintf(" (%d not evaluated)", n)
+	}
+	fmt.Fprintf(w, "\n%s: %d critical and %d warning check(s) failed%s, %d passed; report %s\n", status, len(crit), len(warn), notEval, len(pass), rec.Report.Short())
 }
 
 func fmtNum(v float64) string {
@@ -554,7 +638,8 @@ func (a *app) monitorHistoryCommand() *cobra.Command {
 		Use:   "history (--model NAME[@ALIAS] | --run RUN --step STEP)",
 		Short: "Show each monitor check over the batches monitored for a model",
 		Long: `List the batches monitored for a model, oldest first, and each check's value
-over them: a trend table (x marks a failure) and, on a terminal, a sparkline
+over them: a trend table (x marks a failure, n/e a check that could not be
+evaluated, which never passes) and, on a terminal, a sparkline
 per check. --model NAME takes the batches of every version of a registered
 model (monitored by --model, by the run and step of a version, or by a
 monitor step of any pipeline run on the same model object), each marked with
@@ -684,21 +769,24 @@ func writeHistory(w io.Writer, recs []*monitorRecord, spark bool) {
 		fmt.Fprintf(w, " %10s", fmt.Sprintf("#%d", i+1))
 	}
 	fmt.Fprintln(w)
+	notEval := false
 	for _, name := range sortedKeys(values) {
 		fmt.Fprintf(w, "  %-34s", name)
 		var series []float64
 		for _, c := range values[name] {
 			cell := "-"
-			if c != nil {
-				if c.Defined {
-					cell = fmt.Sprintf("%.4g", c.Value)
-					series = append(series, c.Value)
-				} else {
-					cell = "n/a"
-				}
-				if !c.Passed {
-					cell += "x"
-				}
+			switch {
+			case c == nil:
+			case c.NotEvaluated:
+				cell, notEval = "n/e", true
+			case c.Defined:
+				cell = fmt.Sprintf("%.4g", c.Value)
+				series = append(series, c.Value)
+			default:
+				cell = "n/a"
+			}
+			if c != nil && !c.Passed && !c.NotEvaluated {
+				cell += "x"
 			}
 			fmt.Fprintf(w, " %10s", cell)
 		}
@@ -706,6 +794,9 @@ func writeHistory(w io.Writer, recs []*monitorRecord, spark bool) {
 			fmt.Fprintf(w, "  %s", sparkline(series))
 		}
 		fmt.Fprintln(w)
+	}
+	if notEval {
+		fmt.Fprintln(w, "\n  x: not passed; n/e: not evaluated (never passed; a critical one fails its batch)")
 	}
 }
 

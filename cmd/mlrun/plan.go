@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
 )
 
@@ -25,7 +27,11 @@ step will re-run, no previous run, forced), or "skip".
 
 Exit codes: 0 ok, 2 invalid pipeline, 3 runtime failure. With
 --detailed-exitcode (the convention of 'terraform plan'): 0 when every step is
-cached, 2 when some step would run, 1 on any error.`,
+cached, 2 when some step would run, 1 on any error.
+
+With --json an invalid pipeline prints {"file", "valid": false, "status":
+"invalid", "exit_code": 2, "diagnostics": [...]} (as validate --json) on
+stdout instead of the plan, and the error as JSON on stderr.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, err := ef.pipelineArg(args)
@@ -33,9 +39,15 @@ cached, 2 when some step would run, 1 on any error.`,
 			if err == nil {
 				rep, err = a.plan(cmd, file, &ef)
 			}
+			if de, ok := diag.AsErrors(err); ok && asJSON {
+				// An invalid pipeline: the plan's place on stdout says so.
+				if jerr := a.writeJSON(newInvalidDoc(file, de)); jerr != nil {
+					return jerr
+				}
+			}
 			if err != nil {
 				if detailed {
-					a.printError(err)
+					a.printError(pipeline.WithExitCode(1, err)) // its JSON says 1
 					return &silentError{code: 1}
 				}
 				return err

@@ -20,18 +20,25 @@ func (a *app) reportCommand() *cobra.Command {
 		Short: "Write the audit report and model card of a run or a registered model",
 		Long: `Write one self-contained report of a recorded run (RUN: id, unique prefix or
 "latest") or of the run that trained a registered model version (--model NAME,
-NAME@N or NAME@ALIAS): the pass/fail banner over every check and gate, the
-model card from the pipeline's model_card: block, the data with its SHA-256,
-validation results and splits, the derived features and their column lineage,
-the training settings, performance on each evaluated dataset recomputed from
-the stored model and data (AUC with a bootstrap interval, Gini, KS, accuracy,
+NAME@N or NAME@ALIAS): the banner over every check and gate and the latest
+monitored batch (PASS, FAIL, WAIVED when every failure is waived, MONITORING
+FAILED when the latest batch failed a critical check), the model card from
+the pipeline's model_card: block, the data with its SHA-256, validation
+results and splits, the derived features and their column lineage, the
+training settings, performance on each evaluated dataset recomputed from the
+stored model and data (AUC with a bootstrap interval, Gini, KS, accuracy,
 precision, recall, F1, Brier, log loss, the confusion matrix, ROC,
 precision-recall, calibration, score distribution and KS charts), feature
-importance, fairness by protected attribute, monitored batches and the step
-graph with its object ids.
+importance, signed coefficients and intercept (logistic regression), a gains
+table by score decile, train vs test (AUC, KS, Gini, bad rate, score PSI),
+fairness by protected attribute, monitored batches, governance (the actor,
+waivers, protected aliases, approval requests with their signed decisions,
+refused promotions) and the step graph with its object ids.
 
 --format html (the default) writes one HTML page with inline CSS and SVG
-charts: no scripts, nothing fetched, printable to PDF from a browser.
+charts: no scripts, nothing fetched, printable to PDF from a browser (every
+collapsed section expanded; the pipeline, run id and page number on each
+page).
 --format md writes a Markdown model card (tables, no charts). The same run
 gives byte-identical output: the times shown are the run's own.
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/internal/alert"
 	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/diag"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 )
@@ -128,6 +129,14 @@ delivered is kept in the store and retried by every later 'mlrun run' and
 'mlrun monitor'; a failed delivery is reported on stderr and never changes
 the exit code.
 
+Reports: --junit writes every rule, gate and check as a JUnit test case
+and --summary appends a Markdown summary, for every run (interrupted ones
+too) and for an invalid pipeline (a failed test case per problem). With
+--json an invalid pipeline prints {"file", "valid": false, "status":
+"invalid", "exit_code": 2, "diagnostics": [...]} on stdout. Under GitHub
+Actions (GITHUB_ACTIONS=true) failed rules, gates and checks are ::error
+annotations (failed warn-severity ones ::warning) at their line in FILE.
+
 Exit codes: 0 ok, 1 a validation rule, gate or critical monitor check
 failed, 2 invalid pipeline or input, 3 runtime failure.`,
 		Args: cobra.RangeArgs(1, 2),
@@ -140,7 +149,20 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 				return err
 			}
 			a.memoIgnore = ef.rehash
+			a.keepWarnings = quiet // -q prints nothing but errors
 			p, err := a.loadPipeline(file, ef.params)
+			if de, ok := diag.AsErrors(err); ok {
+				// An invalid pipeline still gets its reports: CI shows
+				// the problems where it shows a run's checks.
+				if werr := rf.writeInvalid(a.outputGuard(), file, de); werr != nil {
+					fmt.Fprintf(a.stderr, "mlrun: %v\n", werr)
+				}
+				if asJSON {
+					if jerr := a.writeJSON(newInvalidDoc(file, de)); jerr != nil {
+						return jerr
+					}
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -189,11 +211,14 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 				return runErr
 			}
 			actionLines, actionErr := a.afterRun(cmd.Context(), st, rec, alertFile, webhook)
-			head, _, err := st.AuditHead(cmd.Context())
-			if err != nil {
+			a.annotateRun(p, rec)
+			// The reports of an interrupted run too: the context is
+			// cancelled then, which must not keep them from being written.
+			if err := rf.write(a.outputGuard(), rec); err != nil {
 				return err
 			}
-			if err := rf.write(a.outputGuard(), rec); err != nil {
+			head, _, err := st.AuditHead(context.WithoutCancel(cmd.Context()))
+			if err != nil {
 				return err
 			}
 			if asJSON {
@@ -419,13 +444,43 @@ func writeRunSummary(w io.Writer, rec *lineage.RunRecord) {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s metrics:\n", s.ID)
+		fair := map[string]map[string]float64{} // attribute ("": all) -> measure -> value
 		for _, k := range sortedKeys(s.Metrics) {
+			if m, attr, ok := fairnessMetric(k); ok {
+				if fair[attr] == nil {
+					fair[attr] = map[string]float64{}
+				}
+				fair[attr][m] = s.Metrics[k]
+				continue
+			}
 			fmt.Fprintf(w, "  %-14s %s\n", k, fmtFloat(s.Metrics[k]))
+		}
+		if len(fair) > 0 {
+			fmt.Fprintf(w, "  fairness (metric names: demographic_parity_difference_ATTR, ...; without _ATTR the worst):\n")
+			fmt.Fprintf(w, "    %-16s %11s %10s %10s\n", "attribute", "parity diff", "disp. imp.", "eq. opp.")
+			for _, attr := range sortedKeys(fair) {
+				name := attr
+				if name == "" {
+					name = "(worst)"
+				}
+				f := fair[attr]
+				cell := func(k string) string {
+					if v, ok := f[k]; ok {
+						return fmtFloat(v)
+					}
+					return "undefined"
+				}
+				fmt.Fprintf(w, "    %-16s %11s %10s %10s\n", name, cell("demographic_parity_difference"), cell("disparate_impact"), cell("equal_opportunity_difference"))
+			}
 		}
 		for _, c := range s.Checks {
 			if c.Kind == "gate" {
 				mark := "pass"
-				if !c.Passed {
+				switch {
+				case c.Passed:
+				case c.Severity == pipeline.SeverityWarn:
+					mark = "warn"
+				default:
 					mark = "FAIL"
 				}
 				fmt.Fprintf(w, "  gate %-7s %s  %s\n", c.Name, mark, c.Expr)
@@ -515,4 +570,18 @@ func notFound(err error) error {
 		return pipeline.WithExitCode(pipeline.ExitInvalid, err)
 	}
 	return err
+}
+
+// fairnessMetric splits an evaluate fairness metric name into its measure
+// and attribute suffix ("" for the worst over the attributes).
+func fairnessMetric(k string) (measure, attr string, ok bool) {
+	for _, m := range []string{"demographic_parity_difference", "disparate_impact", "equal_opportunity_difference"} {
+		if k == m {
+			return m, "", true
+		}
+		if a, found := strings.CutPrefix(k, m+"_"); found {
+			return m, a, true
+		}
+	}
+	return "", "", false
 }

@@ -10,10 +10,12 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/governance"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
 )
@@ -287,7 +289,13 @@ or "latest".`,
 			if asJSON {
 				return a.writeJSON(r)
 			}
-			writeRunDetail(a.stdout, r)
+			var waivers governance.Waivers
+			if v, err := st.View(cmd.Context()); err == nil {
+				if ws, err := governance.ListWaivers(cmd.Context(), v); err == nil {
+					waivers = ws.ForRun(r.ID)
+				}
+			}
+			writeRunDetail(a.stdout, r, waivers, time.Now())
 			return nil
 		},
 	}
@@ -308,7 +316,7 @@ func getRun(ctx context.Context, st *lineage.Store, ref string) (*lineage.RunRec
 	return r, nil
 }
 
-func writeRunDetail(w io.Writer, r *lineage.RunRecord) {
+func writeRunDetail(w io.Writer, r *lineage.RunRecord, waivers governance.Waivers, now time.Time) {
 	fmt.Fprintf(w, "run       %s\n", r.ID)
 	fmt.Fprintf(w, "pipeline  %s\n", r.Pipeline)
 	fmt.Fprintf(w, "file      %s  sha256:%s\n", r.File, r.FileSHA256)
@@ -324,8 +332,8 @@ func writeRunDetail(w io.Writer, r *lineage.RunRecord) {
 		}
 		fmt.Fprintf(w, "git       %s%s\n", r.Git.Commit, dirty)
 	}
-	if r.User != "" || r.Host != "" {
-		fmt.Fprintf(w, "by        %s@%s\n", r.User, r.Host)
+	if r.User != "" || r.Host != "" || r.Actor != "" {
+		fmt.Fprintf(w, "by        %s\n", actorText(r.Actor, r.Via, r.User, r.Host))
 	}
 	fmt.Fprintf(w, "started   %s\n", r.Start.UTC().Format("2006-01-02 15:04:05.000 MST"))
 	if !r.End.IsZero() {
@@ -370,14 +378,18 @@ func writeRunDetail(w io.Writer, r *lineage.RunRecord) {
 			fmt.Fprintf(w, "      metrics  %s\n", fmtMetrics(s.Metrics, 1000))
 		}
 		for _, c := range s.Checks {
-			mark := "pass"
+			mark, waived := "pass", ""
 			switch {
 			case c.Failed():
 				mark = "FAIL"
+				if wv := waivers.Check(r.ID, s.ID, c.Name, now); wv != nil {
+					mark = "WAIVED"
+					waived = fmt.Sprintf(" (waiver %s by %s until %s: %s)", wv.ID, wv.Approval.Principal, wv.Expires.Format("2006-01-02"), wv.Reason)
+				}
 			case !c.Passed:
 				mark = "warn"
 			}
-			fmt.Fprintf(w, "      check    %s %s: %s\n", mark, c.Name, c.Message)
+			fmt.Fprintf(w, "      check    %s %s: %s%s\n", mark, c.Name, c.Message, waived)
 		}
 		for _, n := range s.Notes {
 			fmt.Fprintf(w, "      note     %s\n", n)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -78,4 +79,18 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
 	}
+}
+
+// scriptBinary returns the mlrun command that testscript.Main installed in
+// $PATH (a copy of this test binary that runs Main when named mlrun).
+func scriptBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("mlrun")
+	if err != nil {
+		t.Fatalf("mlrun is not in $PATH (TestMain installs it): %v", err)
+	}
+	if !strings.HasPrefix(filepath.Base(filepath.Dir(filepath.Dir(bin))), "testscript-main") {
+		t.Fatalf("mlrun in $PATH is %s, not the copy of the test binary installed by testscript.Main", bin)
+	}
+	return bin
 }

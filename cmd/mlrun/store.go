@@ -476,9 +476,9 @@ func (a *app) openStoreAt(loc string) (*lineage.Store, error) {
 		if err != nil {
 			return nil, pipeline.WithExitCode(pipeline.ExitRuntime, err)
 		}
-		return lineage.OpenBackend(ctx, b, b.URL(), lineage.WithMemos(a.memos()))
+		return lineage.OpenBackend(ctx, b, b.URL(), a.storeOptions()...)
 	}
-	return lineage.Open(loc, lineage.WithMemos(a.memos()))
+	return lineage.Open(loc, a.storeOptions()...)
 }
 
 func (a *app) storeCopyCommand(verb string) *cobra.Command {

@@ -19,21 +19,26 @@ func (a *app) validateCommand() *cobra.Command {
 		Long: `Check a pipeline file without running anything: YAML syntax, the JSON Schema,
 step references and cycles, parameters, and every expression compiled and
 type-checked against the columns of its input. Every problem is reported at
-once as file:line:col: message.
+once as file:line:col: message, with the warnings (which do not make the
+pipeline invalid) as file:line:col: warning: message.
+
+With --json: {"file", "valid", "steps", "diagnostics": [{"file", "line",
+"col", "severity" (error or warning), "message"}]} on stdout.
 
 Exit codes: 0 valid, 2 invalid.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			a.keepWarnings = asJSON
 			p, err := a.loadPipeline(args[0], params)
 			if asJSON {
 				out := struct {
-					File        string            `json:"file"`
-					Valid       bool              `json:"valid"`
-					Steps       int               `json:"steps,omitempty"`
-					Diagnostics []diag.Diagnostic `json:"diagnostics"`
-				}{File: args[0], Valid: err == nil, Diagnostics: []diag.Diagnostic{}}
+					File        string           `json:"file"`
+					Valid       bool             `json:"valid"`
+					Steps       int              `json:"steps,omitempty"`
+					Diagnostics []jsonDiagnostic `json:"diagnostics"`
+				}{File: args[0], Valid: err == nil, Diagnostics: jsonDiagnostics(a.warnings)}
 				if de, ok := diag.AsErrors(err); ok {
-					out.Diagnostics = de.Diagnostics
+					out.Diagnostics = jsonDiagnostics(de.Diagnostics)
 				} else if err != nil {
 					return err
 				}
@@ -51,7 +56,11 @@ Exit codes: 0 valid, 2 invalid.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "%s: ok (%d steps)\n", args[0], len(p.Steps))
+			line := fmt.Sprintf("%s: ok (%d steps", args[0], len(p.Steps))
+			if n := len(a.warnings); n > 0 {
+				line += ", " + plural(n, "warning")
+			}
+			fmt.Fprintln(a.stdout, line+")")
 			return nil
 		},
 	}

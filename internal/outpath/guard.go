@@ -7,8 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 )
@@ -108,7 +107,7 @@ func (g *Guard) check(path string) (target, error) {
 	t, err := resolve(path)
 	if err != nil {
 		err = fmt.Errorf("output path %q: %w", path, err)
-		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENAMETOOLONG) {
+		if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENAMETOOLONG) {
 			err = pipeline.WithExitCode(pipeline.ExitInvalid, err)
 		}
 		return target{}, err
@@ -173,9 +172,8 @@ func (g *Guard) devices() []uint64 {
 	}
 	var devs []uint64
 	for _, p := range g.dirs {
-		var st unix.Stat_t
-		if unix.Stat(p.raw, &st) == nil {
-			devs = append(devs, uint64(st.Dev))
+		if dev, ok := deviceOf(p.raw); ok {
+			devs = append(devs, dev)
 		}
 	}
 	return devs

@@ -7,8 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // maxLinks bounds the symbolic links followed while resolving one path,
@@ -72,7 +71,7 @@ func walk(dir, path string, links *int) (dest string, missing, opaque bool, err 
 		}
 		fi, err := os.Lstat(next)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR):
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 			dest, missing = next, true
 			continue
 		case err != nil:
@@ -83,7 +82,7 @@ func walk(dir, path string, links *int) (dest string, missing, opaque bool, err 
 		}
 		*links++
 		if *links > maxLinks {
-			return "", false, false, unix.ELOOP
+			return "", false, false, syscall.ELOOP
 		}
 		link, err := os.Readlink(next)
 		if err != nil {

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mlrun-cli/mlrun/pipeline"
 )
 
@@ -112,7 +110,7 @@ func replace(p string, old fs.FileInfo, data []byte) error {
 	if old != nil {
 		// Replacing a read-only file is possible (the directory is
 		// writable) but os.WriteFile would refuse it: so do we.
-		if err := unix.Access(p, unix.W_OK); err != nil {
+		if err := writable(p, old); err != nil {
 			return &fs.PathError{Op: "open", Path: p, Err: err}
 		}
 	}
@@ -185,23 +183,6 @@ func createTemp(dir, base string) (*os.File, error) {
 	}
 }
 
-// syncDir fsyncs directory dir, so that a rename in it is durable. File
-// systems that cannot sync a directory are not an error.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOTSUP) {
-		return nil
-	}
-	return err
-}
-
 // appendRegular appends data to the resolved regular file p, creating it
 // when it did not exist.
 func (g *Guard) appendRegular(p string, exists bool, data []byte) error {
@@ -209,7 +190,7 @@ func (g *Guard) appendRegular(p string, exists bool, data []byte) error {
 	created := false
 	if !exists {
 		var err error
-		f, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+		f, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL|oNoFollow, 0o644)
 		switch {
 		case err == nil:
 			created = true
@@ -221,7 +202,7 @@ func (g *Guard) appendRegular(p string, exists bool, data []byte) error {
 	if f == nil {
 		var err error
 		var fi fs.FileInfo
-		f, fi, err = openExisting(p, unix.O_APPEND, false)
+		f, fi, err = openExisting(p, os.O_APPEND, false)
 		if err != nil {
 			return err
 		}
@@ -249,15 +230,15 @@ func (g *Guard) appendable(p string, fi fs.FileInfo) error {
 	if !fi.Mode().IsRegular() {
 		return &pathError{kind: ErrFileType, msg: fmt.Sprintf("%s became %s while it was opened; not written", p, describe(fi.Mode().Type()))}
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || st.Nlink <= 1 {
+	dev, nlink, ok := links(fi)
+	if !ok || nlink <= 1 {
 		return nil
 	}
-	for _, dev := range g.devices() {
-		if uint64(st.Dev) == dev {
+	for _, d := range g.devices() {
+		if dev == d {
 			return &pathError{kind: ErrFileType, msg: fmt.Sprintf(
 				"%s has %d hard links on the file system of the lineage store, and one could be inside it; "+
-					"mlrun appends only to files with a single link", p, st.Nlink)}
+					"mlrun appends only to files with a single link", p, nlink)}
 		}
 	}
 	return nil
@@ -267,7 +248,7 @@ func (g *Guard) appendable(p string, fi fs.FileInfo) error {
 // given kind, without creating or truncating it.
 func inPlace(t target, kind fs.FileMode, data []byte) error {
 	f, fi, err := openExisting(t.path, 0, t.opaque)
-	if errors.Is(err, unix.ENXIO) && kind == fs.ModeNamedPipe {
+	if errors.Is(err, syscall.ENXIO) && kind == fs.ModeNamedPipe {
 		return fmt.Errorf("%w %s (open it for reading first)", ErrNoReader, t.path)
 	}
 	if err != nil {
@@ -282,38 +263,4 @@ func inPlace(t target, kind fs.FileMode, data []byte) error {
 		err = cerr
 	}
 	return err
-}
-
-// openExisting opens the existing file p for writing with the extra flags,
-// never creating it, truncating it, blocking in open (a FIFO without a
-// reader fails with ENXIO) or making a terminal the controlling one. The
-// returned file is in blocking mode; fi is its fstat. follow allows a
-// symbolic link as the last element (an opaque link).
-func openExisting(p string, flags int, follow bool) (*os.File, fs.FileInfo, error) {
-	flags |= unix.O_WRONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC
-	if !follow {
-		flags |= unix.O_NOFOLLOW
-	}
-	var fd int
-	var err error
-	for {
-		fd, err = unix.Open(p, flags, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return nil, nil, &fs.PathError{Op: "open", Path: p, Err: err}
-	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, nil, &fs.PathError{Op: "fcntl", Path: p, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), p)
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return f, fi, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/mlrun-cli/mlrun/pipeline/registry"
 	"github.com/mlrun-cli/mlrun/steps/evaluate"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/groups"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/monitor"
 	"github.com/mlrun-cli/mlrun/steps/split"
@@ -41,6 +42,8 @@ type Options struct {
 	Model *registry.Version
 	// Jobs bounds the goroutines that score datasets (<= 0: 1).
 	Jobs int
+	// Now is the time waivers are judged at (zero: the clock).
+	Now time.Time
 	// MonitorNS is the record namespace of batches monitored after the run
 	// (`mlrun monitor`), records named <run>--<step>--<time>; "" skips them.
 	MonitorNS string
@@ -77,8 +80,18 @@ func Build(ctx context.Context, run *lineage.RunRecord, opts Options) (*Report, 
 	if err := b.monitoring(); err != nil {
 		return nil, err
 	}
+	b.governance()
+	b.verdict()
 	b.lineage()
 	return b.r, nil
+}
+
+// now is the time waivers are judged at.
+func (b *builder) now() time.Time {
+	if !b.opts.Now.IsZero() {
+		return b.opts.Now
+	}
+	return time.Now()
 }
 
 func (b *builder) note(format string, args ...any) {
@@ -786,7 +799,7 @@ func (b *builder) evaluation(s *lineage.StepRecord) Evaluation {
 		b.note("evaluation %s: charts: %v", s.ID, err)
 	}
 	ev.Charts = charts
-	ev.Fairness = b.fairness(s.ID, d, p, y, ev.Threshold)
+	ev.Fairness = b.fairness(s, d, p, y, ev.Threshold)
 	return ev
 }
 
@@ -883,9 +896,44 @@ func (b *builder) fairnessColumns() []string {
 	return cols
 }
 
-func (b *builder) fairness(step string, d *table.Dataset, p, y []float64, threshold float64) []Fairness {
-	var out []Fairness
+// fairness compares the groups of each fairness attribute on the
+// evaluated data as the evaluate step s did: its fairness setting's
+// attributes (with their bins) and min_group, else the protected and
+// monitor group columns, grouped by steps/groups.
+func (b *builder) fairness(s *lineage.StepRecord, d *table.Dataset, p, y []float64, threshold float64) []Fairness {
+	step := s.ID
+	var cfg struct {
+		Fairness *struct {
+			Attributes []struct {
+				Column    string    `json:"column"`
+				Bins      []float64 `json:"bins"`
+				Quantiles int       `json:"quantiles"`
+			} `json:"attributes"`
+			MinGroup int `json:"min_group"`
+		} `json:"fairness"`
+	}
+	_ = json.Unmarshal(s.Config, &cfg)
+	type attr struct {
+		col       string
+		bins      []float64
+		quantiles int
+	}
+	var attrs []attr
+	minGroup := 0
+	if f := cfg.Fairness; f != nil && len(f.Attributes) > 0 {
+		for _, a := range f.Attributes {
+			attrs = append(attrs, attr{a.Column, a.Bins, a.Quantiles})
+		}
+		minGroup = f.MinGroup
+	}
 	for _, col := range b.fairnessColumns() {
+		if !slices.ContainsFunc(attrs, func(a attr) bool { return a.col == col }) {
+			attrs = append(attrs, attr{col: col})
+		}
+	}
+	var out []Fairness
+	for _, a := range attrs {
+		col := a.col
 		f := Fairness{Column: col}
 		c := d.Column(col)
 		if c == nil {
@@ -893,18 +941,16 @@ func (b *builder) fairness(step string, d *table.Dataset, p, y []float64, thresh
 			out = append(out, f)
 			continue
 		}
-		groups := make([]string, d.Rows)
-		for i := range groups {
-			switch {
-			case c.IsNull(i):
-				groups[i] = "(missing)"
-			case c.Type == table.String:
-				groups[i] = c.Str(i)
-			default:
-				groups[i] = exact(c.Float(i))
-			}
+		rows, order, bands, err := groups.Rows(c, a.bins, a.quantiles)
+		if err != nil {
+			f.Error = err.Error()
+			out = append(out, f)
+			continue
 		}
-		rep, err := stats.Fairness(p, y, groups, threshold, 0)
+		if bands != nil {
+			f.Bands = groups.Note(col, bands, "bins", "quantiles", "the evaluated data", "datasets")
+		}
+		rep, err := stats.FairnessOrdered(p, y, rows, order, threshold, minGroup)
 		if rep == nil {
 			f.Error = err.Error()
 			out = append(out, f)
@@ -1024,7 +1070,7 @@ func (b *builder) monitoring() error {
 			mb.Features = append(mb.Features, DriftRow{Feature: f.Name, Kind: f.Kind, PSI: num(f.Vars["psi"]),
 				KS: num(f.Vars["ks_statistic"]), KSP: num(f.Vars["ks_pvalue"]), Drifted: f.Drifted})
 			if f.Drifted && len(f.ReferenceBins) > 0 && len(f.ReferenceBins) == len(f.CurrentBins) {
-				names := binNames(f.Edges, len(f.ReferenceBins))
+				names := binNames(f.Edges, len(f.ReferenceBins), rep.PSIBins == stats.BinsNumpy)
 				if pl, err := groupedBars("Drift of "+f.Name, f.Name, names, stats.Shares(f.ReferenceBins), stats.Shares(f.CurrentBins), "reference (training)", "current batch"); err == nil {
 					if svg, err := render(pl, "Drift of "+f.Name); err == nil {
 						mb.Charts = append(mb.Charts, Chart{ID: fmt.Sprintf("monitor%d-%s", i+1, f.Name), Title: "Drift of " + f.Name,
@@ -1066,10 +1112,6 @@ func (b *builder) monitoring() error {
 // could not be read) is not a pass.
 func (b *builder) latest() {
 	h := &b.r.Header
-	h.Verdict = VerdictPass
-	if !h.Passed {
-		h.Verdict = VerdictFail
-	}
 	n := len(b.r.Monitoring)
 	if n == 0 {
 		return
@@ -1084,8 +1126,31 @@ func (b *builder) latest() {
 	}
 	l.Passed = l.Error == "" && l.Critical == 0
 	h.Latest = l
-	if h.Passed && !l.Passed {
+}
+
+// verdict sets the banner's verdict: FAIL when the run failed, WAIVED when
+// every failed check is waived, MONITORING FAILED when the run passed but
+// its latest monitored batch did not, else PASS.
+func (b *builder) verdict() {
+	h := &b.r.Header
+	h.Failed, h.Waived = 0, 0
+	for _, c := range b.r.Checks {
+		switch c.Outcome() {
+		case "FAIL":
+			h.Failed++
+		case "WAIVED":
+			h.Waived++
+		}
+	}
+	switch {
+	case h.Passed && h.Latest != nil && !h.Latest.Passed:
 		h.Verdict = VerdictMonitoringFailed
+	case h.Passed:
+		h.Verdict = VerdictPass
+	case b.run.Status == lineage.RunCheckFailed && h.Failed == 0 && h.Waived > 0:
+		h.Verdict = VerdictWaived
+	default:
+		h.Verdict = VerdictFail
 	}
 }
 
@@ -1116,18 +1181,23 @@ func (b *builder) psiTrend() {
 func num(n stats.Num) float64 { return float64(n) }
 
 // binNames labels the bins delimited by edges.
-func binNames(edges []float64, n int) []string {
+// binNames names n bins cut at edges: right-closed bins "≤e" (the last
+// ">e"), or, with left (the numpy convention), left-closed ones "<e" (the
+// last "≥e").
+func binNames(edges []float64, n int, left bool) []string {
+	upTo, over := "≤", ">"
+	if left {
+		upTo, over = "<", "≥"
+	}
 	names := make([]string, n)
 	for i := range names {
 		switch {
 		case len(edges) == 0 || len(edges) != n-1:
 			names[i] = fmt.Sprint(i + 1)
-		case i == 0:
-			names[i] = "≤" + sig3(edges[0])
 		case i == n-1:
-			names[i] = ">" + sig3(edges[n-2])
+			names[i] = over + sig3(edges[n-2])
 		default:
-			names[i] = "≤" + sig3(edges[i])
+			names[i] = upTo + sig3(edges[i])
 		}
 	}
 	return names

@@ -33,6 +33,12 @@ func Markdown(w io.Writer, r *Report) error {
 			b.f("\n> The latest monitored batch, %s.", latestPhrase(h.Latest))
 		}
 		b.f("\n\n")
+	case h.Verdict == VerdictWaived:
+		b.f("> **WAIVED**: run %s, %d of %d checks and gates failed and are waived (not passed: see Governance), %d warnings.", h.Status, h.Waived, h.CheckSum, h.Warned)
+		if h.Latest != nil {
+			b.f("\n> The latest monitored batch, %s.", latestPhrase(h.Latest))
+		}
+		b.f("\n\n")
 	default:
 		b.f("> **FAIL**: run %s, %d of %d checks and gates failed, %d warnings.", h.Status, h.Failed, h.CheckSum, h.Warned)
 		if h.Latest != nil {
@@ -105,7 +111,11 @@ func Markdown(w io.Writer, r *Report) error {
 	} else {
 		var rows [][]string
 		for _, c := range r.Checks {
-			rows = append(rows, []string{c.Step, c.Name, c.Kind, c.Severity, outcomeMD(c), c.Message})
+			msg := c.Message
+			if c.Waiver != "" {
+				msg += " (waived: " + c.Waiver + ")"
+			}
+			rows = append(rows, []string{c.Step, c.Name, c.Kind, c.Severity, outcomeMD(c), msg})
 		}
 		b.table([]string{"Step", "Check", "Kind", "Severity", "Outcome", "Detail"}, rows)
 	}
@@ -290,6 +300,9 @@ func Markdown(w io.Writer, r *Report) error {
 			if f.Error != "" {
 				b.f("%s.\n\n", f.Error)
 			}
+			if f.Bands != "" {
+				b.f("%s.\n\n", f.Bands)
+			}
 			if f.Report == nil {
 				continue
 			}
@@ -330,6 +343,40 @@ func Markdown(w io.Writer, r *Report) error {
 			rows = append(rows, []string{f.Feature, sig3(f.PSI), sig3(f.KS), verdict})
 		}
 		b.table([]string{"Feature", "PSI", "KS", "Verdict"}, rows)
+	}
+
+	if g := r.Governance; g != nil && !g.Empty() {
+		b.f("## Governance\n\nRun by %s", orText(g.Actor, "an unrecorded actor"))
+		if g.Via != "" {
+			b.f(" (via %s)", g.Via)
+		}
+		b.f(". Approvals and waivers are SSH-signed by allowed keys.\n\n")
+		if len(g.Waivers) > 0 {
+			var rows [][]string
+			for _, w := range g.Waivers {
+				rows = append(rows, []string{"`" + w.ID + "`", w.Target, w.Status, w.Approver + " `" + w.Key + "`", w.Reason})
+			}
+			b.table([]string{"Waiver", "Target", "Status", "Approved by", "Reason"}, rows)
+		}
+		for _, m := range g.Models {
+			b.f("### %s\n\nRegistered by %s.\n\n", m.Ref, m.Registrar)
+			for _, p := range m.Protections {
+				b.f("- Alias `%s` protected: %s\n", p.Key, p.Value)
+			}
+			for _, q := range m.Requests {
+				b.f("- Request `%s` (%s): %s, %s approvals, proposed %s by %s: %s\n", q.Ref, q.What, q.Status, q.Approvals, q.Created.Format("2006-01-02 15:04Z"), q.Proposer, q.Reason)
+				for _, d := range q.Decisions {
+					b.f("  - %s by %s `%s` %s: %s\n", d.Verdict, d.Principal, d.Key, d.Time.Format("2006-01-02 15:04Z"), d.Reason)
+				}
+			}
+			for _, f := range m.Refusals {
+				b.f("- Promotion to `%s` **refused** %s (by %s: %s): %s\n", f.Alias, f.Time.Format("2006-01-02 15:04Z"), f.Actor, f.Reason, strings.Join(f.Gates, "; "))
+			}
+			for _, mv := range m.Moves {
+				b.f("- %s: %s\n", mv.Key, mv.Value)
+			}
+			b.f("\n")
+		}
 	}
 
 	b.f("## Lineage\n\n")
@@ -389,8 +436,8 @@ func (b *mdWriter) table(head []string, rows [][]string) {
 }
 
 func outcomeMD(c CheckRow) string {
-	if o := c.Outcome(); o == "FAIL" {
-		return "**FAIL**"
+	if o := c.Outcome(); o == "FAIL" || o == "WAIVED" {
+		return "**" + o + "**"
 	} else {
 		return o
 	}

@@ -19,6 +19,7 @@ type Report struct {
 	Training   []Training
 	Evaluation []Evaluation
 	Monitoring []MonitorBatch
+	Governance *Governance
 	Lineage    []LineageStep
 	// Notes say what could not be shown and why.
 	Notes []string
@@ -53,6 +54,7 @@ type Header struct {
 	Status   string
 	Passed   bool
 	Failed   int
+	Waived   int
 	Warned   int
 	CheckSum int
 	// Latest is the outcome of the latest monitored batch (nil when none
@@ -69,6 +71,8 @@ const (
 	VerdictPass             = "PASS"
 	VerdictFail             = "FAIL"
 	VerdictMonitoringFailed = "MONITORING FAILED"
+	// VerdictWaived: the run failed checks, and every failure is waived.
+	VerdictWaived = "WAIVED"
 )
 
 // LatestBatch is the outcome of the latest monitored batch of the run's
@@ -120,13 +124,18 @@ type Card struct {
 type CheckRow struct {
 	Step string
 	pipeline.Check
+	// Waiver describes the active waiver of a failed check ("" when none).
+	Waiver string
 }
 
-// Outcome renders a check's outcome: pass, FAIL or warn.
+// Outcome renders a check's outcome: pass, FAIL, WAIVED (failed, and
+// waived) or warn.
 func (c CheckRow) Outcome() string {
 	switch {
 	case c.Passed:
 		return "pass"
+	case c.Waiver != "":
+		return "WAIVED"
 	case c.Severity == pipeline.SeverityError:
 		return "FAIL"
 	default:
@@ -403,6 +412,9 @@ type Chart struct {
 // Fairness compares the groups of one attribute on the evaluated data.
 type Fairness struct {
 	Column string
+	// Bands says how a numeric column was cut into bands ("" when it was
+	// not).
+	Bands  string
 	Report *stats.FairnessReport
 	Chart  *Chart
 	Error  string

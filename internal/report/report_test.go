@@ -3,9 +3,11 @@ package report
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -16,8 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
+	"github.com/mlrun-cli/mlrun/internal/sshsig"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
+	"github.com/mlrun-cli/mlrun/pipeline/governance"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 	"github.com/mlrun-cli/mlrun/pipeline/registry"
 	"github.com/mlrun-cli/mlrun/steps"
@@ -53,7 +59,7 @@ func newFixtureFrom(t *testing.T, file string, overrides map[string]string, exit
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := lineage.Open(t.TempDir())
+	st, err := lineage.Open(t.TempDir(), lineage.WithActor("analyst@bank.example", "test"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,15 +72,14 @@ func newFixtureFrom(t *testing.T, file string, overrides map[string]string, exit
 	}
 	req := registry.RegisterRequest{Name: "pd", Run: run, Step: "model", Aliases: aliases}
 	if _, err := registry.New(st, nil).Register(ctx, req); err != nil {
-		// A registry that refuses the model of a run with unwaived failed
-		// checks: register it as if each failed check had been waived
-		// (the record copy below stands in for `mlrun waive`), since the
-		// report of a failed run whose model was registered anyway is
-		// what these tests are about.
+		// The registry refuses the model of a run with unwaived failed
+		// checks: a checker waives each (signed), as `mlrun waive` does,
+		// since the report of a failed run whose model was registered
+		// anyway is what these tests are about.
 		if exit == pipeline.ExitOK || pipeline.ExitCode(err) != pipeline.ExitCheckFailed {
 			t.Fatal(err)
 		}
-		req.Run = waivedCopy(run)
+		waiveFailed(t, st, run)
 		if _, err := registry.New(st, nil).Register(ctx, req); err != nil {
 			t.Fatal(err)
 		}
@@ -82,18 +87,36 @@ func newFixtureFrom(t *testing.T, file string, overrides map[string]string, exit
 	return &fixture{st: st, reg: reg, run: run}
 }
 
-// waivedCopy returns a copy of run whose failed checks pass.
-func waivedCopy(run *lineage.RunRecord) *lineage.RunRecord {
-	cp := *run
-	cp.Steps = append([]lineage.StepRecord(nil), run.Steps...)
-	for i := range cp.Steps {
-		s := &cp.Steps[i]
-		s.Checks = append([]pipeline.Check(nil), s.Checks...)
-		for j := range s.Checks {
-			s.Checks[j].Passed = true
+// waiveFailed waives every failed error check of run, signed by a checker
+// with a fixed key.
+func waiveFailed(t *testing.T, st *lineage.Store, run *lineage.RunRecord) {
+	t.Helper()
+	key, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signers, err := governance.ParseSigners(fmt.Appendf(nil, "checker@bank.example %s", ssh.MarshalAuthorizedKey(key.PublicKey())), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range run.Steps {
+		for _, c := range s.Checks {
+			if c.Passed || c.Severity != pipeline.SeverityError {
+				continue
+			}
+			tg := governance.Target{Kind: governance.TargetCheck, Run: run.ID, Step: s.ID, Check: c.Name}
+			now := time.Now().UTC().Truncate(time.Second)
+			exp := now.AddDate(0, 0, 30)
+			sig, err := sshsig.Sign(key, governance.NamespaceWaiver, governance.WaiverPayload(tg, "validation exception VE-12", exp))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := governance.Waive(context.Background(), st, governance.WaiveRequest{Target: tg, Reason: "validation exception VE-12",
+				Expires: exp, Signature: sig, Signers: signers}, now); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	return &cp
 }
 
 func (f *fixture) build(t *testing.T) *Report {
@@ -129,6 +152,7 @@ func normalise(t *testing.T, r *Report, st *lineage.Store) {
 		t.Errorf("audit head %q seq %d: want the run.finished entry (%d), not the log's head", h.AuditHead, h.AuditSeq, want)
 	}
 	h.AuditSeq = 2
+	runID := h.RunID
 	h.RunID, h.Created, h.Duration = "20240102T030405Z-abcdef", time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), 1500*time.Millisecond
 	h.User, h.Host, h.Git, h.AuditHead = "analyst", "host", &lineage.GitInfo{Commit: strings.Repeat("c", 40)}, strings.Repeat("a", 64)
 	abs, _ := filepath.Abs("testdata")
@@ -141,6 +165,28 @@ func normalise(t *testing.T, r *Report, st *lineage.Store) {
 	}
 	for i := range r.Lineage {
 		r.Lineage[i].Duration = 10 * time.Millisecond
+	}
+	waiverID := regexp.MustCompile(`w-[0-9a-f]{12}`)
+	waiverText := func(s string) string {
+		s = strings.ReplaceAll(s, runID, "20240102T030405Z-abcdef")
+		s = regexp.MustCompile(`until \d{4}-\d\d-\d\d`).ReplaceAllString(s, "until 2024-02-01")
+		return waiverID.ReplaceAllString(s, "w-0123456789ab")
+	}
+	if g := r.Governance; g != nil {
+		for i := range g.Waivers {
+			w := &g.Waivers[i]
+			w.Target, w.ID = waiverText(w.Target), "w-0123456789ab"
+			w.Status = "active until 2024-02-01 03:04Z"
+			w.Created, w.Expires = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), time.Date(2024, 2, 1, 3, 4, 5, 0, time.UTC)
+		}
+		for i := range g.Models {
+			for j := range g.Models[i].Moves {
+				g.Models[i].Moves[j].Key = "2024-01-02 03:05Z"
+			}
+		}
+	}
+	for i := range r.Checks {
+		r.Checks[i].Waiver = waiverText(r.Checks[i].Waiver)
 	}
 }
 

@@ -227,6 +227,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	// first commit waits for it.
 	r.git = lineage.GitStateOf(ctx, p)
 	r.rec = lineage.NewRunRecordNoGit(p, opts.Version, time.Now())
+	r.rec.Actor, r.rec.Via = opts.Store.Actor()
 	r.log = r.log.With("run", r.rec.ID)
 	if len(p.Source) > 0 {
 		// The pipeline's source, so that the run can be re-read (scoring,

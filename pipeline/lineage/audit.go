@@ -67,6 +67,12 @@ type AuditEntry struct {
 	Time time.Time `json:"time"`
 	// Type is one of the Audit* constants (or a later kind's own).
 	Type string `json:"type"`
+	// Actor is the principal who acted (an e-mail address, a CI
+	// account) and Via where the claim came from (MLRUN_ACTOR, GitHub
+	// Actions, git config, os): a claim, not a proof (see Store.Actor).
+	Actor string `json:"actor,omitempty"`
+	Via   string `json:"via,omitempty"`
+	// User and Host are the operating system's user and host.
 	User string `json:"user,omitempty"`
 	Host string `json:"host,omitempty"`
 	// Run and Step name what the event is about, when it is about a run.

@@ -142,6 +142,10 @@ type Commit struct {
 	Head string
 	// State is the root of the state tree after the commit.
 	State ID
+	// SignErr is set when the store has a HeadSigner and signing the
+	// head failed: the commit stands, unsigned (VerifyHeads reports it
+	// until a later commit is signed).
+	SignErr error
 }
 
 // Tx is a transaction on the store's records, given to the function of
@@ -258,7 +262,7 @@ func (tx *Tx) set(ctx context.Context, ns, name string, id *ID) {
 }
 
 // Audit adds entries to the commit, in order. Seq, Prev, and (when empty)
-// Time, User and Host are filled in at commit.
+// Time, User, Host, Actor and Via are filled in at commit.
 func (tx *Tx) Audit(entries ...AuditEntry) { tx.entries = append(tx.entries, entries...) }
 
 // Writes returns the records the transaction wrote so far, as the commit
@@ -398,6 +402,9 @@ func (s *Store) commit(ctx context.Context, t tip, tx *Tx) (*Commit, error) {
 		if e.Host == "" {
 			e.Host = host
 		}
+		if e.Actor == "" {
+			e.Actor, e.Via = s.Actor()
+		}
 		e.State, e.Writes = "", nil
 		if i == len(entries)-1 {
 			e.State = root.String()
@@ -431,6 +438,9 @@ func (s *Store) commit(ctx context.Context, t tip, tx *Tx) (*Commit, error) {
 		} else {
 			_ = s.b.PutRecord(ctx, nsAuditHead, "head", append(hb, '\n'))
 		}
+	}
+	if s.signer != nil {
+		_, c.SignErr = s.signHead(ctx, c, now)
 	}
 	return c, nil
 }

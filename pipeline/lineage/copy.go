@@ -141,6 +141,24 @@ func Copy(ctx context.Context, src, dst *Store, opts CopyOptions) (*CopyReport, 
 		}
 		rep.Commits++
 	}
+	// The head signatures (named by the heads they sign, so never in
+	// conflict).
+	sigs, err := src.b.ListRecords(ctx, nsAuditSig)
+	if err != nil {
+		return rep, fmt.Errorf("copy: source head signatures: %w", err)
+	}
+	for _, name := range sigs {
+		if _, err := dst.b.GetRecord(ctx, nsAuditSig, name); err == nil {
+			continue
+		}
+		data, err := src.b.GetRecord(ctx, nsAuditSig, name)
+		if err != nil {
+			return rep, fmt.Errorf("copy: source head signature %s: %w", short(name), err)
+		}
+		if err := dst.b.PutRecord(ctx, nsAuditSig, name, data); err != nil {
+			return rep, fmt.Errorf("copy: head signature %s: %w", short(name), err)
+		}
+	}
 	if hb, err := src.b.GetRecord(ctx, nsAuditHead, "head"); err == nil {
 		_ = dst.b.PutRecord(ctx, nsAuditHead, "head", hb)
 	}

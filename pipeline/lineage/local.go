@@ -10,20 +10,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Local is a Backend in a local directory:
 //
 //	objects/ab/abcdef...   immutable objects, named by the hex of their ID (mode 0444)
 //	records/<ns>/<name>.json  mutable records, atomically replaced
-//	locks/<name>.lock      flock(2) lock files
+//	locks/<name>.lock      flock(2) lock files (LockFileEx on Windows)
 //	tmp/                   temporary files of writes in progress
+//	.gitignore             "*": git ignores the store in a work tree
 //
 // Every write goes to a temporary file in tmp/ (same file system), is
 // fsynced, renamed into place, and the directory is fsynced, so a crash
@@ -37,14 +37,42 @@ type Local struct {
 	made sync.Map
 }
 
-// NewLocal returns the local backend rooted at dir, creating its layout.
+// NewLocal returns the local backend rooted at dir, creating its layout,
+// and a .gitignore there that ignores everything (when dir has none), so
+// that a store created in a git work tree never shows as untracked, nor
+// is committed, without the user's .gitignore being touched.
 func NewLocal(dir string) (*Local, error) {
 	for _, sub := range []string{"objects", "records", "locks", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("create store: %w", err)
 		}
 	}
+	ignoreStore(dir)
 	return &Local{dir: dir}, nil
+}
+
+// gitIgnoreFile is the file NewLocal writes in a store directory, and
+// gitIgnore its content.
+const (
+	gitIgnoreFile = ".gitignore"
+	gitIgnore     = "# Written by mlrun: the lineage store is not source code.\n*\n"
+)
+
+// ignoreStore creates dir/.gitignore unless it exists (a user may have
+// edited it). It is a convenience: failing to write it is not an error.
+func ignoreStore(dir string) {
+	p := filepath.Join(dir, gitIgnoreFile)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return
+	}
+	_, err = f.WriteString(gitIgnore)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+	}
 }
 
 // Dir returns the backend's root directory.
@@ -76,8 +104,12 @@ func (l *Local) tempFile() (*os.File, error) {
 	return f, nil
 }
 
-// syncDir fsyncs a directory so that a rename into it is durable.
+// syncDir fsyncs a directory so that a rename into it is durable. Windows
+// cannot flush a directory (NTFS journals the rename itself).
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -453,9 +485,10 @@ func (l *Local) DeleteRecord(ctx context.Context, ns, name string) error {
 	return syncDir(filepath.Dir(p))
 }
 
-// Lock implements Backend with flock(2) on locks/<name>.lock. Locks are
-// held per open file, so two Lock calls in one process exclude each other
-// like two processes do; the kernel drops them when the process dies.
+// Lock implements Backend with flock(2) on locks/<name>.lock (LockFileEx
+// on Windows: lock_windows.go). Locks are held per open file, so two Lock
+// calls in one process exclude each other like two processes do; the
+// kernel drops them when the process dies.
 func (l *Local) Lock(ctx context.Context, name string, exclusive bool) (func() error, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
@@ -477,19 +510,15 @@ func (l *Local) Lock(ctx context.Context, name string, exclusive bool) (func() e
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
-	}
 	wait := 5 * time.Millisecond
 	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+		ok, err := tryLock(f, exclusive)
+		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", name, err)
+		}
+		if ok {
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -503,7 +532,7 @@ func (l *Local) Lock(ctx context.Context, name string, exclusive bool) (func() e
 	return func() error {
 		var err error
 		once.Do(func() {
-			err = unix.Flock(int(f.Fd()), unix.LOCK_UN)
+			err = unlock(f)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}

@@ -139,14 +139,18 @@ type RunRecord struct {
 	// Source is the object holding the pipeline file's bytes (its id is
 	// FileSHA256), so that the run can be re-read whatever becomes of the
 	// file; zero for runs recorded before mlrun kept it.
-	Source  ID             `json:"source,omitzero"`
-	Params  map[string]any `json:"params,omitempty"`
-	User    string         `json:"user,omitempty"`
-	Host    string         `json:"host,omitempty"`
-	Git     *GitInfo       `json:"git,omitempty"`
-	Version string         `json:"mlrun_version"`
-	Start   time.Time      `json:"start"`
-	End     time.Time      `json:"end,omitzero"`
+	Source ID             `json:"source,omitzero"`
+	Params map[string]any `json:"params,omitempty"`
+	// Actor is the principal who ran it and Via where the claim came
+	// from (see Store.Actor); User and Host are the OS's.
+	Actor   string    `json:"actor,omitempty"`
+	Via     string    `json:"via,omitempty"`
+	User    string    `json:"user,omitempty"`
+	Host    string    `json:"host,omitempty"`
+	Git     *GitInfo  `json:"git,omitempty"`
+	Version string    `json:"mlrun_version"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end,omitzero"`
 	// Status is RunRunning, RunOK, RunCheckFailed, RunFailed or
 	// RunInterrupted.
 	Status   string       `json:"status"`

@@ -13,9 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 )
@@ -56,6 +55,10 @@ type Store struct {
 	whoOnce  sync.Once
 	user     string
 	host     string
+	actor    string
+	via      string
+	// signer signs the audit head after each commit (nil: none).
+	signer HeadSigner
 }
 
 type versionFile struct {
@@ -69,6 +72,17 @@ type Option func(*Store)
 // WithMemos makes the store memoise fingerprints, inferred schemas and
 // verified objects in m (nil: none; see Memos).
 func WithMemos(m *Memos) Option { return func(s *Store) { s.memos = m } }
+
+// WithActor names the principal recorded in every audit entry the store
+// commits (Actor) and where the claim came from (Via): see
+// internal/identity. Without it the actor is user@host, via "os".
+func WithActor(actor, via string) Option {
+	return func(s *Store) { s.actor, s.via = actor, via }
+}
+
+// WithHeadSigner makes the store sign the audit head after each commit
+// (see HeadSigner and SignedHead).
+func WithHeadSigner(h HeadSigner) Option { return func(s *Store) { s.signer = h } }
 
 // ReadOnly opens the store without writing anything to it: no directory or
 // version file is created, no lock file made, and every commit fails with
@@ -223,7 +237,7 @@ func writeVersionFile(dir string, version int) error {
 
 // isReadOnlyErr reports whether err says a file system or file refuses writes.
 func isReadOnlyErr(err error) bool {
-	return errors.Is(err, unix.EROFS) || errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)
+	return errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
 }
 
 // New returns a Store on any Backend.
@@ -255,6 +269,16 @@ func (s *Store) Memos() *Memos { return s.memos }
 func (s *Store) whoami() (string, string) {
 	s.whoOnce.Do(func() { s.user, s.host = Who() })
 	return s.user, s.host
+}
+
+// Actor returns the principal recorded in audit entries and where the
+// claim came from (WithActor; user@host via "os" by default).
+func (s *Store) Actor() (actor, via string) {
+	if s.actor != "" {
+		return s.actor, s.via
+	}
+	u, h := s.whoami()
+	return u + "@" + h, "os"
 }
 
 // RunLock takes the "gc" lock shared, waiting while a GC holds it. A run

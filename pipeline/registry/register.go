@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/governance"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 )
 
@@ -192,9 +193,31 @@ func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Registra
 
 	v.Model = req.Name
 	v.User, v.Host = lineage.Who()
+	v.Actor, v.Via = r.st.Actor()
 	var existing *Version
 	head, err := r.update(ctx, req.Name, true, func(ctx context.Context, tx *lineage.Tx, m *Model) ([]lineage.AuditEntry, error) {
 		existing = nil
+		v.Waivers = nil
+		for _, a := range req.Aliases {
+			if p := m.Protected[a]; p.Approvals > 0 {
+				return nil, pipeline.Invalidf("alias %s of %s is protected (%d approvals): register without --alias and promote, which asks for approvals", a, m.Name, p.Approvals)
+			}
+		}
+		// A run's failed checks block the registration of its model unless
+		// waived: evaluate gates (fairness, performance), and the checks of
+		// the steps upstream of the train step.
+		waivers, err := governance.ListWaivers(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if unwaived, used := waivers.Unwaived(req.Run, checkedSteps(req.Run, v), r.now()); len(unwaived) > 0 {
+			return nil, pipeline.WithExitCode(pipeline.ExitCheckFailed, fmt.Errorf("%w: run %s failed %s: not registered (fix the cause, or waive each failed check with 'mlrun waive')",
+				ErrChecksFailed, req.Run.ID, strings.Join(unwaived, ", ")))
+		} else {
+			for _, w := range used {
+				v.Waivers = append(v.Waivers, WaiverRef{ID: w.ID, By: w.Approval.Principal, Expires: w.Expires, Reason: w.Reason})
+			}
+		}
 		for _, ref := range m.Versions {
 			obj := ref.ModelObject
 			var old *Version
@@ -250,7 +273,7 @@ func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Registra
 			files = append(files, f.Path+"@"+f.SHA256)
 		}
 		entries := []lineage.AuditEntry{{
-			Type: AuditModelRegistered, User: v.User, Host: v.Host, Time: v.Registered,
+			Type: AuditModelRegistered, User: v.User, Host: v.Host, Actor: v.Actor, Via: v.Via, Time: v.Registered,
 			Run: v.Run, Step: v.Step, Pipeline: v.Pipeline,
 			Detail: map[string]string{
 				"model": v.Model, "version": strconv.Itoa(v.Version), "version_object": id.String(),
@@ -259,7 +282,7 @@ func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Registra
 			},
 		}}
 		for _, a := range req.Aliases {
-			mv := Move{Alias: a, Action: "register", From: m.Aliases[a], To: v.Version, Time: v.Registered, User: v.User, Host: v.Host, Reason: req.Reason}
+			mv := Move{Alias: a, Action: "register", From: m.Aliases[a], To: v.Version, Time: v.Registered, Actor: v.Actor, Via: v.Via, User: v.User, Host: v.Host, Reason: req.Reason}
 			m.History = append(m.History, mv)
 			if m.Aliases == nil {
 				m.Aliases = map[string]int{}
@@ -276,6 +299,17 @@ func (r *Registry) Register(ctx context.Context, req RegisterRequest) (*Registra
 		return &Registration{Version: existing, Existing: true}, nil
 	}
 	return &Registration{Version: v, Head: head}, nil
+}
+
+// checkedSteps are the steps whose failed checks block registering v: the
+// train step, the steps upstream of it and the evaluations of its model.
+func checkedSteps(run *lineage.RunRecord, v *Version) []string {
+	var out []string
+	walkUpstream(run, v.Step, map[string]bool{}, func(s *lineage.StepRecord) { out = append(out, s.ID) })
+	for _, e := range v.Evaluations {
+		out = append(out, e.Step)
+	}
+	return out
 }
 
 // moveEntry is the audit entry of an alias move.

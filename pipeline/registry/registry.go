@@ -36,6 +36,9 @@ var (
 	ErrNoModel = errors.New("no such model")
 	// ErrGateFailed reports a promotion refused by a gate.
 	ErrGateFailed = errors.New("promotion gate failed")
+	// ErrChecksFailed reports a registration refused because the run
+	// failed checks that no waiver covers.
+	ErrChecksFailed = errors.New("checks failed")
 )
 
 var (
@@ -48,8 +51,12 @@ type Version struct {
 	Model      string    `json:"model"`
 	Version    int       `json:"version"`
 	Registered time.Time `json:"registered"`
-	User       string    `json:"user,omitempty"`
-	Host       string    `json:"host,omitempty"`
+	// Actor registered it (a claim), Via is where the claim came from;
+	// User and Host are the OS's.
+	Actor string `json:"actor,omitempty"`
+	Via   string `json:"via,omitempty"`
+	User  string `json:"user,omitempty"`
+	Host  string `json:"host,omitempty"`
 	// Run and Step name the train step that produced the model.
 	Run  string `json:"run"`
 	Step string `json:"step"`
@@ -90,6 +97,9 @@ type Version struct {
 	Protected   []string            `json:"protected,omitempty"`
 	Reasons     map[string]string   `json:"reasons,omitempty"`
 	Description string              `json:"description,omitempty"`
+	// Waivers are the waivers of failed checks of the run that let the
+	// version be registered.
+	Waivers []WaiverRef `json:"waivers,omitempty"`
 }
 
 // Ref renders "name@version".
@@ -115,6 +125,12 @@ type Model struct {
 	Aliases map[string]int `json:"aliases,omitempty"`
 	// History lists every alias move, oldest first.
 	History []Move `json:"history,omitempty"`
+	// Protected maps an alias to the approvals a promotion to it needs.
+	Protected map[string]Protection `json:"protected,omitempty"`
+	// Requests lists every request to change a protected alias, and
+	// Refused every promotion a gate refused, oldest first.
+	Requests []Request `json:"requests,omitempty"`
+	Refused  []Refusal `json:"refused,omitempty"`
 }
 
 // VersionRef locates a version's description in the object store.
@@ -135,13 +151,21 @@ type Move struct {
 	// registration).
 	Action string `json:"action"`
 	// From is the previous holder (0: none); To the new one.
-	From   int          `json:"from"`
-	To     int          `json:"to"`
-	Time   time.Time    `json:"time"`
+	From int       `json:"from"`
+	To   int       `json:"to"`
+	Time time.Time `json:"time"`
+	// Actor is who moved it (a claim), Via where the claim came from;
+	// User and Host are the OS's.
+	Actor  string       `json:"actor,omitempty"`
+	Via    string       `json:"via,omitempty"`
 	User   string       `json:"user,omitempty"`
 	Host   string       `json:"host,omitempty"`
 	Reason string       `json:"reason,omitempty"`
 	Gates  []GateResult `json:"gates,omitempty"`
+	// Request and Approvers name the approved request that made a move
+	// of a protected alias.
+	Request   int      `json:"request,omitempty"`
+	Approvers []string `json:"approvers,omitempty"`
 }
 
 // Latest returns the highest version number (0 when none).

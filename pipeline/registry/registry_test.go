@@ -136,7 +136,7 @@ func TestRegisterPromoteRollback(t *testing.T) {
 	for i, s := range steps {
 		var err error
 		if s.action == "promote" {
-			_, _, err = r.Promote(ctx, PromoteRequest{Name: "pd", Version: s.version, Alias: "production", Reason: "test"})
+			_, err = r.Promote(ctx, PromoteRequest{Name: "pd", Version: s.version, Alias: "production", Reason: "test"})
 		} else {
 			_, _, err = r.Rollback(ctx, "pd", "production", "test")
 		}
@@ -152,15 +152,15 @@ func TestRegisterPromoteRollback(t *testing.T) {
 		}
 	}
 	var ge *GateError
-	_, _, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 1, Alias: "production", Reason: "x", Gates: []string{"auc >= 0.9"}})
+	_, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 1, Alias: "production", Reason: "x", Gates: []string{"auc >= 0.9"}})
 	if !errors.As(err, &ge) || pipeline.ExitCode(err) != 1 || !errors.Is(err, ErrGateFailed) {
 		t.Fatalf("extra gate: %v", err)
 	}
-	if _, _, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 1, Alias: "production", Reason: "x", Gates: []string{"aucc >= 0.9"}}); err == nil ||
+	if _, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 1, Alias: "production", Reason: "x", Gates: []string{"aucc >= 0.9"}}); err == nil ||
 		!strings.Contains(err.Error(), `unknown metric "aucc"`) || pipeline.ExitCode(err) != 2 {
 		t.Fatalf("bad gate: %v", err)
 	}
-	if _, _, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 9, Alias: "production", Reason: "x"}); pipeline.ExitCode(err) != 2 {
+	if _, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 9, Alias: "production", Reason: "x"}); pipeline.ExitCode(err) != 2 {
 		t.Fatalf("missing version: %v", err)
 	}
 
@@ -171,6 +171,10 @@ func TestRegisterPromoteRollback(t *testing.T) {
 	}
 	if want := []string{"promote 0->1", "promote 1->3", "rollback 3->1", "promote 1->2"}; !slices.Equal(got, want) {
 		t.Errorf("history %v, want %v", got, want)
+	}
+	// Refused promotions are recorded: the current.* gate and the extra gate.
+	if len(m.Refused) != 2 || m.Refused[0].Version != 2 || m.Refused[1].Gates[len(m.Refused[1].Gates)-1].Expr != "auc >= 0.9" {
+		t.Errorf("refused %+v", m.Refused)
 	}
 	for _, ref := range []string{"pd", "pd@2", "pd@production"} {
 		_, v, err := r.Resolve(ctx, ref)

@@ -23,7 +23,7 @@ import (
 
 // Version is the implementation version of the evaluate kind, part of
 // every cache key.
-const Version = 1
+const Version = 2
 
 // DefaultThreshold is the default classification threshold: a row is
 // predicted positive when its probability is >= the threshold.
@@ -63,10 +63,43 @@ func (kind) Settings() map[string]any {
 			"description": "a row is predicted positive when its probability is >= threshold (for accuracy, precision, recall, f1 and the confusion matrix)",
 		},
 		"gates": map[string]any{
-			"type":                 "object",
-			"additionalProperties": map[string]any{"type": "string"},
+			"type": "object",
+			"additionalProperties": map[string]any{"oneOf": []any{
+				map[string]any{"type": "string"},
+				map[string]any{"type": "object", "additionalProperties": false, "required": []any{"expr"}, "properties": map[string]any{
+					"expr":     map[string]any{"type": "string"},
+					"severity": map[string]any{"enum": []any{"error", "warn"}, "default": "error"},
+				}},
+			}},
 			"description": "gate name -> boolean expression over the metrics (" + strings.Join(MetricNames(), ", ") +
-				") and params, e.g. `auc >= params.min_auc`; a gate that is false fails the run (exit 1)",
+				", and the fairness metrics " + MetricParityDiff + ", " + MetricDisparateImpact + ", " + MetricEqualOppDiff +
+				", overall and per attribute A as NAME_A) and params, e.g. `auc >= params.min_auc`, `disparate_impact_age >= 0.8`; a gate that is false fails the run (exit 1); {expr: ..., severity: warn} only warns",
+		},
+		"fairness": map[string]any{
+			"type":                 "object",
+			"additionalProperties": false,
+			"description": "fairness before deployment: for each protected attribute (default: the pipeline's protected: columns the data holds), " +
+				"approval rates by group (approved: probability below the threshold) and demographic_parity_difference, disparate_impact (four-fifths rule: >= 0.8) " +
+				"and equal_opportunity_difference, as metrics gates and promotion gates can read",
+			"properties": map[string]any{
+				"min_group": map[string]any{"type": "integer", "minimum": 1, "default": 30,
+					"description": "groups with fewer rows are shown but not compared"},
+				"attributes": map[string]any{
+					"description": "the attributes compared: a list of columns, or column -> {bins: [cuts]} (declared bands, e.g. ages [25, 35, 50, 65]) or {quantiles: N}; a numeric column with more than 20 distinct values is otherwise cut into quartile bands of the evaluated data",
+					"oneOf": []any{
+						map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+						map[string]any{"type": "object", "additionalProperties": map[string]any{
+							"oneOf": []any{
+								map[string]any{"type": "null"},
+								map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+									"bins":      map[string]any{"type": "array", "items": map[string]any{"type": "number"}, "minItems": 1},
+									"quantiles": map[string]any{"type": "integer", "minimum": 2, "maximum": 100},
+								}},
+							},
+						}},
+					},
+				},
+			},
 		},
 	}
 }
@@ -77,15 +110,20 @@ type Config struct {
 	Threshold float64 `json:"threshold"`
 	// Gates maps gate names to expression sources.
 	Gates map[string]string `json:"gates,omitempty"`
+	// Warn names the gates of severity warn (they do not fail the run).
+	Warn []string `json:"warn,omitempty"`
 	// Params are the values of the params the gates read.
 	Params map[string]any `json:"params,omitempty"`
+	// Fairness is the resolved fairness setting (nil: no attribute).
+	Fairness *FairnessConfig `json:"fairness,omitempty"`
 }
 
 type gate struct {
-	name   string
-	src    string
-	g      *exprenv.Gate
-	params []string // params.NAME read by the gate, sorted
+	name     string
+	src      string
+	severity string
+	g        *exprenv.Gate
+	params   []string // params.NAME read by the gate, sorted
 }
 
 type compiled struct {
@@ -131,6 +169,8 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		}
 	}
 
+	cfg.Fairness = compileFairness(d, req, req.Setting("fairness"), schema)
+	metricNames := append(MetricNames(), fairnessMetricNames(cfg.Fairness)...)
 	c := &compiled{params: map[string]any{}}
 	if n := req.Setting("gates"); n != nil {
 		if n.Kind != yaml.MappingNode {
@@ -143,23 +183,49 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 				d.Add(req.Pos(p.Key), "gate %q is defined twice", name)
 				continue
 			}
-			src, ok := yamlnode.Str(p.Value)
+			exprNode := p.Value
+			severity := pipeline.SeverityError
+			if p.Value.Kind == yaml.MappingNode {
+				exprNode = nil
+				for _, q := range yamlnode.Pairs(p.Value) {
+					switch q.Key.Value {
+					case "expr":
+						exprNode = q.Value
+					case "severity":
+						sv, _ := yamlnode.Str(q.Value)
+						if sv != pipeline.SeverityError && sv != pipeline.SeverityWarn {
+							d.Add(req.Pos(q.Value), "gate %q: severity must be error or warn, got %q", name, q.Value.Value)
+						}
+						severity = sv
+					default:
+						d.Add(req.Pos(q.Key), "gate %q: unknown key %q (want expr, severity)", name, q.Key.Value)
+					}
+				}
+				if exprNode == nil {
+					d.Add(req.Pos(p.Value), "gate %q needs expr: a boolean expression", name)
+					continue
+				}
+			}
+			src, ok := yamlnode.Str(exprNode)
 			if !ok {
-				d.Add(req.Pos(p.Value), "gate %q must be an expression string, got %s", name, yamlnode.Describe(p.Value))
+				d.Add(req.Pos(exprNode), "gate %q must be an expression string (or {expr, severity}), got %s", name, yamlnode.Describe(exprNode))
 				continue
 			}
+			if severity == pipeline.SeverityWarn {
+				cfg.Warn = append(cfg.Warn, name)
+			}
 			cfg.Gates[name] = src
-			g, err := exprenv.CompileGate(src, MetricNames(), req.Params)
+			g, err := exprenv.CompileGate(src, metricNames, req.Params)
 			if err != nil {
 				msg := err.Error()
 				var e *exprenv.Error
 				if errors.As(err, &e) {
 					msg = e.Msg
 				}
-				d.Add(exprenv.PosSource(req.Pipeline.File, req.Pipeline.Source, p.Value, err), "gate %q: %s", name, msg)
+				d.Add(exprenv.PosSource(req.Pipeline.File, req.Pipeline.Source, exprNode, err), "gate %q: %s", name, msg)
 				continue
 			}
-			gt := gate{name: name, src: src, g: g}
+			gt := gate{name: name, src: src, g: g, severity: severity}
 			seen := map[string]bool{}
 			for name, v := range exprenv.ParamsRead(src, req.Params) {
 				if !seen[name] {
@@ -207,6 +273,8 @@ type Report struct {
 	Undefined map[string]string `json:"undefined,omitempty"`
 	// Confusion is the confusion matrix at Threshold.
 	Confusion Confusion `json:"confusion"`
+	// Fairness compares the groups of each protected attribute.
+	Fairness []AttributeFairness `json:"fairness,omitempty"`
 }
 
 // ModelInfo identifies the evaluated model.
@@ -225,10 +293,10 @@ type Confusion struct {
 	FN int `json:"fn"`
 }
 
-// Evaluate scores ds with m and computes the report. Data problems (a
-// missing column, a null or non-binary target, no rows) are errors with
-// exit code 2.
-func Evaluate(m model.Model, ds *table.Dataset, threshold float64, jobs int) (*Report, error) {
+// Evaluate scores ds with m and computes the report, with the fairness of
+// fc's attributes (nil: none). Data problems (a missing column, a null or
+// non-binary target, no rows) are errors with exit code 2.
+func Evaluate(m model.Model, ds *table.Dataset, threshold float64, fc *FairnessConfig, jobs int) (*Report, error) {
 	y, err := m.Target().Labels(ds)
 	if err != nil {
 		return nil, pipeline.WithExitCode(pipeline.ExitInvalid, err)
@@ -282,6 +350,9 @@ func Evaluate(m model.Model, ds *table.Dataset, threshold float64, jobs int) (*R
 		auc := roc.AUC()
 		r.Metrics["auc"], r.Metrics["gini"], r.Metrics["ks"] = auc, 2*auc-1, roc.KS()
 	}
+	if err := evalFairness(r, fc, ds, p, y, threshold); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -305,7 +376,7 @@ func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	r, err := Evaluate(m, ds, c.cfg.Threshold, max(req.Jobs, 1))
+	r, err := Evaluate(m, ds, c.cfg.Threshold, c.cfg.Fairness, max(req.Jobs, 1))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
@@ -320,7 +391,11 @@ func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 	note += fmt.Sprintf(", log loss %.4f; at threshold %s: precision %.4f, recall %.4f",
 		r.Metrics["log_loss"], num(c.cfg.Threshold), r.Metrics["precision"], r.Metrics["recall"])
 	res.Notes = append(res.Notes, note)
+	res.Notes = append(res.Notes, fairnessNotes(r)...)
 	for _, k := range sortedKeys(r.Undefined) {
+		if strings.HasPrefix(k, MetricParityDiff) || strings.HasPrefix(k, MetricDisparateImpact) || strings.HasPrefix(k, MetricEqualOppDiff) {
+			continue // said by the fairness notes
+		}
 		res.Notes = append(res.Notes, fmt.Sprintf("%s undefined: %s", k, r.Undefined[k]))
 	}
 	for _, g := range c.gates {
@@ -335,7 +410,7 @@ var simpleGate = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|>|<|=
 // check evaluates one gate into a Check whose message shows the numbers
 // that decided it.
 func (c *compiled) check(g gate, r *Report) pipeline.Check {
-	ch := pipeline.Check{Name: g.name, Kind: "gate", Expr: g.src, Severity: pipeline.SeverityError, Values: map[string]float64{}}
+	ch := pipeline.Check{Name: g.name, Kind: "gate", Expr: g.src, Severity: g.severity, Values: map[string]float64{}}
 	var shown, undefined []string
 	for _, id := range g.g.Identifiers() {
 		if v, ok := r.Metrics[id]; ok {

@@ -66,7 +66,14 @@ func TestCompileErrors(t *testing.T) {
 		{"gates:\n  floor: auc >= 0.7 && kss > 0.3", good, []string{
 			`p.yaml:2:24: gate "floor": unknown metric "kss"; did you mean "ks"?`}},
 		{"gates:\n  floor: auc + 1", good, []string{`p.yaml:2:10: gate "floor": gate must be a bool expression, got float`}},
-		{"gates:\n  floor: {auc: 1}", good, []string{`p.yaml:2:10: gate "floor" must be an expression string, got a mapping`}},
+		{"gates:\n  floor: {auc: 1}", good, []string{`p.yaml:2:10: gate "floor" needs expr: a boolean expression`, `p.yaml:2:11: gate "floor": unknown key "auc" (want expr, severity)`}},
+		{"gates:\n  floor: [auc]", good, []string{`p.yaml:2:10: gate "floor" must be an expression string (or {expr, severity}), got a list`}},
+		{"gates:\n  floor: {expr: auc >= 0.5, severity: maybe}", good, []string{`p.yaml:2:39: gate "floor": severity must be error or warn, got "maybe"`}},
+		{"fairness:\n  attributes: [nope]", good, []string{`p.yaml:2:16: fairness attribute "nope" is not a column of data; did you mean "home"?`}},
+		{"fairness:\n  attributes: {income: {bins: [3, 1]}}", good, []string{`p.yaml:2:24: fairness attribute "income": bins must be ascending, got 1 after 3`}},
+		{"fairness:\n  attributes: {home: {quantiles: 4}}", good, []string{`p.yaml:2:22: fairness attribute "home" is a string column: bins and quantiles need a numeric one`}},
+		{"fairness:\n  min_group: 0", good, []string{`p.yaml:2:14: fairness.min_group must be a positive integer, got 0`}},
+		{"gates:\n  fair: disparate_impact >= 0.8", good, []string{`p.yaml:2:9: gate "fair": unknown metric "disparate_impact"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
@@ -111,6 +118,37 @@ func fit(t *testing.T, src string, ds *table.Dataset) model.Model {
 		t.Fatal(err)
 	}
 	return res.Outputs["model"].(model.Model)
+}
+
+// compileProtected compiles an evaluate step of a pipeline whose
+// protected: attributes are protected.
+func compileProtected(t *testing.T, src string, m model.Model, ds *table.Dataset, protected []string) (pipeline.Compiled, []string) {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
+		t.Fatalf("parse %q: %v", src, err)
+	}
+	p := &pipeline.Pipeline{File: "p.yaml", Dir: t.TempDir(), Source: []byte(src), Protected: protected}
+	step := &pipeline.StepSpec{ID: "s", Kind: "evaluate", Node: doc.Content[0], Pos: diag.Pos{File: "p.yaml", Line: 1, Col: 1}}
+	var diags diag.List
+	c := Kind().Compile(&pipeline.CompileRequest{Step: step, Pipeline: p, Diags: &diags,
+		Inputs: map[string]pipeline.Type{"model": m.Type(), "data": ds.Schema()}})
+	var msgs []string
+	for _, d := range diags.Items() {
+		msgs = append(msgs, d.String())
+	}
+	return c, msgs
+}
+
+// runCompiled runs a compiled evaluate step.
+func runCompiled(t *testing.T, c pipeline.Compiled, m model.Model, ds *table.Dataset) *pipeline.Result {
+	t.Helper()
+	res, err := c.Run(context.Background(), &pipeline.RunRequest{
+		Inputs: map[string]pipeline.Object{"model": m, "data": ds}, Jobs: 2, Progress: pipeline.NoProgress{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 func run(t *testing.T, src string, m model.Model, ds *table.Dataset, params map[string]any) *pipeline.Result {

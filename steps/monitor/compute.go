@@ -11,6 +11,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/groups"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/profile"
 	"github.com/mlrun-cli/mlrun/steps/stats"
@@ -53,7 +54,24 @@ type Report struct {
 	Checks []pipeline.Check `json:"checks"`
 	// Notes explain what was not checked and why.
 	Notes []string `json:"notes,omitempty"`
+	// PSIBins is the bin convention of PSI and JS when it is not
+	// right_closed; absent, right_closed, the convention of every report
+	// written before the psi_bins setting.
+	PSIBins stats.Binning `json:"psi_bins,omitempty"`
+	// NotEvaluated names the checks that could not be evaluated (see
+	// NotEvaluated), sorted.
+	NotEvaluated []string `json:"not_evaluated,omitempty"`
+	// GroupBands says how a numeric Group column was cut into bands (nil:
+	// one group per value).
+	GroupBands *GroupBands `json:"group_bands,omitempty"`
 }
+
+// GroupBands describes the fairness bands of a numeric group column
+// (groups.Bands; Method "group_bins", "group_quantiles" or "default").
+type GroupBands = groups.Bands
+
+// missingGroup is the fairness group of rows whose group value is missing.
+const missingGroup = groups.Missing
 
 // ModelInfo identifies the monitored model.
 type ModelInfo struct {
@@ -111,7 +129,9 @@ func FeatureVars() []string {
 		"missing_rate", "reference_missing_rate", "missing_rate_change"}
 }
 
-// DatasetVars are the dataset-level variables of check expressions:
+// DatasetVars are the dataset-level variables of check expressions
+// (labelVars need labels, fairnessVars a group, scoreVars a batch the
+// model can score):
 //
 //	rows, reference_rows, row_ratio (rows / reference_rows)
 //	drift_share, drifted_count, features
@@ -123,16 +143,22 @@ func FeatureVars() []string {
 //	demographic_parity_ratio, equal_opportunity_difference,
 //	equalized_odds_difference, small_groups (group needed)
 func DatasetVars() []string {
-	out := []string{"rows", "reference_rows", "row_ratio", "drift_share", "drifted_count", "features",
-		"score_psi", "score_ks_pvalue", "score_js", "score_mean_change"}
-	for _, m := range perfMetrics {
-		out = append(out, m, "baseline_"+m, m+"_drop")
-	}
-	out = append(out, "brier", "baseline_brier", "brier_increase", "hl_statistic", "hl_pvalue")
-	return append(out, fairnessVars...)
+	out := append([]string{"rows", "reference_rows", "row_ratio", "drift_share", "drifted_count", "features"}, scoreVars...)
+	return append(append(out, labelVars()...), fairnessVars...)
 }
 
 var perfMetrics = []string{"auc", "gini", "ks", "accuracy", "precision", "recall"}
+
+var scoreVars = []string{"score_psi", "score_ks_pvalue", "score_js", "score_mean_change"}
+
+// labelVars are the dataset variables computed from the batch's labels.
+func labelVars() []string {
+	var out []string
+	for _, m := range perfMetrics {
+		out = append(out, m, "baseline_"+m, m+"_drop")
+	}
+	return append(out, "brier", "baseline_brier", "brier_increase", "hl_statistic", "hl_pvalue")
+}
 
 var fairnessVars = []string{"disparate_impact", "demographic_parity_difference", "demographic_parity_ratio",
 	"equal_opportunity_difference", "equalized_odds_difference", "small_groups"}
@@ -157,6 +183,20 @@ func Compute(in Input, cfg *Config) (*Report, error) {
 	r := &Report{Format: "mlrun-monitor", Version: 1, Rows: ds.Rows, ReferenceRows: prof.Rows, Group: cfg.Group,
 		Model:   ModelInfo{Algorithm: m.Algorithm(), Target: m.Target().Name, Features: m.Features()},
 		Dataset: map[string]stats.Num{}}
+	binning := cfg.PSIBins
+	if binning == "" {
+		binning = DefaultPSIBins
+	}
+	if binning != DefaultPSIBins {
+		r.PSIBins = binning
+	}
+	// absent says why the dataset variables that are not computed are not.
+	absent := map[string]absence{}
+	setAbsent := func(vars []string, a absence) {
+		for _, v := range vars {
+			absent[v] = a
+		}
+	}
 	nan := math.NaN()
 	dv := map[string]float64{"rows": float64(ds.Rows), "reference_rows": float64(prof.Rows),
 		"row_ratio": float64(ds.Rows) / float64(max(prof.Rows, 1)), "features": float64(len(prof.Features))}
@@ -167,7 +207,7 @@ func Compute(in Input, cfg *Config) (*Report, error) {
 	drifted := 0
 	fds := make([]FeatureDrift, len(prof.Features))
 	parallelFor(len(fds), max(in.Jobs, 1), func(i int) {
-		fds[i] = featureDrift(&prof.Features[i], ds.Column(prof.Features[i].Name), ds.Rows)
+		fds[i] = featureDrift(&prof.Features[i], ds.Column(prof.Features[i].Name), ds.Rows, binning, prof.BinCount())
 	})
 	for _, fd := range fds {
 		if fd.Error == "" {
@@ -194,7 +234,9 @@ func Compute(in Input, cfg *Config) (*Report, error) {
 	case ds.Rows == 0:
 		r.Checks = append(r.Checks, pipeline.Check{Name: "empty_batch", Kind: "monitor", Severity: pipeline.SeverityError,
 			Message: "the batch has no rows: nothing to compare"})
+		setAbsent(scoreVars, absence{reason: "the batch has no rows"})
 	case len(schemaErrs) > 0:
+		setAbsent(scoreVars, absence{reason: "the batch does not fit the model"})
 		var msgs []string
 		for _, e := range schemaErrs {
 			msgs = append(msgs, strings.TrimPrefix(e.Error(), model.ErrSchema.Error()+": "))
@@ -207,20 +249,34 @@ func Compute(in Input, cfg *Config) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("monitor: score the batch: %w", err)
 		}
-		sd := featureDrift(&prof.Score, table.NewFloatColumn("score", p), ds.Rows)
+		sd := featureDrift(&prof.Score, table.NewFloatColumn("score", p), ds.Rows, binning, prof.BinCount())
 		r.Score = &sd
 		dv["score_psi"], dv["score_ks_pvalue"] = float64(sd.Vars["psi"]), float64(sd.Vars["ks_pvalue"])
 		dv["score_js"], dv["score_mean_change"] = float64(sd.Vars["js"]), float64(sd.Vars["mean_change"])
 	}
 
-	// Performance.
+	// Performance: labels are read when the batch has the target column,
+	// unless they are turned off.
 	var y []float64
-	if p != nil && ds.Column(prof.Target) != nil && !cfg.NoLabels {
+	switch {
+	case cfg.NoLabels:
+		setAbsent(labelVars(), absence{reason: "labels are off (labels: false, or --no-labels)", off: true})
+		r.Notes = append(r.Notes, "performance not checked: labels are off (labels: false, or --no-labels)")
+	case ds.Column(prof.Target) == nil:
+		why := fmt.Sprintf("the batch has no labels (no column %q)", prof.Target)
+		setAbsent(labelVars(), absence{reason: why, optional: true})
+		if p != nil {
+			r.Notes = append(r.Notes, "performance not checked: "+why)
+		}
+	case p == nil:
+		setAbsent(labelVars(), absent["score_psi"])
+	default:
 		var err error
 		y, err = m.Target().Labels(ds)
 		if err != nil {
 			r.Checks = append(r.Checks, pipeline.Check{Name: "labels", Kind: "monitor", Severity: pipeline.SeverityError,
 				Message: "cannot read the labels: " + err.Error()})
+			setAbsent(labelVars(), absence{reason: "the labels cannot be read"})
 			y = nil
 		}
 	}
@@ -265,58 +321,93 @@ func Compute(in Input, cfg *Config) (*Report, error) {
 			r.Notes = append(r.Notes, "Hosmer-Lemeshow not computed: "+err.Error())
 		}
 		r.Performance = perf
-	} else if p != nil {
-		r.Notes = append(r.Notes, fmt.Sprintf("performance not checked: the batch has no labels (column %q)", prof.Target))
 	}
 
-	// Fairness.
-	if cfg.Group != "" && p != nil {
-		gc := ds.Column(cfg.Group)
-		if gc == nil {
-			r.Checks = append(r.Checks, pipeline.Check{Name: "fairness", Kind: "fairness", Severity: pipeline.SeverityError,
-				Message: fmt.Sprintf("group column %q is not in the batch", cfg.Group)})
-		} else {
-			groups := make([]string, ds.Rows)
-			for i := range groups {
-				switch {
-				case gc.IsNull(i):
-					groups[i] = "(missing)"
-				case gc.Type == table.String:
-					groups[i] = gc.Str(i)
-				default:
-					groups[i] = fmt.Sprint(profile.Floats(gc)[i])
-				}
-			}
-			fr, err := stats.Fairness(p, y, groups, cfg.Threshold, cfg.MinGroup)
-			if err != nil && !errors.Is(err, stats.ErrEmpty) {
-				return nil, fmt.Errorf("monitor: %w", err)
-			}
-			if err != nil {
-				r.Notes = append(r.Notes, err.Error())
-			}
-			r.Fairness = fr
-			small := 0
-			for _, g := range fr.Groups {
-				if g.Small {
-					small++
-				}
-			}
-			dv["small_groups"] = float64(small)
-			dv["disparate_impact"] = float64(fr.DisparateImpact)
-			dv["demographic_parity_difference"] = float64(fr.DemographicParityDiff)
-			dv["demographic_parity_ratio"] = float64(fr.DemographicParityRatio)
-			dv["equal_opportunity_difference"] = float64(fr.EqualOpportunityDiff)
-			dv["equalized_odds_difference"] = float64(fr.EqualizedOddsDiff)
+	// Fairness, between the groups of the group column: its values, or
+	// bands of a numeric column (groupRows).
+	var gc *table.Column
+	if cfg.Group != "" {
+		gc = ds.Column(cfg.Group)
+	}
+	switch {
+	case cfg.Group == "":
+		setAbsent(fairnessVars, absence{reason: "no group column is set (group, or --group)", optional: true})
+	case p == nil:
+		setAbsent(fairnessVars, absent["score_psi"])
+	case gc == nil:
+		setAbsent(fairnessVars, absence{reason: fmt.Sprintf("group column %q is not in the batch", cfg.Group)})
+	default:
+		groups, order, bands, err := groupRows(gc, cfg)
+		if err != nil {
+			setAbsent(fairnessVars, absence{reason: err.Error()})
+			break
 		}
+		if bands != nil {
+			r.GroupBands = bands
+			r.Notes = append(r.Notes, bandsNote(cfg.Group, bands))
+		}
+		fr, err := stats.FairnessOrdered(p, y, groups, order, cfg.Threshold, cfg.MinGroup)
+		if err != nil && !errors.Is(err, stats.ErrEmpty) {
+			return nil, fmt.Errorf("monitor: %w", err)
+		}
+		if err != nil {
+			r.Notes = append(r.Notes, err.Error())
+		}
+		r.Fairness = fr
+		small := 0
+		for _, g := range fr.Groups {
+			if g.Small {
+				small++
+			}
+		}
+		dv["small_groups"] = float64(small)
+		dv["disparate_impact"] = float64(fr.DisparateImpact)
+		dv["demographic_parity_difference"] = float64(fr.DemographicParityDiff)
+		dv["demographic_parity_ratio"] = float64(fr.DemographicParityRatio)
+		dv["equal_opportunity_difference"] = float64(fr.EqualOpportunityDiff)
+		dv["equalized_odds_difference"] = float64(fr.EqualizedOddsDiff)
 	}
 	r.Dataset = nums(dv)
 
 	// Checks.
 	for _, c := range cfg.checks {
-		r.Checks = append(r.Checks, c.run(r, dv)...)
+		r.Checks = append(r.Checks, c.run(r, dv, absent)...)
 	}
 	SortChecks(r.Checks)
+	for i := range r.Checks {
+		if c := &r.Checks[i]; NotEvaluated(*c) {
+			c.NotEvaluated = true
+			r.NotEvaluated = append(r.NotEvaluated, c.Name)
+		}
+	}
+	sort.Strings(r.NotEvaluated)
 	return r, nil
+}
+
+// groupRows returns the fairness group of each row of the group column gc
+// and the groups in order (groups.Rows with group_bins and
+// group_quantiles); bands describes a numeric column's bands (nil
+// without).
+func groupRows(gc *table.Column, cfg *Config) (rows, order []string, bands *GroupBands, err error) {
+	rows, order, bands, err = groups.Rows(gc, cfg.GroupBins, cfg.GroupQuantiles)
+	if errors.Is(err, groups.ErrStringBands) {
+		name := "group_bins"
+		if cfg.GroupQuantiles > 0 {
+			name = "group_quantiles"
+		}
+		return nil, nil, nil, fmt.Errorf("group column %q is a string column: %s needs a numeric column", gc.Name, name)
+	}
+	if bands != nil && bands.Method != "default" {
+		bands.Method = "group_" + bands.Method
+	}
+	return rows, order, bands, err
+}
+
+// bandsNote says how a numeric group column was cut into bands.
+func bandsNote(group string, b *GroupBands) string {
+	c := *b
+	c.Method = strings.TrimPrefix(c.Method, "group_")
+	return groups.Note(group, &c, "group_bins", "group_quantiles", "the batch", "batches")
 }
 
 // SortChecks orders checks failed critical first, then failed warn, then
@@ -368,8 +459,9 @@ func parallelFor(n, jobs int, fn func(i int)) {
 	wg.Wait()
 }
 
-// featureDrift compares a column of the batch with its reference.
-func featureDrift(ref *profile.Feature, c *table.Column, rows int) FeatureDrift {
+// featureDrift compares a column of the batch with its reference, over
+// bins quantile bins of convention binning for a numeric one.
+func featureDrift(ref *profile.Feature, c *table.Column, rows int, binning stats.Binning, bins int) FeatureDrift {
 	fd := FeatureDrift{Name: ref.Name, Kind: ref.Kind, Vars: map[string]stats.Num{}}
 	nan := math.NaN()
 	set := func(k string, v float64) { fd.Vars[k] = stats.Num(v) }
@@ -399,10 +491,10 @@ func featureDrift(ref *profile.Feature, c *table.Column, rows int) FeatureDrift 
 			fd.Error = "no values to compare (all missing)"
 			return fd
 		}
-		fd.Edges, fd.ReferenceBins = ref.Edges, ref.Counts
-		fd.CurrentBins = stats.BinCounts(v, ref.Edges)
-		psi, _ := stats.PSI(stats.Shares(ref.Counts), stats.Shares(fd.CurrentBins))
-		js, _ := stats.JensenShannon(ref.Counts, fd.CurrentBins)
+		fd.Edges, fd.ReferenceBins = ref.Bins(binning, bins)
+		fd.CurrentBins = binning.Counts(v, fd.Edges)
+		psi, _ := stats.PSI(stats.Shares(fd.ReferenceBins), stats.Shares(fd.CurrentBins))
+		js, _ := stats.JensenShannon(fd.ReferenceBins, fd.CurrentBins)
 		ks, _ := stats.KS2SampSorted(ref.Sorted, v)
 		w, _ := stats.Wasserstein(ref.Sorted, v)
 		set("psi", psi)

@@ -16,11 +16,12 @@ import (
 
 // configKeys are the settings a monitor configuration file may hold: those
 // of a monitor step without its inputs.
-var configKeys = []string{"threshold", "group", "min_group", "labels", "drift", "checks", "alerts"}
+var configKeys = []string{"threshold", "group", "group_bins", "group_quantiles", "min_group", "labels", "psi_bins", "drift", "checks", "alerts"}
 
 // ParseConfig reads a monitor configuration file (`mlrun monitor
 // --config`): a YAML mapping with the settings of a monitor step
-// (threshold, group, min_group, labels, drift, checks, alerts), checked
+// (threshold, group, group_bins, group_quantiles, min_group, labels,
+// psi_bins, drift, checks, alerts), checked
 // and compiled exactly as the step's, with every problem reported as
 // file:line:col.
 func ParseConfig(file string, src []byte) (*Config, error) {

@@ -4,11 +4,13 @@
 // boolean expressions with a severity, warn or critical (a failed critical
 // check fails the step: exit 1).
 //
-// Per model feature (FeatureVars): PSI over the profile's frozen quantile
-// bins, or over the categories of a string feature with unseen categories
-// added as bins of reference share 0 (stats.PSI, empty shares set to
-// stats.PSIEpsilon = 1e-4); the base-2 Jensen–Shannon distance over the same
-// bins; for numeric features the two-sample KS test against the reference
+// Per model feature (FeatureVars): PSI over the profile's quantile bins in
+// the psi_bins convention (Config.PSIBins, stats.Binning: right_closed, the
+// default, uses the frozen bins; numpy cuts numpy.histogram-style bins from
+// the frozen sorted values), or over the categories of a string feature
+// with unseen categories added as bins of reference share 0 (stats.PSI,
+// empty shares set to stats.PSIEpsilon = 1e-4); the base-2 Jensen–Shannon
+// distance over the same bins; for numeric features the two-sample KS test against the reference
 // values (p-value as scipy.stats.ks_2samp(method='auto')), the Wasserstein-1
 // distance and that distance over the reference's population standard
 // deviation, and the mean shift in reference standard deviations; for
@@ -25,16 +27,26 @@
 // p-value over 10 groups), and fairness between the groups of `group`
 // (disparate impact against the four-fifths rule, demographic parity
 // difference and ratio, equal opportunity and equalized odds differences;
-// groups under min_group rows are flagged, not judged). The favourable
-// decision is approval: probability of the positive (bad) class below
-// `threshold` (default 0.5).
+// groups under min_group rows are flagged, not judged). A numeric group
+// column is cut into bands (group_bins, group_quantiles, or by default
+// DefaultGroupQuantiles quantile bands of the batch when it has more than
+// DefaultGroupLevels distinct values). The favourable decision is
+// approval: probability of the positive (bad) class below `threshold`
+// (default 0.5). Labels are read whenever the batch has the target column,
+// unless `labels: false`.
 //
 // DefaultChecks lists the checks and thresholds used when a step declares
 // none (PSI bands 0.10 warn / 0.25 critical, drift share 0.5, score PSI
 // 0.25, accuracy or AUC drop over 5 points, disparate impact 0.8, ...).
-// A check whose variables are not computed (no labels, no group) is not
-// applicable and is left out; one whose variable is undefined (NaN: e.g.
-// the AUC of a batch with one class) fails with the reason, never passes.
+// A check may name the features it covers (`features:`). A check that
+// cannot be evaluated — a variable not computed (no labels, no group
+// column, a batch the model cannot score, a feature missing from the
+// batch) or undefined (NaN: e.g. the AUC of a batch with one class) — is
+// "not evaluated" (NotEvaluated): never passed, failing when critical,
+// listed in Report.NotEvaluated. The built-in checks on labels or a group
+// that `checks:` does not name do not apply to a batch without labels or
+// without a group (a note says so), and no check on labels applies when
+// labels are off.
 //
 // The report (object type "monitor") holds every number, the checks
 // (failed critical first) and notes; `mlrun monitor` computes the same

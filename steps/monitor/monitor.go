@@ -15,11 +15,18 @@ import (
 	"github.com/mlrun-cli/mlrun/steps/internal/yamlnode"
 	"github.com/mlrun-cli/mlrun/steps/model"
 	"github.com/mlrun-cli/mlrun/steps/profile"
+	"github.com/mlrun-cli/mlrun/steps/stats"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
-// Version is the implementation version of the monitor kind.
-const Version = 1
+// Version is the implementation version of the monitor kind, part of
+// every monitor step's cache key. 2: checks that cannot be evaluated are
+// reported "not evaluated" (failing when critical) instead of left out or
+// failed; a numeric group column with many distinct values is compared in
+// quantile bands; numeric group values in numeric order; psi_bins,
+// group_bins, group_quantiles and a check's features. The PSI bins of an
+// existing step are unchanged (psi_bins: right_closed by default).
+const Version = 2
 
 // Kind returns the monitor step kind.
 func Kind() pipeline.Kind { return kind{} }
@@ -52,13 +59,19 @@ func (kind) Settings() map[string]any {
 		"threshold": map[string]any{"type": "number", "minimum": 0, "maximum": 1, "default": DefaultThreshold,
 			"description": "decision threshold: a row is approved when its probability of the positive (bad) class is below it"},
 		"group": map[string]any{"type": "string",
-			"description": "column of the batch whose groups are compared for fairness (e.g. a protected attribute)"},
+			"description": fmt.Sprintf("column of the batch whose groups are compared for fairness (e.g. a protected attribute): one group per value of a string column; a numeric column with more than %d distinct values (an age) in %d quantile bands of the batch unless group_bins or group_quantiles say otherwise", DefaultGroupLevels, DefaultGroupQuantiles)},
+		"group_bins": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"type": "number"},
+			"description": "cut a numeric group column at these ascending values into left-closed bands, e.g. [18, 25, 35, 50, 65]: (-inf,18), [18,25), ..., [65,+inf) (the same bands for every batch)"},
+		"group_quantiles": map[string]any{"type": "integer", "minimum": 2, "maximum": MaxGroupQuantiles,
+			"description": fmt.Sprintf("cut a numeric group column into this many quantile bands of the batch (left-closed, cut as numpy's quantiles; ties give fewer); default %d for a column with more than %d distinct values", DefaultGroupQuantiles, DefaultGroupLevels)},
 		"min_group": map[string]any{"type": "integer", "minimum": 1, "default": 30,
-			"description": "groups with fewer rows are flagged, not judged"},
+			"description": "groups (or bands) with fewer rows are flagged, not judged"},
 		"labels": map[string]any{"type": "boolean", "default": true,
-			"description": "check performance when the batch holds the target column"},
+			"description": "check performance when the batch holds the target column; false turns it off (the checks on label variables do not apply)"},
+		"psi_bins": map[string]any{"type": "string", "enum": binningStrings(), "default": string(DefaultPSIBins),
+			"description": "bin convention of PSI and JS over the reference's decile bins: right_closed (bins (e[i-1], e[i]], an edge at a tied minimum kept so that the minimum is a bin of its own; the profile's frozen bins) or numpy (np.unique(np.quantile(ref, np.linspace(0, 1, 11))) counted as np.histogram counts, left-closed [e[i-1], e[i]) with the last bin closed at the maximum, the outer bins open for batch values out of range); they agree on continuous data and differ on ties"},
 		"drift": map[string]any{"type": "string", "default": DefaultDrift,
-			"description": "rule over the per-feature variables that counts a feature as drifted (for drift_share)"},
+			"description": "rule over the per-feature variables that counts a feature as drifted (for drift_share); variables: " + strings.Join(FeatureVars(), ", ")},
 		"alerts": map[string]any{
 			"type": "object", "additionalProperties": false,
 			"description": "where `mlrun run` (when the step runs) and `mlrun monitor` send an alert when a check fails: a JSON-lines file and/or a webhook (HTTP POST of JSON with a text field), retried; undelivered alerts are kept in the store and retried on the next run",
@@ -72,14 +85,21 @@ func (kind) Settings() map[string]any {
 		},
 		"checks": map[string]any{
 			"type": "object",
-			"description": "check name -> expression that must hold, or {expr, severity: warn|critical}, or `off`; built-in checks: " +
-				strings.Join(names, ", ") + "; other names are dataset-level checks",
+			"description": "check name -> expression that must hold, or {expr, severity: warn|critical, features: [names]}, or `off`. Built-in checks: " +
+				strings.Join(names, ", ") + "; another name is a dataset check, or with features a feature check. " +
+				"features restricts a feature (drift) check to the named model features. " +
+				"Feature variables: " + strings.Join(FeatureVars(), ", ") + ". " +
+				"Dataset variables: " + strings.Join(append([]string{"rows", "reference_rows", "row_ratio", "drift_share", "drifted_count", "features"}, scoreVars...), ", ") +
+				"; with labels: " + strings.Join(labelVars(), ", ") + "; with a group: " + strings.Join(fairnessVars, ", ") + ". " +
+				"A check whose variables are not computed or undefined is not evaluated and fails when critical; " +
+				"the built-in performance, calibration and fairness checks do not apply to a batch without labels or without a group",
 			"additionalProperties": map[string]any{"oneOf": []any{
 				map[string]any{"type": "string"},
 				map[string]any{"type": "boolean", "const": false},
 				map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
 					"expr":     map[string]any{"type": "string"},
 					"severity": map[string]any{"type": "string", "enum": []string{Warn, Critical}},
+					"features": map[string]any{"type": "array", "minItems": 1, "items": map[string]any{"type": "string"}},
 				}},
 			}},
 		},
@@ -144,12 +164,59 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			cfg.MinGroup = int(v)
 		}
 	}
+	if n := req.Setting("psi_bins"); n != nil {
+		s, _ := yamlnode.Str(n)
+		if b := stats.Binning(s); b.Valid() {
+			cfg.PSIBins = b
+		} else if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
+			d.Add(req.Pos(n), "psi_bins must be %s, got %q", binningNames(), s)
+		} else {
+			d.Add(req.Pos(n), "psi_bins must be %s, got %s", binningNames(), yamlnode.Describe(n))
+		}
+	}
+	binsNode, quantNode := req.Setting("group_bins"), req.Setting("group_quantiles")
+	if n := binsNode; n != nil {
+		cfg.GroupBins = parseGroupBins(req, d, n)
+	}
+	if n := quantNode; n != nil {
+		v, ok := yamlnode.Integer(n)
+		if !ok || v < 2 || v > MaxGroupQuantiles {
+			d.Add(req.Pos(n), "group_quantiles must be an integer from 2 to %d, got %s", MaxGroupQuantiles, describeInt(n))
+		} else {
+			cfg.GroupQuantiles = int(v)
+		}
+	}
+	if binsNode != nil && quantNode != nil {
+		d.Add(req.Pos(settingKey(req.Step.Node, "group_quantiles")), "group_bins and group_quantiles exclude each other")
+	}
 	if n := req.Setting("labels"); n != nil {
 		var b bool
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
 			d.Add(req.Pos(n), "labels must be true or false, got %s", yamlnode.Describe(n))
 		}
 		cfg.NoLabels = !b
+	}
+	if cfg.Group == "" && (binsNode != nil || quantNode != nil) {
+		n := binsNode
+		if n == nil {
+			n = quantNode
+		}
+		d.Warn(req.Pos(n), "group bands have no effect without a group column (group, or --group for mlrun monitor)")
+	}
+	if schema != nil && cfg.Group != "" && (binsNode != nil || quantNode != nil) {
+		if f, ok := schema.Lookup(cfg.Group); ok && f.Type == table.String {
+			n := binsNode
+			if n == nil {
+				n = quantNode
+			}
+			d.Add(req.Pos(n), "group column %q is a string column: group bands need a numeric column", cfg.Group)
+		}
+	}
+	var modelFeatures []string
+	if mt != nil {
+		for _, f := range mt.Features {
+			modelFeatures = append(modelFeatures, f.Name)
+		}
 	}
 	exprPos := map[string]*yaml.Node{}
 	if n := req.Setting("drift"); n != nil {
@@ -185,6 +252,7 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			if builtin {
 				spec = cfg.Checks[i]
 			}
+			spec.Declared = true
 			v := p.Value
 			switch {
 			case v.Kind == yaml.ScalarNode && (v.ShortTag() == "!!bool" && v.Value == "false" || v.Value == "off"):
@@ -212,12 +280,27 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 						} else {
 							d.Add(req.Pos(q.Value), "check %q: severity must be warn or critical, got %s", name, yamlnode.Describe(q.Value))
 						}
+					case "features":
+						spec.Features = parseCheckFeatures(req, d, name, q.Value, modelFeatures)
+						if spec.Features == nil {
+							spec.Features = []string{} // reported; still a feature check
+						}
 					default:
-						d.Add(req.Pos(q.Key), "check %q: unknown key %q (expr, severity)", name, q.Key.Value)
+						d.Add(req.Pos(q.Key), "check %q: unknown key %q (expr, severity, features)%s", name, q.Key.Value,
+							yamlnode.Suggest(q.Key.Value, []string{"expr", "severity", "features"}))
 					}
 				}
 				if spec.Expr == "" {
 					d.Add(req.Pos(v), "check %q needs expr", name)
+				}
+				if spec.Features != nil {
+					switch {
+					case builtin && spec.Scope != ScopeFeature:
+						d.Add(req.Pos(v), "check %q is a dataset check: features apply to drift checks (%s, or a new check)", name, strings.Join(featureCheckNames(), ", "))
+						spec.Features = nil
+					case !builtin:
+						spec.Scope = ScopeFeature
+					}
 				}
 			default:
 				d.Add(req.Pos(v), "check %q must be an expression, {expr, severity} or off, got %s", name, yamlnode.Describe(v))
@@ -260,6 +343,97 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 	cfg.Params = req.Params
 	return &compiled{cfg: cfg}
+}
+
+// parseGroupBins reads group_bins: a non-empty list of ascending numbers.
+func parseGroupBins(req *pipeline.CompileRequest, d *diag.List, n *yaml.Node) []float64 {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		what := yamlnode.Describe(n)
+		if n.Kind == yaml.SequenceNode {
+			what = "an empty list"
+		}
+		d.Add(req.Pos(n), "group_bins must be a non-empty list of numbers, got %s", what)
+		return nil
+	}
+	var out []float64
+	ok := true
+	for _, e := range n.Content {
+		v, isNum := yamlnode.Number(e)
+		switch {
+		case !isNum || math.IsNaN(v) || math.IsInf(v, 0):
+			d.Add(req.Pos(e), "group_bins entries must be numbers, got %s", yamlnode.Describe(e))
+			ok = false
+		case len(out) > 0 && !(v > out[len(out)-1]):
+			d.Add(req.Pos(e), "group_bins must be ascending, got %s after %s", num(v), num(out[len(out)-1]))
+			ok = false
+		default:
+			out = append(out, v)
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return out
+}
+
+// parseCheckFeatures reads a check's features: model feature names (when
+// the model's features are known), each once.
+func parseCheckFeatures(req *pipeline.CompileRequest, d *diag.List, check string, n *yaml.Node, model []string) []string {
+	names, nodes := yamlnode.StrList(d, req.Pos, fmt.Sprintf("check %q: features", check), n)
+	if n.Kind == yaml.SequenceNode && len(n.Content) == 0 {
+		d.Add(req.Pos(n), "check %q: features must name at least one feature", check)
+	}
+	var out []string
+	for i, name := range names {
+		switch {
+		case contains(out, name):
+			d.Add(req.Pos(nodes[i]), "check %q: feature %q is listed twice", check, name)
+		case model != nil && !contains(model, name):
+			d.Add(req.Pos(nodes[i]), "check %q: %q is not a feature of the model (%s)%s", check, name, strings.Join(model, ", "), yamlnode.Suggest(name, model))
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// featureCheckNames lists the built-in feature checks.
+func featureCheckNames() []string {
+	var out []string
+	for _, c := range DefaultChecks() {
+		if c.Scope == ScopeFeature {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+// settingKey returns the key node of a step setting (the step node when
+// absent), for problems that concern the setting as a whole.
+func settingKey(step *yaml.Node, name string) *yaml.Node {
+	for _, kv := range yamlnode.Pairs(step) {
+		if kv.Key.Value == name {
+			return kv.Key
+		}
+	}
+	return step
+}
+
+// describeInt describes a node for an integer setting's message: the
+// number itself when it is one.
+func describeInt(n *yaml.Node) string {
+	if _, ok := yamlnode.Integer(n); ok {
+		return n.Value
+	}
+	return yamlnode.Describe(n)
+}
+
+func binningStrings() []string {
+	var out []string
+	for _, b := range stats.Binnings {
+		out = append(out, string(b))
+	}
+	return out
 }
 
 // parseAlerts reads the alerts setting.
@@ -401,8 +575,12 @@ func Result(r *Report) *pipeline.Result {
 			warned++
 		}
 	}
-	res.Notes = append(res.Notes, fmt.Sprintf("%d rows vs %d reference rows: %d of %d features drifted (%s), %d critical and %d warning check(s) failed",
-		r.Rows, r.ReferenceRows, len(r.Drifted), len(r.Features), strings.Join(r.Drifted, ", "), failed, warned))
+	note := fmt.Sprintf("%d rows vs %d reference rows: %d of %d features drifted (%s), %d critical and %d warning check(s) failed",
+		r.Rows, r.ReferenceRows, len(r.Drifted), len(r.Features), strings.Join(r.Drifted, ", "), failed, warned)
+	if n := len(r.NotEvaluated); n > 0 {
+		note += fmt.Sprintf(" (%d not evaluated)", n)
+	}
+	res.Notes = append(res.Notes, note)
 	res.Notes = append(res.Notes, r.Notes...)
 	return res
 }

@@ -17,13 +17,16 @@ import (
 )
 
 // batchSpec describes a generated batch: x1 ~ N(shift, 1), x2 ~ U(0, 10)
-// (or the constant x2 when set), channel from channels, y = 1 when
-// x1 + noise > 0.5 (or oneClass for every row).
+// (or the constant x2 when set; rounded to an integer with roundX2),
+// channel from channels, y = 1 when x1 + noise > 0.5 (or oneClass for every
+// row), group a/b alternating, age 18..78 (61 values, from the row number:
+// the random draws are the same with or without it).
 type batchSpec struct {
 	rows     int
 	seed     uint64
 	shift    float64
 	x2       *float64
+	roundX2  bool
 	channels []string
 	oneClass *int64
 	drop     string
@@ -39,13 +42,17 @@ func gen(t *testing.T, s batchSpec) *table.Dataset {
 	}
 	x1, x2 := make([]float64, s.rows), make([]float64, s.rows)
 	ch, grp := make([]string, s.rows), make([]string, s.rows)
-	y := make([]int64, s.rows)
+	y, age := make([]int64, s.rows), make([]int64, s.rows)
 	for i := range s.rows {
 		x1[i] = r.NormFloat64() + s.shift
 		x2[i] = r.Float64() * 10
 		if s.x2 != nil {
 			x2[i] = *s.x2
 		}
+		if s.roundX2 {
+			x2[i] = math.Round(x2[i])
+		}
+		age[i] = 18 + int64(i*37%61)
 		ch[i] = s.channels[r.IntN(len(s.channels))]
 		grp[i] = []string{"a", "b"}[i%2]
 		if x1[i]+0.5*r.NormFloat64() > 0.5 {
@@ -59,7 +66,7 @@ func gen(t *testing.T, s batchSpec) *table.Dataset {
 	for _, c := range []*table.Column{
 		table.NewFloatColumn("x1", x1), table.NewFloatColumn("x2", x2),
 		table.NewStringColumn("channel", ch, nil), table.NewStringColumn("group", grp, nil),
-		table.NewIntColumn("y", y, nil),
+		table.NewIntColumn("y", y, nil), table.NewIntColumn("age", age, nil),
 	} {
 		if c.Name != s.drop {
 			cols = append(cols, c)
@@ -219,7 +226,7 @@ func TestComputeEdgeCases(t *testing.T) {
 		checks: []wantCheck{
 			{name: "empty_batch", critical: true, msg: "the batch has no rows: nothing to compare"},
 			{name: "psi:x1", critical: true, msg: "x1: the batch has no rows"},
-			{name: "dataset_drift", critical: true, msg: "drift_share = undefined: undefined, so drift_share < 0.5 cannot hold"},
+			{name: "dataset_drift", critical: true, msg: "not evaluated: drift_share = undefined, so drift_share < 0.5 cannot be decided"},
 			{name: "rows", msg: "rows = 0, needs rows >= 100"},
 		},
 		feature: func(t *testing.T, r *Report) {
@@ -232,7 +239,7 @@ func TestComputeEdgeCases(t *testing.T) {
 		batch:  batchSpec{rows: 300, seed: 7, oneClass: ptr(int64(0))},
 		labels: true,
 		checks: []wantCheck{
-			{name: "performance", critical: true, msg: "auc_drop = undefined: undefined, so accuracy_drop <= 0.05 && auc_drop <= 0.05 cannot hold"},
+			{name: "performance", critical: true, msg: "not evaluated: auc_drop = undefined, so accuracy_drop <= 0.05 && auc_drop <= 0.05 cannot be decided"},
 		},
 		feature: func(t *testing.T, r *Report) {
 			if !r.Labels || r.Performance == nil {
@@ -337,7 +344,7 @@ func TestConstantReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := findCheck(r, "wass:x2")
-			if c == nil || c.Passed || !c.Failed() || !strings.Contains(c.Message, "wasserstein_norm = undefined: undefined, so wasserstein_norm < 0.5 cannot hold") {
+			if c == nil || c.Passed || !c.Failed() || !strings.Contains(c.Message, "not evaluated: x2: wasserstein_norm = undefined, so wasserstein_norm < 0.5 cannot be decided") {
 				t.Fatalf("wass:x2 = %+v, want a failure naming the undefined value", c)
 			}
 			f := findFeature(r, "x2")
@@ -531,7 +538,7 @@ alerts:
 	}
 
 	for _, tc := range []struct{ src, want string }{
-		{"thresold: 0.3\n", `m.yaml:1:1: unknown setting "thresold" (alerts, checks, drift, group, labels, min_group, threshold); did you mean "threshold"?`},
+		{"thresold: 0.3\n", `m.yaml:1:1: unknown setting "thresold" (alerts, checks, drift, group, group_bins, group_quantiles, labels, min_group, psi_bins, threshold); did you mean "threshold"?`},
 		{"checks:\n  psi: psi <\n", `m.yaml:2:`},
 		{"checks:\n  psi: {expr: psi < 1, severity: loud}\n", `m.yaml:2:34: check "psi": severity must be warn or critical, got a string`},
 		{"alerts:\n  retries: 3\n", `m.yaml:2:3: alerts needs a file or a webhook`},

@@ -7,7 +7,10 @@
 // For each model feature a profile holds the row and missing counts; for a
 // numeric feature the mean, population standard deviation, min, max and
 // quantiles, the interior edges of Bins quantile bins (stats.QuantileEdges,
-// default DefaultBins = 10) with the reference counts in each bin, and the
+// default DefaultBins = 10) with the reference counts in each bin — the
+// frozen bins, right-closed (EdgesBinning = stats.BinsRightClosed) in every
+// profile version; Feature.Bins gives them, or the bins of another
+// convention (stats.BinsNumpy) cut from the frozen sorted values — and the
 // sorted non-missing values themselves (so that the KS test and the
 // Wasserstein distance of a batch are exact, and cost one sort of the batch
 // and a merge); for a string feature the count of each category. The

@@ -24,6 +24,11 @@ const (
 // DefaultBins is the number of quantile bins per numeric feature.
 const DefaultBins = 10
 
+// EdgesBinning is the convention of every profile's frozen bins
+// (Feature.Edges and Counts): right-closed, stats.BinsRightClosed. Bins in
+// another convention are cut from the frozen sorted values (Feature.Bins).
+const EdgesBinning = stats.BinsRightClosed
+
 // DefaultThreshold is the decision threshold of the baseline metrics.
 const DefaultThreshold = 0.5
 
@@ -99,6 +104,38 @@ func (f *Feature) MissingRate() float64 {
 		return 0
 	}
 	return float64(f.Missing) / float64(f.Count)
+}
+
+// Binning returns the convention of the profile's frozen bins:
+// EdgesBinning (right_closed) for every profile version this mlrun reads
+// (1 and 2), all of which froze right-closed bins.
+func (p *Profile) Binning() stats.Binning { return EdgesBinning }
+
+// BinCount returns the number of quantile bins the profile was built with
+// (Bins; DefaultBins when not recorded).
+func (p *Profile) BinCount() int {
+	if p.Bins < 2 {
+		return DefaultBins
+	}
+	return p.Bins
+}
+
+// Bins returns the feature's bins in convention b, as interior edges, and
+// the reference counts in each: the frozen Edges and Counts for
+// EdgesBinning, the convention they were frozen in (and for ""); for
+// another convention, the bins quantile bins of b cut from the frozen
+// sorted values (stats.Binning.Edges and Counts), so that one profile gives
+// the same bins in that convention every time. Nil for a feature without
+// values.
+func (f *Feature) Bins(b stats.Binning, bins int) (edges, counts []float64) {
+	if b == EdgesBinning || b == "" {
+		return f.Edges, f.Counts
+	}
+	if len(f.Sorted) == 0 {
+		return nil, nil
+	}
+	edges = b.Edges(f.Sorted, bins)
+	return edges, b.Counts(f.Sorted, edges)
 }
 
 // Feature returns the named feature, or nil.

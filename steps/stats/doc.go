@@ -21,12 +21,17 @@
 // kstwo at n = round(n1·n2/(n1+n2)) (KolmogorovSF). PSI compares bin shares
 // over frozen bins (QuantileEdges of the reference, BinCounts, Shares) with
 // empty bins set to PSIEpsilon = 1e-4; JensenShannon is the base-2 distance
-// over the same bins; Wasserstein is W₁ between empirical distributions
-// (monitoring divides it by the reference's population standard
-// deviation, MeanStd). ChiSquareContingency and ChiSquareGOF are Pearson's
-// tests as scipy's chi2_contingency (with Yates' correction at dof 1) and
-// chisquare; HosmerLemeshow tests calibration over g equal-count groups.
-// Fairness gives per-group approval rate, TPR, FPR, precision and AUC and
+// over the same bins. Binning names the two bin conventions:
+// BinsRightClosed (QuantileEdges, BinCounts: bins (e_{i−1}, e_i], a tied
+// minimum a bin of its own) and BinsNumpy (NumpyQuantileEdges,
+// BinCountsLeft: numpy.histogram over np.unique(np.quantile(ref,
+// np.linspace(0, 1, bins+1))), left-closed, the outer bins open); they
+// agree on continuous data and differ on ties. Wasserstein is W₁ between
+// empirical distributions (monitoring divides it by the reference's
+// population standard deviation, MeanStd). ChiSquareContingency and
+// ChiSquareGOF are Pearson's tests as scipy's chi2_contingency (with Yates'
+// correction at dof 1) and chisquare; HosmerLemeshow tests calibration
+// over g equal-count groups. Fairness gives per-group approval rate, TPR, FPR, precision and AUC and
 // the demographic-parity, disparate-impact (four-fifths rule),
 // equal-opportunity and equalized-odds gaps, leaving out (and flagging)
 // groups smaller than DefaultMinGroup. Each function's comment states its
@@ -43,4 +48,12 @@
 // from scipy 1.10.1; drift_test.go checks KS p-values to 1e-6 relative
 // (observed ≤ 1e-12), kstwo.sf (≤ 1e-10), chi-square p-values (1e-6) and
 // PSI, JS and Wasserstein to 1e-9 or better, without needing Python.
+// testdata/make_psi_reference.py writes testdata/psi_reference.json: both
+// bin conventions computed with numpy 1.24 on continuous and heavily tied
+// samples; psi_test.go checks edges (bit-identical), counts (exact), PSI and
+// JS (1e-9; observed ≤ 3e-16).
+//
+// Bands cuts a numeric attribute into left-closed bands ("(-inf,25)",
+// "[25,35)", …) for Fairness; FairnessOrdered reports the groups in band
+// order.
 package stats

@@ -12,11 +12,71 @@ import (
 // renormalised after the substitution.
 const PSIEpsilon = 1e-4
 
+// Binning is a convention for the quantile bins of PSI and the
+// Jensen–Shannon distance: how the edges are cut from the reference and
+// which side of a bin is closed. Both cut at the reference's quantiles at
+// k/bins (linear interpolation, numpy's default); they differ on ties.
+//
+// BinsRightClosed (QuantileEdges, BinCounts), mlrun's default: bins
+// (−∞, e₀], (e₀, e₁], …, (e_{k−1}, +∞). The interior edges are the
+// quantiles at k/bins for k = 1..bins−1, duplicates removed and edges at or
+// above the maximum dropped; an edge equal to the minimum stays, so a tied
+// minimum is a bin of its own, and a feature with m ≤ bins distinct values
+// gets a bin per value (a 0/1 flag: two; a decile that falls between two
+// values adds an edge between them).
+//
+// BinsNumpy (NumpyQuantileEdges, BinCountsLeft), the common recipe:
+// edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins+1))) counted as
+// np.histogram counts them, left-closed bins [e_{i−1}, e_i) with the last
+// one closed at the maximum; the outer edges (the minimum and the maximum)
+// are opened to −∞ and +∞, so that a batch value outside the reference's
+// range counts in the first or last bin where np.histogram would drop it.
+// The reference's counts are exactly np.histogram's. The closed last bin
+// merges the two largest distinct values: a feature with m ≤ bins distinct
+// values gets one bin fewer (a 0/1 flag: one bin, PSI 0 whatever the
+// batch).
+//
+// On continuous data the two agree (no value lies on an edge); on tied
+// data their PSI differs (testdata/make_psi_reference.py: 2–97%, and 0
+// against 0.052 for a 0/1 flag).
+type Binning string
+
+// The bin conventions.
+const (
+	BinsRightClosed Binning = "right_closed"
+	BinsNumpy       Binning = "numpy"
+)
+
+// Binnings lists the conventions.
+var Binnings = []Binning{BinsRightClosed, BinsNumpy}
+
+// Valid reports whether b is one of the conventions.
+func (b Binning) Valid() bool { return b == BinsRightClosed || b == BinsNumpy }
+
+// Edges returns the interior edges of (at most) bins quantile bins of
+// sorted (ascending, no NaN) in convention b: QuantileEdges or
+// NumpyQuantileEdges.
+func (b Binning) Edges(sorted []float64, bins int) []float64 {
+	if b == BinsNumpy {
+		return NumpyQuantileEdges(sorted, bins)
+	}
+	return QuantileEdges(sorted, bins)
+}
+
+// Counts counts the non-NaN values of v in the bins of edges in convention
+// b: BinCounts or BinCountsLeft.
+func (b Binning) Counts(v, edges []float64) []float64 {
+	if b == BinsNumpy {
+		return BinCountsLeft(v, edges)
+	}
+	return BinCounts(v, edges)
+}
+
 // QuantileEdges returns the interior edges of (at most) bins quantile
-// bins of sorted (ascending, no NaN): the quantiles at k/bins for
-// k = 1..bins−1 (see Quantile), duplicates removed, and without an edge at
-// the maximum (which would leave the last bin empty). A constant sample
-// has no edges (one bin). Tied data give fewer bins.
+// bins of sorted (ascending, no NaN), BinsRightClosed: the quantiles at
+// k/bins for k = 1..bins−1 (see Quantile), duplicates removed, and without
+// an edge at the maximum (which would leave the last bin empty). A constant
+// sample has no edges (one bin). Tied data give fewer bins.
 func QuantileEdges(sorted []float64, bins int) []float64 {
 	n := len(sorted)
 	if n == 0 || bins < 2 {
@@ -52,9 +112,60 @@ func Quantile(sorted []float64, p float64) float64 {
 	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
 }
 
+// NumpyQuantileEdges returns the interior edges of (at most) bins quantile
+// bins of sorted (ascending, no NaN), BinsNumpy: the distinct values of
+// np.quantile(sorted, np.linspace(0, 1, bins+1)) strictly between the
+// minimum and the maximum, as np.unique(...)[1:-1]. The levels are
+// numpy's, k·(1/bins), and so is the interpolation (numpy's _lerp: from the
+// upper value when the fraction is at least 1/2), so that the edges are
+// numpy's bit for bit. A constant sample has no edges (one bin).
+func NumpyQuantileEdges(sorted []float64, bins int) []float64 {
+	n := len(sorted)
+	if n == 0 || bins < 2 {
+		return nil
+	}
+	lo, hi := sorted[0], sorted[n-1]
+	step := 1 / float64(bins)
+	qs := make([]float64, 0, bins-1)
+	for k := 1; k < bins; k++ {
+		if q := numpyQuantile(sorted, float64(k)*step); q > lo && q < hi {
+			qs = append(qs, q)
+		}
+	}
+	sort.Float64s(qs)
+	var edges []float64
+	for _, q := range qs {
+		if len(edges) == 0 || q > edges[len(edges)-1] {
+			edges = append(edges, q)
+		}
+	}
+	return edges
+}
+
+// numpyQuantile is np.quantile(sorted, p) (method "linear") as numpy 1.24
+// computes it: h = (n−1)·p, a = x[⌊h⌋], b = x[⌊h⌋+1], t = h − ⌊h⌋, and
+// a + (b−a)·t when t < 1/2, b − (b−a)·(1−t) otherwise.
+func numpyQuantile(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	h := float64(n-1) * p
+	f := math.Floor(h)
+	lo := int(f)
+	if lo >= n-1 {
+		return sorted[n-1]
+	}
+	if lo < 0 {
+		return sorted[0]
+	}
+	a, b, t := sorted[lo], sorted[lo+1], h-f
+	if t >= 0.5 {
+		return b - (b-a)*(1-t)
+	}
+	return a + (b-a)*t
+}
+
 // BinCounts counts the non-NaN values of v in the bins delimited by edges
-// (ascending): bin 0 is (−∞, e_0], bin i is (e_{i−1}, e_i], the last bin
-// (e_{k−1}, +∞). There are len(edges)+1 bins.
+// (ascending), BinsRightClosed: bin 0 is (−∞, e_0], bin i is
+// (e_{i−1}, e_i], the last bin (e_{k−1}, +∞). There are len(edges)+1 bins.
 //
 // Each value is placed by a binary search over the edges. A sorted sample
 // without NaNs (a frozen reference, or a batch sorted for the KS test) is
@@ -83,6 +194,41 @@ func BinCountsSorted(sorted, edges []float64) []float64 {
 	for k, e := range edges {
 		// First index whose value is > e: the values up to e are in bins ≤ k.
 		at := prev + sort.Search(len(sorted)-prev, func(i int) bool { return sorted[prev+i] > e })
+		counts[k] = float64(at - prev)
+		prev = at
+	}
+	counts[len(edges)] = float64(len(sorted) - prev)
+	return counts
+}
+
+// BinCountsLeft counts the non-NaN values of v in the left-closed bins
+// delimited by edges (ascending), BinsNumpy: bin 0 is (−∞, e_0), bin i is
+// [e_{i−1}, e_i), the last bin [e_{k−1}, +∞). There are len(edges)+1 bins.
+// Like BinCounts, it recognises a sorted sample without NaNs and counts it
+// by a binary search of each edge (BinCountsLeftSorted).
+func BinCountsLeft(v, edges []float64) []float64 {
+	if isSortedFinite(v) {
+		return BinCountsLeftSorted(v, edges)
+	}
+	counts := make([]float64, len(edges)+1)
+	for _, x := range v {
+		if math.IsNaN(x) {
+			continue
+		}
+		// The number of edges at or below x.
+		counts[sort.Search(len(edges), func(i int) bool { return edges[i] > x })]++
+	}
+	return counts
+}
+
+// BinCountsLeftSorted is BinCountsLeft for a sample sorted ascending
+// without NaNs, O(len(edges)·log n).
+func BinCountsLeftSorted(sorted, edges []float64) []float64 {
+	counts := make([]float64, len(edges)+1)
+	prev := 0
+	for k, e := range edges {
+		// First index whose value is >= e: the values below e are in bins ≤ k.
+		at := prev + sort.Search(len(sorted)-prev, func(i int) bool { return sorted[prev+i] >= e })
 		counts[k] = float64(at - prev)
 		prev = at
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 )
 
 // DefaultMinGroup is the smallest group that Fairness judges; smaller
@@ -64,8 +65,16 @@ type FairnessReport struct {
 // (nil when unknown: only counts and approval rates) for the group of each
 // row. threshold is the decision threshold; minGroup the smallest group
 // judged (<= 0: DefaultMinGroup). Fewer than two judged groups leave the
-// disparities NaN and return an error wrapping ErrEmpty.
+// disparities NaN and return an error wrapping ErrEmpty. The groups are
+// reported sorted by name.
 func Fairness(p, y []float64, groups []string, threshold float64, minGroup int) (*FairnessReport, error) {
+	return FairnessOrdered(p, y, groups, nil, threshold, minGroup)
+}
+
+// FairnessOrdered is Fairness with the groups reported in the order of
+// order (e.g. the bands of Bands, low to high); groups that order does not
+// name follow, sorted by name. The order changes nothing else.
+func FairnessOrdered(p, y []float64, groups, order []string, threshold float64, minGroup int) (*FairnessReport, error) {
 	if len(p) != len(groups) || (y != nil && len(y) != len(p)) {
 		return nil, fmt.Errorf("fairness: %w", ErrLength)
 	}
@@ -77,10 +86,21 @@ func Fairness(p, y []float64, groups []string, threshold float64, minGroup int) 
 		byGroup[g] = append(byGroup[g], i)
 	}
 	names := make([]string, 0, len(byGroup))
-	for g := range byGroup {
-		names = append(names, g)
+	listed := map[string]bool{}
+	for _, g := range order {
+		if _, ok := byGroup[g]; ok && !listed[g] {
+			names = append(names, g)
+			listed[g] = true
+		}
 	}
-	sort.Strings(names)
+	var rest []string
+	for g := range byGroup {
+		if !listed[g] {
+			rest = append(rest, g)
+		}
+	}
+	sort.Strings(rest)
+	names = append(names, rest...)
 	rep := &FairnessReport{}
 	nan := math.NaN()
 	for _, g := range names {
@@ -157,17 +177,20 @@ func Fairness(p, y []float64, groups []string, threshold float64, minGroup int) 
 	return rep, nil
 }
 
-// spread is max − min of f over the groups where it is defined.
+// spread is max − min of f over the groups where it is defined; NaN when
+// fewer than two groups define it (nothing is compared).
 func spread(gs []GroupRates, f func(GroupRates) float64) float64 {
 	lo, hi := math.Inf(1), math.Inf(-1)
+	n := 0
 	for _, g := range gs {
 		v := f(g)
 		if math.IsNaN(v) {
 			continue
 		}
 		lo, hi = min(lo, v), max(hi, v)
+		n++
 	}
-	if lo > hi {
+	if n < 2 {
 		return math.NaN()
 	}
 	return hi - lo
@@ -181,4 +204,37 @@ func nanMax(a, b float64) float64 {
 		return a
 	}
 	return max(a, b)
+}
+
+// Bands puts each value of v in one of the left-closed bands cut at cuts
+// (ascending, distinct), as the fairness groups of a numeric attribute:
+// "(-inf,c₀)", "[c₀,c₁)", …, "[c_{k−1},+inf)" (numbers in Go's shortest
+// form, e.g. "[25,35)"; one band "all" without cuts), and a NaN in the
+// band named missing. It returns the band of each value and every band in
+// order, low to high, missing last.
+func Bands(v, cuts []float64, missing string) (labels, order []string) {
+	order = BandNames(cuts)
+	labels = make([]string, len(v))
+	for i, x := range v {
+		if math.IsNaN(x) {
+			labels[i] = missing
+			continue
+		}
+		// The number of cuts at or below x.
+		labels[i] = order[sort.Search(len(cuts), func(k int) bool { return cuts[k] > x })]
+	}
+	return labels, append(order, missing)
+}
+
+// BandNames names the len(cuts)+1 bands of Bands, low to high.
+func BandNames(cuts []float64) []string {
+	if len(cuts) == 0 {
+		return []string{"all"}
+	}
+	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+	names := []string{"(-inf," + f(cuts[0]) + ")"}
+	for k := 1; k < len(cuts); k++ {
+		names = append(names, "["+f(cuts[k-1])+","+f(cuts[k])+")")
+	}
+	return append(names, "["+f(cuts[len(cuts)-1])+",+inf)")
 }

@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -97,7 +96,7 @@ func (s *Server) start() {
 	s.log = &bytes.Buffer{}
 	cmd := exec.Command(s.bin, "--port", "127.0.0.1:"+s.port, "--access", s.AccessKey, "--secret", s.SecretKey, "posix", s.Root)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	setProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start versitygw: %v", err)
 	}
@@ -120,7 +119,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	killProcessGroup(s.cmd)
 	_ = s.cmd.Wait()
 	s.cmd = nil
 }
