@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/decisions"
 	"github.com/mlrun-cli/mlrun/internal/scoring"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
@@ -25,56 +25,6 @@ import (
 	"github.com/mlrun-cli/mlrun/steps/explain"
 	"github.com/mlrun-cli/mlrun/steps/table"
 )
-
-// Audit type and record namespace of scored batches.
-const (
-	auditBatchScored = "batch.scored"
-	nsBatches        = "batches"
-	decisionLogType  = "decision-log"
-	maxReasons       = 4
-)
-
-// batchRecord is records/batches/<id>.json.
-type batchRecord struct {
-	ID          string             `json:"id"`
-	Time        time.Time          `json:"time"`
-	Model       string             `json:"model,omitempty"`
-	Version     int                `json:"version,omitempty"`
-	Run         string             `json:"run"`
-	Step        string             `json:"step"`
-	ModelObject lineage.ID         `json:"model_object"`
-	Threshold   float64            `json:"threshold"`
-	Input       pipeline.FileInfo  `json:"input"`
-	Output      pipeline.FileInfo  `json:"output"`
-	DecisionLog lineage.ID         `json:"decision_log"`
-	Rows        int                `json:"rows"`
-	Adverse     int                `json:"adverse"`
-	Checks      []pipeline.Check   `json:"checks,omitempty"`
-	Baseline    map[string]float64 `json:"baseline,omitempty"`
-	Protected   []string           `json:"protected,omitempty"`
-}
-
-// decision is one row of a decision log.
-type decision struct {
-	Row      int              `json:"row"`
-	ID       string           `json:"id,omitempty"`
-	RowHash  string           `json:"row_hash"`
-	Score    float64          `json:"score"`
-	Decision string           `json:"decision"`
-	Reasons  []explain.Reason `json:"reasons,omitempty"`
-}
-
-// decisionLog is the object stored for a batch.
-type decisionLog struct {
-	Batch     string     `json:"batch"`
-	Model     string     `json:"model,omitempty"`
-	Version   int        `json:"version,omitempty"`
-	Run       string     `json:"run"`
-	Step      string     `json:"step"`
-	Input     string     `json:"input_sha256"`
-	Threshold float64    `json:"threshold"`
-	Decisions []decision `json:"decisions"`
-}
 
 func (a *app) predictCommand() *cobra.Command {
 	var (
@@ -285,15 +235,15 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 		head = append(head, idCol)
 	}
 	head = append(head, "score", "decision")
-	for k := 1; k <= maxReasons; k++ {
+	for k := 1; k <= decisions.MaxReasons; k++ {
 		head = append(head, fmt.Sprintf("reason_%d", k))
 	}
 	_ = w.Write(head)
 	batchID := lineage.NewRunID(time.Now())
-	dlog := &decisionLog{Batch: batchID, Model: v.Model, Version: v.Version, Run: v.Run, Step: v.Step, Input: inSum, Threshold: v.Threshold}
+	dlog := &decisions.Log{Batch: batchID, Model: v.Model, Version: v.Version, Run: v.Run, Step: v.Step, Input: inSum, Threshold: v.Threshold}
 	adverse := 0
 	for i := range ds.Rows {
-		d := decision{Row: i + 1, RowHash: hashes[i], Score: scores[i], Decision: "approve"}
+		d := decisions.Decision{Row: i + 1, RowHash: hashes[i], Score: scores[i], Decision: "approve"}
 		if idCol != "" {
 			d.ID = ids[i]
 		}
@@ -304,10 +254,10 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 		if scores[i] >= v.Threshold {
 			d.Decision = "adverse"
 			adverse++
-			d.Reasons = explain.Reasons(ex.Features(), contrib[i], p.Protected, p.Reasons, maxReasons)
+			d.Reasons = explain.Reasons(ex.Features(), contrib[i], p.Protected, p.Reasons, decisions.MaxReasons)
 		}
 		rec = append(rec, strconv.FormatFloat(scores[i], 'f', 6, 64), d.Decision)
-		for k := range maxReasons {
+		for k := range decisions.MaxReasons {
 			cell := ""
 			if k < len(d.Reasons) {
 				cell = d.Reasons[k].Feature
@@ -335,17 +285,13 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 		return err
 	}
 	defer unlock()
-	logID, _, err := st.PutObject(ctx, decisionLogType, &pipeline.Document{Type: decisionLogType, Value: dlog})
-	if err != nil {
-		return err
-	}
 	info, _ := os.Stat(absData)
-	br := &batchRecord{
+	br := &decisions.Batch{
 		ID: batchID, Time: time.Now().UTC(), Model: v.Model, Version: v.Version, Run: v.Run, Step: v.Step,
 		ModelObject: v.Object.ID, Threshold: v.Threshold,
-		Input:       pipeline.FileInfo{Path: absData, SHA256: inSum, Size: info.Size()},
-		Output:      pipeline.FileInfo{Path: out, SHA256: hex.EncodeToString(outSum[:]), Size: int64(buf.Len())},
-		DecisionLog: logID, Rows: ds.Rows, Adverse: adverse, Checks: checks, Protected: p.Protected,
+		Input:  pipeline.FileInfo{Path: absData, SHA256: inSum, Size: info.Size()},
+		Output: pipeline.FileInfo{Path: out, SHA256: hex.EncodeToString(outSum[:]), Size: int64(buf.Len())},
+		Rows:   ds.Rows, Adverse: adverse, Checks: checks, Protected: p.Protected,
 	}
 	if l, ok := ex.(*explain.Logistic); ok {
 		br.Baseline = l.BaselineRow()
@@ -354,29 +300,11 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 	if v.Version > 0 {
 		ref = fmt.Sprintf("%s@%d", v.Model, v.Version)
 	}
-	c, err := st.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
-		pin := &lineage.Pin{Objects: []lineage.ID{logID, v.Object.ID}, Runs: []string{v.Run}, Why: "scored batch " + batchID,
-			Created: br.Time, Expires: true} // kept for the retention period (mlrun gc --retention)
-		if err := tx.PutPin(ctx, "batch-"+batchID, pin); err != nil {
-			return err
-		}
-		if _, err := tx.PutJSON(ctx, nsBatches, batchID, br); err != nil {
-			return err
-		}
-		tx.Audit(lineage.AuditEntry{
-			Type: auditBatchScored, Run: v.Run, Step: v.Step, Pipeline: v.Pipeline,
-			Detail: map[string]string{
-				"batch": batchID, "model": v.Model, "version": strconv.Itoa(v.Version), "model_object": v.Object.ID.String(),
-				"input": absData, "input_sha256": inSum, "output": out, "output_sha256": br.Output.SHA256,
-				"decision_log": logID.String(), "rows": strconv.Itoa(ds.Rows), "adverse": strconv.Itoa(adverse),
-			},
-		})
-		return nil
-	})
+	auditHead, err := decisions.Commit(ctx, st, br, dlog, v.Pipeline, nil)
 	if err != nil {
 		return err
 	}
-	auditHead := c.Head
+	logID := br.DecisionLog
 	if err := guard.WriteFile(out, buf.Bytes()); err != nil {
 		return pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("batch %s is recorded (decision log %s) but its decisions file could not be written: %w", batchID, logID.Short(), err))
 	}
@@ -455,7 +383,7 @@ func rowHashes(path, idCol string) (hashes, ids []string, fileSum string, err er
 		if err != nil {
 			return nil, nil, "", pipeline.WithExitCode(pipeline.ExitInvalid, err)
 		}
-		hashes = append(hashes, RowHash(header, rec))
+		hashes = append(hashes, decisions.RowHash(header, rec))
 		if idCol != "" {
 			for i, h := range header {
 				if h == idCol && i < len(rec) {
@@ -465,18 +393,4 @@ func rowHashes(path, idCol string) (hashes, ids []string, fileSum string, err er
 		}
 	}
 	return hashes, ids, hex.EncodeToString(sum[:]), nil
-}
-
-// RowHash is the hex SHA-256 of the canonical JSON of a row's entered
-// values: an object of column name to the field as written, keys sorted.
-func RowHash(header, rec []string) string {
-	m := make(map[string]string, len(header))
-	for i, h := range header {
-		if i < len(rec) {
-			m[h] = rec[i]
-		}
-	}
-	b, _ := json.Marshal(m)
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }

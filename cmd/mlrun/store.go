@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/decisions"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage/s3store"
@@ -104,8 +105,8 @@ func storeRefs() map[string]lineage.RefFunc {
 		registry.NS: registry.Refs,
 		// A batch's decision log is checked through its pin, which gc
 		// releases after the retention period.
-		nsBatches: func(data []byte) ([]lineage.ID, error) {
-			var b batchRecord
+		decisions.NS: func(data []byte) ([]lineage.ID, error) {
+			var b decisions.Batch
 			if err := json.Unmarshal(data, &b); err != nil {
 				return nil, err
 			}
