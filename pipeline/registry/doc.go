@@ -49,5 +49,23 @@
 // an error with exit code 1 and the gate results with the numbers. Rollback
 // returns an alias to the version that held it before its current holder
 // (promotions push, rollbacks pop). Every move records who, when, why, from
-// which version to which, and the gate results.
+// which version to which, and the gate results. A promotion refused by a
+// gate is recorded too (Model.Refused, "promotion.refused"), and a failed
+// gate that an active waiver covers (pipeline/governance) does not block
+// but is shown as waived.
+//
+// # Protected aliases
+//
+// Protect makes an alias need N approvals: Promote then records a pending
+// Request instead of moving it, and Decide records signed decisions
+// (governance.VerifyDecision of ApprovalPayload, namespace mlrun-approval)
+// by principals other than the proposer, each once; the approval that
+// completes the count evaluates the gates again and moves the alias, or
+// records the refusal. Lowering a protection is a request too. Audit types:
+// "alias.protected", "promotion.requested", "promotion.approved",
+// "promotion.rejected", "approval.refused".
+//
+// Register refuses the model of a run with failed error checks (the train
+// step's, its upstream steps', its evaluations') unless each is waived;
+// the version lists the waivers.
 package registry
