@@ -13,7 +13,10 @@
 // from its parent's. Every numeric threshold is tried with the missing bin
 // on either side, so a split learns where missing values go; a string
 // feature's categories present in a node are ordered (by positive share,
-// or by G/(H+λ)) and cut once, a split by a set of categories.
+// or by G/(H+λ)) and cut once, a split by a set of categories; a forest
+// pools the categories on fewer than 10 of the node's rows into one group
+// first, so that rare levels of a high-cardinality feature do not make
+// splits out of noise.
 //
 // Determinism: the result depends only on the data, the settings and the
 // seed, never on the number of workers. A forest's tree t draws its
