@@ -48,6 +48,12 @@ func (l *loader) parseParams(n *yaml.Node) {
 					l.errAt(ptr, v, "param %q must be a scalar or a list of scalars", k.Value)
 					continue
 				}
+				if bad, at := nonFinite(val, v); bad != "" {
+					// Not recordable (JSON) nor comparable: refused even
+					// when a -p override replaces it, since the file alone
+					// would not run.
+					l.errAt(ptr, at, "param %q: %s%s", k.Value, bad, notFiniteHint(at))
+				}
 				l.params[k.Value] = &param{Param: &Param{Name: k.Value, Value: val, Pos: l.pos(k)}, node: v}
 			}
 		}
@@ -68,6 +74,10 @@ func (l *loader) parseParams(n *yaml.Node) {
 		val, ok := paramValue(node)
 		if !ok {
 			l.diags.Add(diag.Pos{}, "-p %s=%s: a param value must be a scalar or a list of scalars", name, value)
+			continue
+		}
+		if bad, at := nonFinite(val, node); bad != "" {
+			l.diags.Add(diag.Pos{}, "-p %s=%s: %s%s", name, value, bad, notFiniteHint(at))
 			continue
 		}
 		p.Value, p.node, p.Overridden = val, node, true
@@ -127,6 +137,39 @@ func paramValue(n *yaml.Node) (any, bool) {
 	return nil, false
 }
 
+// nonFinite returns how a non-finite number among a param's value v
+// (decoded from node n) prints ("NaN", "+Inf", "-Inf") and the node that
+// holds it, or "" when every number is finite. Such a value cannot be
+// recorded (run records are JSON) and compares false with everything, so
+// a gate like `auc >= params.min_auc` would silently never pass.
+func nonFinite(v any, n *yaml.Node) (string, *yaml.Node) {
+	switch x := v.(type) {
+	case float64:
+		switch {
+		case math.IsNaN(x):
+			return "NaN", n
+		case math.IsInf(x, 1):
+			return "+Inf", n
+		case math.IsInf(x, -1):
+			return "-Inf", n
+		}
+	case []any:
+		for i, it := range x {
+			if i < len(n.Content) {
+				if bad, at := nonFinite(it, n.Content[i]); bad != "" {
+					return bad, at
+				}
+			}
+		}
+	}
+	return "", nil
+}
+
+// notFiniteHint completes the message about the non-finite number at n.
+func notFiniteHint(n *yaml.Node) string {
+	return fmt.Sprintf(" is not a valid param value (want a finite number; quote it for the text %q)", n.Value)
+}
+
 // scalarValue decodes a scalar node to a bool, int64, float64 or string
 // (null to nil). Values that do not decode as their tag stay strings.
 func scalarValue(n *yaml.Node) any {
@@ -166,14 +209,7 @@ func formatParam(v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		switch {
-		case math.IsNaN(x):
-			return ".nan"
-		case math.IsInf(x, 1):
-			return ".inf"
-		case math.IsInf(x, -1):
-			return "-.inf"
-		}
+		// Finite: nonFinite refuses the others.
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
 	return fmt.Sprint(v)

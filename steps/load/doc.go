@@ -4,7 +4,17 @@
 // At compile time the file is read once to learn its schema: the header
 // gives the columns, `columns:` declares types, and the other types are
 // inferred from every value (table.CSVOptions.Types), so that downstream
-// expressions are type-checked against the real columns. At run time the
+// expressions are type-checked against the real columns. The read also
+// refuses what would silently spoil a model: NaN and infinities in a
+// numeric column (unless `non_finite: missing` reads them as missing
+// values; only that value is in the cache config, so the keys of steps
+// without the setting are unchanged), and an inferred column of numbers
+// (bools, times) but for a few values, which names them (declare the
+// column string to read it as text). The schema's fields say which types
+// were declared and hold the values of columns with at most MaxLevels of
+// them (table.FieldInfo), so that a train step can check its `positive:`
+// label when the pipeline is compiled. The schema memo (memo.go) keeps
+// both, under a key with the inference rules' version. At run time the
 // file is read again with every type fixed to the compiled schema, and the
 // SHA-256 computed while reading must equal the fingerprint the executor
 // took for the cache key: a file that changed in between is an error, never

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +34,11 @@ const Version = 1
 
 // DefaultMissing are the field values read as null when `missing` is not set.
 var DefaultMissing = []string{"", "NA"}
+
+// MaxLevels is the most distinct values of a column that the compile-time
+// read collects (table.FieldInfo.Levels): enough for a target's labels,
+// few enough to cost little.
+const MaxLevels = 16
 
 // Kind returns the load step kind.
 func Kind() pipeline.Kind { return kind{} }
@@ -69,6 +75,13 @@ func (kind) Settings() map[string]any {
 			"default":     DefaultMissing,
 			"description": "field values read as null",
 		},
+		"non_finite": map[string]any{
+			"type":    "string",
+			"enum":    []string{"error", "missing"},
+			"default": "error",
+			"description": "how a numeric column reads NaN and infinities (nan, NaN, inf, -Inf, infinity, ...): " +
+				"`error` (default) refuses the file, naming the row and column; `missing` reads them as missing values",
+		},
 		"delimiter": map[string]any{
 			"type":        "string",
 			"minLength":   1,
@@ -100,6 +113,11 @@ type Config struct {
 	Missing []string `json:"missing"`
 	// Delimiter is the field separator.
 	Delimiter string `json:"delimiter"`
+	// NonFinite is "missing" when NaN and infinities read as missing
+	// values; empty for the default, `error`, so that the cache keys of
+	// steps without the setting (or with the default) are those of before
+	// it.
+	NonFinite string `json:"non_finite,omitempty"`
 	// MaxBytes is max_bytes in bytes, 0 when not set. It is omitted then,
 	// so that the cache keys of steps without it are those of before it.
 	MaxBytes int64 `json:"max_bytes,omitempty"`
@@ -111,9 +129,10 @@ type Config struct {
 
 // Compiled is a compiled load step. It implements pipeline.FileReader.
 type Compiled struct {
-	cfg      Config
-	declared map[string]table.Type
-	schema   *table.Schema
+	cfg       Config
+	declared  map[string]table.Type
+	nonFinite table.NonFinite
+	schema    *table.Schema
 	// rows is the number of data rows the schema was learnt from: the
 	// run sizes its columns by it.
 	rows int
@@ -233,6 +252,23 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		}
 	}
 
+	if n := req.Setting("non_finite"); n != nil {
+		s, _ := yamlnode.Str(n)
+		if v, valid := table.ParseNonFinite(s); !valid || n.Kind != yaml.ScalarNode {
+			got := yamlnode.Describe(n)
+			if n.Kind == yaml.ScalarNode {
+				got = strconv.Quote(n.Value)
+			}
+			d.Add(req.Pos(n), "non_finite must be error or missing, got %s", got)
+			ok = false
+		} else {
+			c.nonFinite = v
+			if v != table.NonFiniteError {
+				c.cfg.NonFinite = v.String()
+			}
+		}
+	}
+
 	if n := req.Setting("delimiter"); n != nil {
 		s, isStr := yamlnode.Str(n)
 		if !isStr || len(s) != 1 || s[0] >= utf8.RuneSelf || s == `"` || s == "\r" || s == "\n" {
@@ -276,17 +312,21 @@ func (kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	start := time.Now()
 	opts := c.options(c.declared, 0)
 	opts.SchemaOnly = true // types and row count; Run reads the values
-	var ds *table.Dataset
+	opts.Levels = MaxLevels
+	var (
+		ds   *table.Dataset
+		info table.ReadInfo
+	)
 	if c.cfg.MaxBytes > 0 {
-		ds, _, err = readCSVLimited(c.cfg.Path, c.cfg.MaxBytes, opts)
+		ds, info, err = readCSVLimited(c.cfg.Path, c.cfg.MaxBytes, opts)
 	} else {
-		ds, _, err = table.ReadCSVFile(c.cfg.Path, opts)
+		ds, info, err = table.ReadCSVFile(c.cfg.Path, opts)
 	}
-	if !c.learnt(req, d, pathNode, ds, err) {
+	if !c.learnt(req, d, pathNode, ds, info.Columns, err) {
 		return nil
 	}
 	if memoOK {
-		c.putSchema(req.Memo, key, before, start, ds)
+		c.putSchema(req.Memo, key, before, start)
 	}
 	return c
 }
@@ -305,11 +345,19 @@ func (c *Compiled) checkHeader(req *pipeline.CompileRequest, d *diag.List, colNo
 }
 
 // learnt takes the schema and row count from the compile-time read of the
-// input (ds, err), or reports why there is none at the path's node.
-func (c *Compiled) learnt(req *pipeline.CompileRequest, d *diag.List, pathNode *yaml.Node, ds *table.Dataset, err error) bool {
+// input (ds, cols, err), or reports why there is none at the path's node:
+// each problem of a read that has several (one per column), as its own
+// diagnostic.
+func (c *Compiled) learnt(req *pipeline.CompileRequest, d *diag.List, pathNode *yaml.Node, ds *table.Dataset, cols []table.ColumnInfo, err error) bool {
+	var many interface{ Unwrap() []error }
 	switch {
 	case errors.Is(err, ErrTooLong):
 		d.Add(req.Pos(pathNode), "path %q: %v", c.written, tooLong(c.cfg.MaxBytes))
+		return false
+	case errors.As(err, &many):
+		for _, e := range many.Unwrap() {
+			d.Add(req.Pos(pathNode), "%v", e)
+		}
 		return false
 	case err != nil:
 		d.Add(req.Pos(pathNode), "%v", err)
@@ -321,6 +369,10 @@ func (c *Compiled) learnt(req *pipeline.CompileRequest, d *diag.List, pathNode *
 		return false
 	}
 	c.schema, c.rows = ds.Schema(), ds.Rows
+	for i := range c.schema.Fields {
+		f := &c.schema.Fields[i]
+		f.Info = &table.FieldInfo{Declared: cols[i].Declared, Levels: cols[i].Levels}
+	}
 	return true
 }
 
@@ -344,8 +396,9 @@ func (c *Compiled) compileStream(req *pipeline.CompileRequest, d *diag.List, pat
 	}
 	opts := c.options(c.declared, 0)
 	opts.SchemaOnly = true
-	ds, _, err := table.ParseCSV(data, opts)
-	if !c.learnt(req, d, pathNode, ds, err) {
+	opts.Levels = MaxLevels
+	ds, cols, err := table.ParseCSV(data, opts)
+	if !c.learnt(req, d, pathNode, ds, cols, err) {
 		return nil
 	}
 	c.stream, c.data = &fi, data
@@ -360,6 +413,7 @@ func (c *Compiled) options(types map[string]table.Type, jobs int) table.CSVOptio
 		Delimiter: c.cfg.Delimiter[0],
 		Missing:   c.cfg.Missing,
 		Types:     types,
+		NonFinite: c.nonFinite,
 		Jobs:      jobs,
 	}
 }
@@ -512,7 +566,7 @@ func (c *Compiled) result(req *pipeline.RunRequest, ds *table.Dataset, sum strin
 	if fi, ok := req.Files[c.cfg.Path]; ok && fi.SHA256 != sum {
 		return nil, fmt.Errorf("load %s: %w: sha256 %s when fingerprinted, %s when read", c.written, ErrFileChanged, fi.SHA256, sum)
 	}
-	if got := ds.Schema(); !slices.Equal(got.Fields, c.schema.Fields) {
+	if got := ds.Schema(); !slices.EqualFunc(got.Fields, c.schema.Fields, sameField) {
 		return nil, fmt.Errorf("load %s: %w: columns %v when compiled, %v when read", c.written, ErrFileChanged, c.schema.Names(), got.Names())
 	}
 	return &pipeline.Result{
@@ -541,6 +595,9 @@ func fileSHA256(path string, maxBytes int64) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// sameField reports whether two fields have the same name and type.
+func sameField(a, b table.Field) bool { return a.Name == b.Name && a.Type == b.Type }
 
 func sortedKeys(m map[string]*yaml.Node) []string {
 	keys := make([]string, 0, len(m))

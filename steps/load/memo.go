@@ -13,7 +13,13 @@ import (
 // schemaMemoVersion is part of every schema memo key. Bump it when the
 // inference rules of table.ReadCSV change, so that schemas inferred by an
 // older mlrun are learnt again.
-const schemaMemoVersion = 1
+//
+// 2: non-finite floats are errors (or missing: non_finite), a column of
+// numbers (bools, times) but for a few values is an error instead of a
+// string column, and the memo keeps each column's levels and whether its
+// type was declared. A version 1 entry would skip those checks of a file
+// it read.
+const schemaMemoVersion = 2
 
 // racyWindow: a schema learnt from a file modified less than this before
 // the read started is not memoised (the fingerprint memo's rule).
@@ -37,6 +43,8 @@ type memoKey struct {
 	Columns   map[string]string `json:"columns,omitempty"`
 	Missing   []string          `json:"missing"`
 	Delimiter string            `json:"delimiter"`
+	// NonFinite is Config.NonFinite ("" or "missing").
+	NonFinite string `json:"non_finite,omitempty"`
 	// TimeLayouts are the extra layouts of table.CSVOptions (none yet).
 	TimeLayouts []string `json:"time_layouts,omitempty"`
 }
@@ -50,8 +58,11 @@ type memoValue struct {
 }
 
 type memoColumn struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Declared bool   `json:"declared,omitempty"`
+	// Levels are table.FieldInfo.Levels: null when there are many.
+	Levels []string `json:"levels"`
 }
 
 // schemaKey returns the memo key of the file at c.cfg.Path as it is now.
@@ -68,6 +79,7 @@ func (c *Compiled) schemaKey() (string, fileStat, bool) {
 	b, err := json.Marshal(memoKey{
 		Memo: "load-schema", Version: schemaMemoVersion, Path: abs,
 		Columns: c.cfg.Columns, Missing: c.cfg.Missing, Delimiter: c.cfg.Delimiter,
+		NonFinite: c.cfg.NonFinite,
 	})
 	if err != nil {
 		return "", fileStat{}, false
@@ -93,25 +105,30 @@ func (c *Compiled) memoSchema(memo pipeline.SchemaMemo, key string, st fileStat,
 		if !ok || col.Name != header[i] {
 			return nil, 0
 		}
-		if d, declared := c.declared[col.Name]; declared && d != t {
+		d, declared := c.declared[col.Name]
+		if declared != col.Declared || (declared && d != t) {
 			return nil, 0
 		}
-		s.Fields[i] = table.Field{Name: col.Name, Type: t}
+		s.Fields[i] = table.Field{Name: col.Name, Type: t, Info: &table.FieldInfo{Declared: declared, Levels: col.Levels}}
 	}
 	return s, v.Rows
 }
 
-// putSchema memoises the schema learnt from a read that started at start,
-// unless the file changed during the read or was modified within
-// racyWindow before it.
-func (c *Compiled) putSchema(memo pipeline.SchemaMemo, key string, before fileStat, start time.Time, ds *table.Dataset) {
+// putSchema memoises the schema learnt (c.schema, c.rows) from a read
+// that started at start, unless the file changed during the read or was
+// modified within racyWindow before it.
+func (c *Compiled) putSchema(memo pipeline.SchemaMemo, key string, before fileStat, start time.Time) {
 	_, after, ok := c.schemaKey()
 	if !ok || after != before || before.MTime >= start.Add(-racyWindow).UnixNano() {
 		return
 	}
-	v := memoValue{Stat: before, Rows: ds.Rows}
-	for _, f := range ds.Schema().Fields {
-		v.Columns = append(v.Columns, memoColumn{Name: f.Name, Type: f.Type.String()})
+	v := memoValue{Stat: before, Rows: c.rows}
+	for _, f := range c.schema.Fields {
+		col := memoColumn{Name: f.Name, Type: f.Type.String()}
+		if f.Info != nil {
+			col.Declared, col.Levels = f.Info.Declared, f.Info.Levels
+		}
+		v.Columns = append(v.Columns, col)
 	}
 	if b, err := json.Marshal(v); err == nil {
 		memo.Put(key, b)

@@ -1,9 +1,12 @@
 package load
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/diag"
+	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
 // mapMemo is an in-memory pipeline.SchemaMemo that counts the lookups
@@ -73,7 +77,7 @@ func TestSchemaMemo(t *testing.T) {
 		t.Fatalf("second compile: hits %d puts %d, want 1 and 1", memo.hits, memo.puts)
 	}
 	for _, c := range []*Compiled{first, second} {
-		if !slices.Equal(c.Schema().Fields, want.Fields) {
+		if !sameSchema(c.Schema(), want) {
 			t.Fatalf("schema %v, want %v", c.Schema().Fields, want.Fields)
 		}
 	}
@@ -110,7 +114,71 @@ func TestSchemaMemo(t *testing.T) {
 	for k := range memo.m {
 		memo.m[k] = []byte(`{"columns":[{"name":"id","type":"bogus"}],"rows":1}`)
 	}
-	if got := compileMemo(t, dir, src, memo).Schema(); !slices.Equal(got.Fields, want.Fields) {
+	if got := compileMemo(t, dir, src, memo).Schema(); !sameSchema(got, want) {
 		t.Fatalf("damaged memo: schema %v, want %v", got.Fields, want.Fields)
+	}
+}
+
+// sameSchema reports whether two schemas have the same fields, with the
+// same FieldInfo (declared, levels).
+func sameSchema(a, b *table.Schema) bool {
+	return slices.EqualFunc(a.Fields, b.Fields, func(x, y table.Field) bool {
+		if x.Name != y.Name || x.Type != y.Type || (x.Info == nil) != (y.Info == nil) {
+			return false
+		}
+		return x.Info == nil || (x.Info.Declared == y.Info.Declared && (x.Info.Levels == nil) == (y.Info.Levels == nil) && slices.Equal(x.Info.Levels, y.Info.Levels))
+	})
+}
+
+// TestSchemaMemoVersion: schemas memoised by the inference rules before
+// issue 14 (memo version 1: a few bad values made a column string,
+// infinities passed) are not used: the file is read again and its
+// problems reported. The memo keeps the levels and declared flags.
+func TestSchemaMemoVersion(t *testing.T) {
+	dir := setup(t)
+	path := filepath.Join(dir, "data", "a.csv")
+	writeFile(t, path, "id,amount,y\n1,10,a\n2,inf,b\n3,30,a\n")
+	age(t, path)
+	c := &Compiled{cfg: Config{Path: path, Missing: DefaultMissing, Delimiter: ","}}
+	key, st, ok := c.schemaKey()
+	if !ok {
+		t.Fatal("no memo key")
+	}
+	// The same key under version 1, with the schema version 1 learnt.
+	var k map[string]any
+	if err := json.Unmarshal([]byte(key), &k); err != nil {
+		t.Fatal(err)
+	}
+	if k["version"] != float64(schemaMemoVersion) || schemaMemoVersion < 2 {
+		t.Fatalf("key %s: want version %d >= 2", key, schemaMemoVersion)
+	}
+	k["version"] = 1
+	old, _ := json.Marshal(k)
+	val, _ := json.Marshal(memoValue{Stat: st, Rows: 3, Columns: []memoColumn{{Name: "id", Type: "int"}, {Name: "amount", Type: "float"}, {Name: "y", Type: "string"}}})
+	memo := &mapMemo{m: map[string][]byte{string(old): val}}
+
+	_, diags := compileStepMemo(t, dir, "path: data/a.csv", memo)
+	if want := []string{`p.yaml:1:7: data/a.csv:3: row 2: column "amount": "inf" is not a finite number (non_finite: missing reads such values as missing)`}; !slices.Equal(diags, want) {
+		t.Fatalf("diagnostics %q, want %q", diags, want)
+	}
+	if memo.hits != 0 || memo.puts != 0 {
+		t.Errorf("hits %d puts %d, want none", memo.hits, memo.puts)
+	}
+
+	// The levels and declared flags come back from the memo.
+	src := "path: data/a.csv\nnon_finite: missing\ncolumns: {y: string}"
+	first := compileMemo(t, dir, src, memo)
+	second := compileMemo(t, dir, src, memo)
+	if memo.hits != 1 || memo.puts != 1 {
+		t.Fatalf("hits %d puts %d, want 1 and 1", memo.hits, memo.puts)
+	}
+	for _, c := range []*Compiled{first, second} {
+		var got []string
+		for _, f := range c.Schema().Fields {
+			got = append(got, fmt.Sprintf("%s:%s:%v:%q", f.Name, f.Type, f.Info.Declared, f.Info.Levels))
+		}
+		if want := `id:int:false:["1" "2" "3"] amount:float:false:["10" "inf" "30"] y:string:true:["a" "b"]`; strings.Join(got, " ") != want {
+			t.Errorf("fields %s\nwant   %s", strings.Join(got, " "), want)
+		}
 	}
 }

@@ -29,7 +29,48 @@ var (
 	ErrType = errors.New("invalid value")
 	// ErrUTF8 means a field or column name that is not valid UTF-8.
 	ErrUTF8 = errors.New("invalid UTF-8")
+	// ErrNonFinite means NaN or an infinity in a float column, read with
+	// NonFiniteError (the default).
+	ErrNonFinite = errors.New("non-finite number")
+	// ErrMixed means an inferred column whose values are numbers (or
+	// bools, or times) except for a few: see CSVOptions.Types.
+	ErrMixed = errors.New("column of one type but for a few values")
 )
+
+// NonFinite says how a float column reads the values that parse as NaN or
+// an infinity ("NaN", "nan", "inf", "-Inf", "+Infinity", ...: any
+// spelling strconv.ParseFloat accepts).
+type NonFinite uint8
+
+const (
+	// NonFiniteError makes such a value an error (ErrNonFinite), named by
+	// row and column like any invalid value. It is the default: NaN and
+	// infinities pass range rules and comparisons unnoticed, and no model
+	// or report can use them.
+	NonFiniteError NonFinite = iota
+	// NonFiniteMissing reads such a value as missing (a null).
+	NonFiniteMissing
+)
+
+// String returns the policy's name as written in pipeline files: error or
+// missing.
+func (n NonFinite) String() string {
+	if n == NonFiniteMissing {
+		return "missing"
+	}
+	return "error"
+}
+
+// ParseNonFinite parses a policy name: error or missing.
+func ParseNonFinite(s string) (NonFinite, bool) {
+	switch s {
+	case "error":
+		return NonFiniteError, true
+	case "missing":
+		return NonFiniteMissing, true
+	}
+	return 0, false
+}
 
 // CSVOptions configure ReadCSV. The zero value reads comma-separated data
 // with "" and "NA" as missing values and every column type inferred.
@@ -42,8 +83,9 @@ var (
 // header, and every field must be valid UTF-8.
 //
 // Values: ints are what strconv.ParseInt accepts in base 10; floats what
-// strconv.ParseFloat accepts (bit-identical results), where NaN reads as a
-// null and Inf as infinity; bools are true and false in any case (a
+// strconv.ParseFloat accepts (bit-identical results) and is finite: NaN
+// and infinities are errors, or nulls (NonFinite), and a number beyond
+// float64 is out of range; bools are true and false in any case (a
 // declared bool also takes 1 and 0); times are RFC 3339 timestamps or
 // 2006-01-02 dates (midnight UTC), stored as Unix nanoseconds.
 type CSVOptions struct {
@@ -62,7 +104,26 @@ type CSVOptions struct {
 	// value parses as an int64, else float, else bool (true/false, any
 	// case), else time (RFC 3339 or 2006-01-02 dates, or TimeLayouts),
 	// else string. A column with no values at all is float.
+	//
+	// An inferred column that would be string although its values are
+	// numbers (or bools, or times) but for a few is an error (ErrMixed)
+	// naming the first offending rows and their count: one stray value
+	// ("sixty thousand", "n/a", "1,5", "1e400") must not silently turn a
+	// numeric column into text. A few means at most 3, or at most a tenth
+	// of the column's non-missing values, and fewer than the typed ones;
+	// for numbers, values with a decimal comma or beyond float64 count
+	// with the typed ones (so a column of decimal commas is refused too).
+	// Declaring the column string reads such values as text.
 	Types map[string]Type
+	// NonFinite says how float columns read NaN and infinities; the zero
+	// value makes them errors.
+	NonFinite NonFinite
+	// Levels, when positive, collects each column's distinct non-missing
+	// values, as written, into ColumnInfo.Levels when there are at most
+	// Levels of them (at most 32), so that the values of a target column
+	// are known when a pipeline is compiled. It costs a lookup per value
+	// of the columns with few values.
+	Levels int
 	// TimeLayouts are extra time.Parse layouts (parsed in UTC) tried after
 	// RFC 3339 and dates.
 	TimeLayouts []string
@@ -83,8 +144,9 @@ type CSVOptions struct {
 	// keeping the values of undeclared columns: the dataset returned has
 	// Rows and every column's name and type, but the columns hold no
 	// values. The types and errors are those of a full parse (the
-	// ColumnInfo null counts hold the missing-value tokens only, not
-	// "NaN" floats); memory is the input's size plus the declared columns.
+	// ColumnInfo null counts hold the missing-value tokens only, not the
+	// NaN and infinities NonFiniteMissing reads as nulls); memory is the
+	// input's size plus the declared columns.
 	SchemaOnly bool
 
 	// chunkSize overrides the size of the parallel parse chunks (tests).
@@ -104,6 +166,11 @@ type ColumnInfo struct {
 	Declared bool `json:"declared"`
 	// Nulls counts missing values.
 	Nulls int `json:"nulls"`
+	// Levels are the column's distinct non-missing values as written, in
+	// first-seen order, with CSVOptions.Levels set and when there are at
+	// most that many of them; nil otherwise, and for a time column (empty,
+	// not nil, when the column holds no value).
+	Levels []string `json:"levels,omitempty"`
 }
 
 // ReadInfo describes a CSV input as read.
@@ -135,7 +202,8 @@ type ParseError struct {
 	Field int
 	// Msg describes the problem.
 	Msg string
-	// Err is the sentinel: ErrEmpty, ErrHeader, ErrSyntax, ErrType, ErrUTF8.
+	// Err is the sentinel: ErrEmpty, ErrHeader, ErrSyntax, ErrType,
+	// ErrUTF8, ErrNonFinite or ErrMixed.
 	Err error
 }
 
@@ -167,7 +235,9 @@ func (e *ParseError) ExitCode() int { return 2 }
 
 // ReadCSVFile reads and parses a CSV file, hashing its bytes as it reads
 // them (one pass over the file). On a parse error the ReadInfo still holds
-// SHA256 and Size; parse errors are *ParseError.
+// SHA256 and Size; parse errors are *ParseError, or, when inferred
+// columns have problems (ErrNonFinite, ErrMixed), one *ParseError per
+// column joined by errors.Join, in the order of their lines.
 func ReadCSVFile(path string, opts CSVOptions) (*Dataset, ReadInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {

@@ -113,19 +113,21 @@ func TestParseCSV(t *testing.T) {
 			[]col{{"a", Float, []string{"1", "2", "2.5", n, "-7"}}}},
 		{"negative zero widens exactly", "a\n-0\n1.5\n", CSVOptions{},
 			[]col{{"a", Float, []string{"-0", "1.5"}}}},
-		{"int then text is string", "a\n1\n2\nthree\n", CSVOptions{},
-			[]col{{"a", String, []string{"1", "2", "three"}}}},
+		{"negative zero then repeats", "a\n-0\n1\n1.5\n1\n-0\n", CSVOptions{},
+			[]col{{"a", Float, []string{"-0", "1", "1.5", "1", "-0"}}}},
+		{"int then more text is string", "a\n1\nthree\nfour\n", CSVOptions{},
+			[]col{{"a", String, []string{"1", "three", "four"}}}},
 		{"bool then int is string", "a\ntrue\n1\n", CSVOptions{},
 			[]col{{"a", String, []string{"true", "1"}}}},
 		{"int overflow is float", "a\n9223372036854775807\n9223372036854775808\n", CSVOptions{},
 			[]col{{"a", Float, []string{"9223372036854776000", "9223372036854776000"}}}},
-		{"nan is null", "a\n1.5\nNaN\n", CSVOptions{},
-			[]col{{"a", Float, []string{"1.5", n}}}},
+		{"nan is null when missing", "a\n1.5\nNaN\n-inf\n", CSVOptions{NonFinite: NonFiniteMissing},
+			[]col{{"a", Float, []string{"1.5", n, n}}}},
 		{"declared", "a,b,c,d,e\n1,2,1,2024-01-02,7\n3,4.5,false,2024-01-03,x\n",
 			CSVOptions{Types: map[string]Type{"a": Float, "b": Float, "c": Bool, "d": Time, "e": String}},
 			[]col{{"a", Float, []string{"1", "3"}}, {"b", Float, []string{"2", "4.5"}}, {"c", Bool, []string{"true", "false"}},
 				{"d", Time, []string{"2024-01-02T00:00:00Z", "2024-01-03T00:00:00Z"}}, {"e", String, []string{"7", "x"}}}},
-		{"semicolon", "a;b\n\"1;2\";3,5\n", CSVOptions{Delimiter: ';'},
+		{"semicolon", "a;b\n\"1;2\";3,5\n", CSVOptions{Delimiter: ';', Types: map[string]Type{"b": String}},
 			[]col{{"a", String, []string{"1;2"}}, {"b", String, []string{"3,5"}}}},
 		{"time layouts", "d\n02/01/2024\n", CSVOptions{TimeLayouts: []string{"02/01/2006"}},
 			[]col{{"d", Time, []string{"2024-01-02T00:00:00Z"}}}},
@@ -137,14 +139,22 @@ func TestParseCSV(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, size := range []int{0, 1, 3, 7} {
-				opts := tt.opts
-				opts.chunkSize = size
-				opts.Jobs = 3
-				ds, _, err := ParseCSV([]byte(tt.in), opts)
-				if err != nil {
-					t.Fatalf("chunk size %d: %v", size, err)
+				// Collecting levels changes nothing else.
+				for _, levels := range []int{0, 2, 16} {
+					opts := tt.opts
+					opts.chunkSize = size
+					opts.Jobs = 3
+					opts.Levels = levels
+					ds, _, err := ParseCSV([]byte(tt.in), opts)
+					if err != nil {
+						t.Fatalf("chunk size %d levels %d: %v", size, levels, err)
+					}
+					checkDataset(t, ds, tt.want)
+					opts.SchemaOnly = true
+					if so, _, err := ParseCSV([]byte(tt.in), opts); err != nil || !slices.Equal(so.Schema().Fields, ds.Schema().Fields) {
+						t.Fatalf("chunk size %d levels %d: schema only %v, %v", size, levels, so.Schema().Fields, err)
+					}
 				}
-				checkDataset(t, ds, tt.want)
 			}
 		})
 	}
@@ -260,7 +270,10 @@ func TestLateTypeChange(t *testing.T) {
 	for i := range 500 {
 		b.WriteString(formatInt(int64(i)) + ",true,2024-01-01," + formatInt(int64(i%3)) + "\n")
 	}
-	b.WriteString("x,maybe,soon,1.25\n")
+	// More than a tenth of other values: text (a few would be an error).
+	for i := range 60 {
+		b.WriteString("x" + formatInt(int64(i)) + ",maybe,soon,1.25\n")
+	}
 	for _, size := range []int{0, 64, 1000} {
 		ds, _, err := ParseCSV(b.Bytes(), CSVOptions{Jobs: 2, chunkSize: size})
 		if err != nil {
@@ -300,7 +313,7 @@ func TestReadCSVFileInfo(t *testing.T) {
 	}
 	want := []ColumnInfo{{Name: "a", Type: Int, Nulls: 1}, {Name: "b", Type: String, Declared: true}}
 	for i, w := range want {
-		if info.Columns[i] != w {
+		if !equalInfo(info.Columns[i], w) {
 			t.Errorf("column %d: got %+v, want %+v", i, info.Columns[i], w)
 		}
 	}
@@ -404,7 +417,7 @@ func TestDirectParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ds.Rows != 201 || !ds.Equal(ref) || !slices.Equal(info, refInfo) {
+			if ds.Rows != 201 || !ds.Equal(ref) || !equalInfos(info, refInfo) {
 				t.Fatalf("size %d jobs %d: direct parse differs (%d rows)", size, jobs, ds.Rows)
 			}
 			var x, y bytes.Buffer
@@ -567,7 +580,7 @@ func TestStreamedRead(t *testing.T) {
 				if err != nil {
 					t.Fatalf("block %d jobs %d hint %d: %v", size, jobs, hint, err)
 				}
-				if !ds.Equal(ref) || !slices.Equal(info.Columns, refInfo) || info.Rows != 301 ||
+				if !ds.Equal(ref) || !equalInfos(info.Columns, refInfo) || info.Rows != 301 ||
 					info.SHA256 != hex.EncodeToString(sum[:]) || info.Size != int64(len(data)) {
 					t.Fatalf("block %d jobs %d hint %d: streamed read differs (%d rows, %+v)", size, jobs, hint, ds.Rows, info)
 				}

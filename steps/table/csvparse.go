@@ -37,6 +37,12 @@ import (
 // chunk a window of the final columns and parses straight into it, with
 // no per-chunk buffers to allocate and copy. String values are copied into
 // per-chunk arena blocks (strDict.intern), not one allocation each.
+//
+// Once the types are decided, inferred columns are checked (infer.go): a
+// float column must hold no NaN or infinity (each chunk remembers its
+// first), and a string column must not be numbers (bools, times) but for
+// a few values (the classes of its values: counted while classifying in a
+// schema-only parse, from each chunk's dictionary otherwise).
 
 type colMode uint8
 
@@ -59,7 +65,23 @@ type colBuf struct {
 	negZero bool // an int column saw "-0" (not exactly widenable to float)
 	any     bool // modeClassify: a non-null value was seen
 	mask    uint8
-	hint    int // capacity to allocate for the chunk's values
+	// lenient: strict, but a NaN or infinity is remembered in nfRow
+	// instead of failing (the second pass of an inferred column).
+	lenient bool
+	// track collects levels (CSVOptions.Levels) in more (then not nil)
+	// until there are too many.
+	track bool
+	// wantStats (a schema-only parse, modeClassify) counts the classes of
+	// the values in more.stats once they are not all of one class (until
+	// then, the mask says it).
+	wantStats bool
+	// textOnly: more.stats is full, and a value that fails the quick
+	// checks of classOf (no TimeLayouts) needs no classifying.
+	textOnly bool
+	// nfRow is 1 + the local row of the first NaN or infinity of a float
+	// (or classified) column read with NonFiniteError, 0 for none.
+	nfRow int32
+	hint  int // capacity to allocate for the chunk's values
 
 	floats []float64
 	ints   []int64
@@ -67,6 +89,28 @@ type colBuf struct {
 	codes  []uint32
 	dict   strDict
 	nulls  []int32 // local rows that are null
+	// more holds what track and wantStats collect (nil until then), out
+	// of the way of the fields every value uses.
+	more *colMore
+}
+
+// colMore is the state of a column buffer's inference checks.
+type colMore struct {
+	levels levelSet
+	stats  *mixStats
+	// text holds the last values that passed classOf's quick checks but
+	// are text, once stats is full: a column of a few such values ("26-40")
+	// is then not classified value by value.
+	text     [4]string
+	textNext int
+}
+
+// extra returns c.more, allocated on first use.
+func (c *colBuf) extra() *colMore {
+	if c.more == nil {
+		c.more = &colMore{}
+	}
+	return c.more
 }
 
 // chunk is a byte range of the input holding whole records.
@@ -91,6 +135,12 @@ func (c *colBuf) add(p *parser, f []byte, r int) (string, error) {
 		}
 		return "", nil
 	}
+	lv := -1 // f's new level, in a classified column
+	if c.track {
+		if lv = c.trackLevel(p, f, r); lv == levelDone {
+			return "", nil
+		}
+	}
 	switch c.mode {
 	case modeConvert:
 		if c.convert(p, f) {
@@ -111,13 +161,131 @@ func (c *colBuf) add(p *parser, f []byte, r int) (string, error) {
 		return c.add(p, f, r)
 	case modeClassify:
 		c.any = true
-		vm := valueMask(f, c.mask, p.opts.TimeLayouts)
+		within := c.mask
+		var vm uint8
+		if lv >= 0 {
+			vm = maskWithin(c.more.levels.mask(lv, f), within)
+		} else {
+			vm = valueMask(f, within, p.opts.TimeLayouts)
+		}
 		c.mask &= vm
+		if vm&maskNonFinite != 0 && c.nfRow == 0 {
+			c.nfRow = int32(r) + 1
+		}
+		// While the values all have one class (mask is not 0), the mask
+		// and the null count say how many; text that classOf's quick
+		// checks call text counts nothing once enough is kept.
+		if c.mask == 0 && c.wantStats && (lv >= 0 || !(c.textOnly && (len(f) == 0 || !typedStart[f[0]] || !typedEnd[f[len(f)-1]]))) {
+			c.classify(p, f, r, within, lv)
+		}
 		if vm == 0 && !utf8.Valid(f) {
 			return badUTF8(f), ErrUTF8
 		}
 	}
 	return "", nil
+}
+
+// classify counts the class of the value f at local row r of a column in
+// modeClassify whose values are not all of one class (c.mask is 0):
+// within is the column's mask before f, lv its new level or -1.
+func (c *colBuf) classify(p *parser, f []byte, r int, within uint8, lv int) {
+	m := c.extra()
+	if m.stats == nil {
+		// f is the first value of another class: the r-len(nulls) values
+		// before it had the class of within.
+		m.stats = oneClassStats(within, r-len(c.nulls))
+	}
+	if lv >= 0 {
+		c.count(p, f, r, m.levels.class(lv, f))
+		return
+	}
+	if m.stats.full {
+		for _, v := range m.text {
+			if v == string(f) && v != "" {
+				return // text seen lately
+			}
+		}
+	}
+	cls := classOf(f, p.opts.TimeLayouts)
+	if cls == 0 && m.stats.full {
+		// Text: counts nothing, and enough offending values are kept.
+		m.text[m.textNext] = string(f)
+		m.textNext = (m.textNext + 1) % len(m.text)
+		return
+	}
+	c.count(p, f, r, cls)
+}
+
+// count adds a value of class set cls to the stats (not nil).
+func (c *colBuf) count(p *parser, f []byte, r int, cls uint8) {
+	s := c.more.stats
+	if cls == 0 && s.full {
+		return // text: counts nothing, and enough offending values are kept
+	}
+	s.add(cls, r, f, "")
+	c.textOnly = s.full && len(p.opts.TimeLayouts) == 0
+}
+
+// levelDone is what trackLevel returns for a value it classified.
+const levelDone = -2
+
+// trackLevel adds f, at local row r, to the column's levels. In a
+// classified column (without TimeLayouts) it returns f's index when f is
+// new, so that add records its type mask and class, and when f was seen
+// before it classifies it from them and returns levelDone; otherwise -1.
+func (c *colBuf) trackLevel(p *parser, f []byte, r int) int {
+	idx, found, over := c.more.levels.lookup(f, levelKey(f), p.opts.Levels)
+	switch {
+	case over:
+		c.track = false // too many
+	case c.mode != modeClassify || len(p.opts.TimeLayouts) > 0:
+	case found:
+		c.classifyLevel(p, f, r, idx)
+		return levelDone
+	default:
+		return idx
+	}
+	return -1
+}
+
+// stopLevels stops collecting the levels of a column declared time: a
+// time column has none (see ColumnInfo.Levels), so its values need not be
+// looked up. (An inferred column is looked up all the same: a chunk
+// holding only dates does not make the column a time column, and the
+// levels must not depend on the chunking.)
+func (c *colBuf) stopLevels() {
+	if c.track {
+		c.track = false
+		c.more.levels = levelSet{over: true}
+	}
+}
+
+// classifyLevel is the classify mode of add for a value found among the
+// column's levels (no TimeLayouts): its type mask and class were computed
+// when first seen, and its bytes checked then.
+func (c *colBuf) classifyLevel(p *parser, f []byte, r, idx int) {
+	c.any = true
+	l := &c.more.levels
+	within := c.mask
+	vm := maskWithin(l.mask(idx, f), within)
+	c.mask &= vm
+	if vm&maskNonFinite != 0 && c.nfRow == 0 {
+		c.nfRow = int32(r) + 1
+	}
+	if c.mask == 0 && c.wantStats {
+		if c.more.stats == nil {
+			c.more.stats = oneClassStats(within, r-len(c.nulls))
+		}
+		c.count(p, f, r, l.class(idx, f))
+	}
+}
+
+// classStats returns the stats of a classified column of rows rows.
+func (c *colBuf) classStats(rows int) *mixStats {
+	if c.more != nil && c.more.stats != nil {
+		return c.more.stats
+	}
+	return oneClassStats(c.mask, rows-len(c.nulls))
 }
 
 // alloc gives the buffer for c.typ its full capacity up front.
@@ -156,9 +324,11 @@ func (c *colBuf) convert(p *parser, f []byte) bool {
 		if !ok {
 			return false
 		}
-		if v != v {
-			// NaN is how a float column holds a null.
-			c.nulls = append(c.nulls, int32(len(c.floats)))
+		if v-v != 0 {
+			// NaN or an infinity.
+			if !c.nonFinite(p) {
+				return false
+			}
 			v = nan
 		}
 		c.floats = append(c.floats, v)
@@ -212,6 +382,26 @@ func (c *colBuf) convert(p *parser, f []byte) bool {
 	return true
 }
 
+// nonFinite handles a NaN or infinity about to be appended to a float
+// column: a null with NonFiniteMissing (NaN is how a float column holds
+// one), else an error, reported now (false) when the column is declared,
+// once the type is decided when it is inferred (nfRow). Kept out of
+// convert, whose float path is the hottest of a parse.
+//
+//go:noinline
+func (c *colBuf) nonFinite(p *parser) bool {
+	if p.opts.NonFinite != NonFiniteMissing {
+		if c.strict && !c.lenient {
+			return false
+		}
+		if c.nfRow == 0 {
+			c.nfRow = int32(len(c.floats)) + 1
+		}
+	}
+	c.nulls = append(c.nulls, int32(len(c.floats)))
+	return true
+}
+
 // failure describes a value that does not convert as c.typ.
 func (c *colBuf) failure(f []byte) (string, error) {
 	if !utf8.Valid(f) {
@@ -223,9 +413,15 @@ func (c *colBuf) failure(f []byte) (string, error) {
 	}
 	switch c.typ {
 	case Float:
+		if v, ok := parseFloat(f); ok && v-v != 0 {
+			return nonFiniteMsg(f), ErrNonFinite
+		}
+		if outOfRange(f) {
+			return fmt.Sprintf("%s is out of range for a float", quoteValue(f)), ErrType
+		}
 		return fmt.Sprintf("%s is not a float%s", quoteValue(f), hint), ErrType
 	case Int:
-		if _, ok := parseFloat(f); ok {
+		if v, ok := parseFloat(f); ok && v-v == 0 {
 			return fmt.Sprintf("%s is not an int (declare the column float?)", quoteValue(f)), ErrType
 		}
 		return fmt.Sprintf("%s is not an int%s", quoteValue(f), hint), ErrType
@@ -464,11 +660,12 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 				cols[j] = colBuf{mode: modeConvert, typ: t, strict: true}
 			case p.opts.SchemaOnly:
 				// Only track which types all the values admit.
-				cols[j] = colBuf{mode: modeClassify, mask: maskAll}
+				cols[j] = colBuf{mode: modeClassify, mask: maskAll, wantStats: true}
 			default:
 				cols[j] = colBuf{mode: modeUnknown}
 			}
 		}
+		p.initLevels(cols)
 		p.parseChunk(&chunks[i], cols)
 		return chunks[i].err == nil
 	})
@@ -539,16 +736,21 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 	}
 
 	if p.opts.SchemaOnly {
+		if err := p.checkInferred(chunks, final); err != nil {
+			return nil, nil, err
+		}
 		ds := &Dataset{Rows: total, Columns: make([]*Column, n)}
 		info := make([]ColumnInfo, n)
 		for j := range n {
 			nulls := 0
 			for i := range chunks {
 				nulls += len(chunks[i].cols[j].nulls)
-				chunks[i].cols[j] = colBuf{}
 			}
 			ds.Columns[j] = &Column{Name: p.names[j], Type: final[j]}
-			info[j] = ColumnInfo{Name: p.names[j], Type: final[j], Declared: p.types[j] != 0, Nulls: nulls}
+			info[j] = ColumnInfo{Name: p.names[j], Type: final[j], Declared: p.types[j] != 0, Nulls: nulls, Levels: p.levels(chunks, j, final[j])}
+			for i := range chunks {
+				chunks[i].cols[j] = colBuf{}
+			}
 		}
 		return ds, info, nil
 	}
@@ -565,7 +767,7 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 		cols := make([]colBuf, n)
 		for j := range cols {
 			if old[j].mode == modeSkip {
-				cols[j] = colBuf{mode: modeConvert, typ: final[j], strict: true}
+				cols[j] = colBuf{mode: modeConvert, typ: final[j], strict: true, lenient: true}
 			}
 		}
 		again := chunk{start: ch.start, end: ch.end}
@@ -578,6 +780,8 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 		}
 		for j := range cols {
 			if old[j].mode == modeSkip {
+				// Levels were collected by the first pass.
+				cols[j].more = old[j].more
 				old[j] = cols[j]
 			}
 		}
@@ -585,6 +789,9 @@ func (p *parser) run() (*Dataset, []ColumnInfo, error) {
 	})
 	if reErr != nil {
 		return nil, nil, reErr
+	}
+	if err := p.checkInferred(chunks, final); err != nil {
+		return nil, nil, err
 	}
 
 	return p.assemble(chunks, final, total)
@@ -630,7 +837,7 @@ func (p *parser) assemble(chunks []chunk, final []Type, total int) (*Dataset, []
 				}
 			}
 		}
-		info[j] = ColumnInfo{Name: c.Name, Type: c.Type, Declared: p.types[j] != 0, Nulls: nulls}
+		info[j] = ColumnInfo{Name: c.Name, Type: c.Type, Declared: p.types[j] != 0, Nulls: nulls, Levels: p.levels(chunks, j, c.Type)}
 	}
 	parallel(p.jobs, len(chunks), func(i int) bool {
 		at := rowStart[i]
@@ -718,6 +925,7 @@ func (p *parser) runDirect(chunks []chunk) (ds *Dataset, info []ColumnInfo, ok b
 	parallel(p.jobs, len(chunks), func(i int) bool {
 		lo, hi := at[i], at[i+1]
 		cols := windowBufs(ds, lo, hi)
+		p.initLevels(cols)
 		p.parseChunk(&chunks[i], cols)
 		return chunks[i].err == nil
 	})
@@ -803,7 +1011,7 @@ func (p *parser) finishDirect(ds *Dataset, chunks []chunk, at []int, room int) [
 				}
 			}
 		}
-		info[j] = ColumnInfo{Name: c.Name, Type: c.Type, Declared: true, Nulls: nulls}
+		info[j] = ColumnInfo{Name: c.Name, Type: c.Type, Declared: true, Nulls: nulls, Levels: p.levels(chunks, j, c.Type)}
 		for i := range chunks {
 			chunks[i].cols[j] = colBuf{}
 		}

@@ -240,6 +240,7 @@ func readStream(r io.Reader, hint int64, opts CSVOptions) (*Dataset, ReadInfo, e
 		cp.buf, cp.line0 = b, lines
 		lines += k
 		cols := windowBufs(ds, lo, hi)
+		p.initLevels(cols)
 		wg.Add(1)
 		tasks <- func() {
 			cp.parseChunk(ch, cols)

@@ -11,6 +11,13 @@
 // goroutines: string dictionaries keep the global first-seen order and
 // errors name the first offending row, line and column.
 //
+// Inferred types are checked once decided (infer.go): a float column
+// holding NaN or an infinity is an error unless CSVOptions.NonFinite reads
+// them as missing, and a column of numbers (bools, times) but for a few
+// values is an error naming them rather than a string column. On request
+// (CSVOptions.Levels) the parse also collects the distinct values of the
+// columns with few of them.
+//
 // Dataset.Encode writes the canonical encoding (format in encode.go):
 // equal datasets give identical bytes, and Decode accepts only canonical
 // encodings, so Fingerprint is a content address of a dataset's values.

@@ -1,6 +1,7 @@
 package table
 
 import (
+	"errors"
 	"math"
 	"strconv"
 	"time"
@@ -131,8 +132,59 @@ func parseFloat(b []byte) (float64, bool) {
 }
 
 func parseFloatSlow(b []byte) (float64, bool) {
+	if !maybeFloat(b) {
+		// Text, a date, "26-40": certainly not a float, so no string
+		// allocation and no failed parse (inference tries every value of
+		// a text column).
+		return 0, false
+	}
 	f, err := strconv.ParseFloat(string(b), 64)
 	return f, err == nil
+}
+
+// maybeFloat is a cheap pre-check of strconv.ParseFloat's syntax: it
+// reports false only for values ParseFloat rejects. After an optional
+// sign, a float is "inf", "infinity" or "nan" (any case), or starts with
+// a digit or '.' and holds only digits, '.', '_', hex digits, 'x', 'p',
+// and signs right after an exponent letter.
+func maybeFloat(b []byte) bool {
+	i := 0
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		i = 1
+	}
+	if i == len(b) {
+		return false
+	}
+	switch c := b[i]; {
+	case c|0x20 == 'i' || c|0x20 == 'n':
+		n := len(b) - i
+		return n == 3 || n == 8
+	case (c < '0' || c > '9') && c != '.':
+		return false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c >= '0' && c <= '9', c == '.', c == '_':
+		case c|0x20 >= 'a' && c|0x20 <= 'f', c|0x20 == 'x', c|0x20 == 'p':
+		case c == '+' || c == '-':
+			if e := b[j-1] | 0x20; e != 'e' && e != 'p' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// outOfRange reports whether b is a float beyond float64's range
+// ("1e400"), which strconv.ParseFloat rejects with ErrRange.
+func outOfRange(b []byte) bool {
+	if !maybeFloat(b) {
+		return false
+	}
+	_, err := strconv.ParseFloat(string(b), 64)
+	return errors.Is(err, strconv.ErrRange)
 }
 
 // parseBool accepts true and false in any letter case.
@@ -236,6 +288,10 @@ const (
 	maskBool
 	maskTime
 	maskAll = maskInt | maskFloat | maskBool | maskTime
+	// maskNonFinite is not a type: valueMask adds it to maskFloat for a
+	// float that is NaN or an infinity. Masks of columns never hold it
+	// (they are ANDs of maskAll and value masks).
+	maskNonFinite uint8 = 1 << 7
 )
 
 // maskOf returns the mask of a column converted as type t.
@@ -253,7 +309,8 @@ func maskOf(t Type) uint8 {
 	return 0
 }
 
-// valueMask returns which of the types in within the value b admits.
+// valueMask returns which of the types in within the value b admits (and
+// maskNonFinite for NaN and infinities).
 func valueMask(b []byte, within uint8, layouts []string) uint8 {
 	if within&maskInt != 0 {
 		if _, ok := parseInt(b); ok {
@@ -261,7 +318,10 @@ func valueMask(b []byte, within uint8, layouts []string) uint8 {
 		}
 	}
 	if within&maskFloat != 0 {
-		if _, ok := parseFloat(b); ok {
+		if v, ok := parseFloat(b); ok {
+			if v-v != 0 {
+				return maskFloat | maskNonFinite
+			}
 			return maskFloat
 		}
 	}

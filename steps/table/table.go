@@ -60,6 +60,26 @@ func (t Type) Numeric() bool { return t == Float || t == Int || t == Bool }
 type Field struct {
 	Name string `json:"name"`
 	Type Type   `json:"type"`
+	// Info is what the load step that read the column learnt about it when
+	// the pipeline was compiled; nil when nothing is known (a derived
+	// column, a schema not from a load step). Steps that pass rows through
+	// unchanged or keep a subset of them (validate, split) keep it; a step
+	// that changes a column's values must drop it. It is not part of the
+	// JSON form, and fields are equal only if their Info pointers are: to
+	// compare columns, compare names and types.
+	Info *FieldInfo `json:"-"`
+}
+
+// FieldInfo describes a column as a load step read it at compile time.
+type FieldInfo struct {
+	// Declared reports whether the type was declared (`columns:`) rather
+	// than inferred.
+	Declared bool
+	// Levels are the column's distinct non-missing values as written in
+	// the file, in first-seen order, when there are few of them (see
+	// CSVOptions.Levels); nil when there are more. After a step keeping a
+	// subset of the rows they are a superset of the column's values.
+	Levels []string
 }
 
 // Schema is the ordered list of a dataset's columns. It implements

@@ -15,6 +15,13 @@
 // The features are `features` (a list) or, with `exclude`, every column
 // but the target, the excluded ones and time columns. Compile checks the
 // columns against the input schema and gives evaluate the model's
-// *model.Type; Run records train_rows, iterations, train_auc and
-// train_log_loss.
+// *model.Type; when the load step read the target's values (a column with
+// few of them, table.FieldInfo), it also checks the labels: a `positive`
+// value that never occurs, a numeric target holding values other than 0
+// and 1 without `positive`, one class only. Run checks the training rows
+// the same way, and refuses a string feature whose type the load step
+// inferred when it has more distinct values than `max_levels` (default
+// 100, or half the rows when fewer, at least 10): declared string, a
+// column is used as it is. Run records train_rows, iterations, train_auc
+// and train_log_loss.
 package train

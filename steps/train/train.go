@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -18,8 +19,10 @@ import (
 )
 
 // Version is the implementation version of the train kind, part of every
-// cache key.
-const Version = 3
+// cache key. 4: trees pool rare categories before a categorical split, so
+// forests and boosted trees with string features fit other models; the
+// max_levels check of inferred string features.
+const Version = 4
 
 // Kind returns the train step kind.
 func Kind() pipeline.Kind { return kind{} }
@@ -82,6 +85,12 @@ func (kind) Settings() map[string]any {
 			"type": "integer", "default": 0,
 			"description": "seed of randomised algorithms; logistic_regression is deterministic and ignores it",
 		},
+		"max_levels": map[string]any{
+			"type": "integer", "minimum": 1,
+			"description": fmt.Sprintf("most distinct values a string feature whose type the load step inferred may have in the training rows; "+
+				"by default %d, or half the training rows when that is fewer (at least %d). A feature with more is refused: "+
+				"declare its column string under the load step's columns: to use it as it is", defaultMaxLevels, minMaxLevels),
+		},
 	}
 	for _, a := range algorithms() {
 		for k, v := range a.Settings() {
@@ -104,13 +113,27 @@ type Config struct {
 	Features  []string `json:"features"`
 	Seed      int64    `json:"seed"`
 	Params    any      `json:"params"`
+	// MaxLevels is max_levels, 0 when not set (then omitted, so that the
+	// cache keys of steps without it are those of before it).
+	MaxLevels int `json:"max_levels,omitempty"`
 }
+
+// The limit of distinct values of an inferred string feature, without
+// max_levels: defaultMaxLevels, or half the training rows when that is
+// fewer, but at least minMaxLevels.
+const (
+	defaultMaxLevels = 100
+	minMaxLevels     = 10
+)
 
 type compiled struct {
 	cfg    Config
 	spec   Spec
 	fitter Fitter
 	typ    *model.Type
+	// inferred are the string features whose type the load step inferred
+	// (the max_levels check applies to them).
+	inferred []string
 }
 
 func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
@@ -186,12 +209,18 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 		}
 	}
 	if target.Type != 0 {
+		p := req.Pos(posNode)
+		if posNode == nil {
+			p = req.Pos(targetNode)
+		}
 		if err := target.CheckPositive(); err != nil {
-			p := req.Pos(posNode)
-			if posNode == nil {
-				p = req.Pos(targetNode)
-			}
 			d.Add(p, "%v", err)
+		} else if f, _ := schema.Lookup(target.Name); f.Info != nil && f.Info.Levels != nil {
+			// The load step read the target's values: check the labels now
+			// rather than when the step runs.
+			if msg := checkLevels(target, f.Info.Levels); msg != "" {
+				d.Add(p, "%s", msg)
+			}
 		}
 	}
 	cfg.Target, cfg.Positive = target.Name, target.Positive
@@ -204,6 +233,17 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 			d.Add(req.Pos(n), "seed must be an integer, got %s", yamlnode.Describe(n))
 		}
 		cfg.Seed = s
+	}
+	if n := req.Setting("max_levels"); n != nil {
+		v, ok := yamlnode.Integer(n)
+		switch {
+		case !ok:
+			d.Add(req.Pos(n), "max_levels must be an integer >= 1, got %s", yamlnode.Describe(n))
+		case v < 1 || v > math.MaxInt32:
+			d.Add(req.Pos(n), "max_levels must be an integer >= 1, got %d", v)
+		default:
+			cfg.MaxLevels = int(v)
+		}
 	}
 
 	var fitter Fitter
@@ -224,15 +264,20 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 	cfg.Params = fitter.Config()
 	typ := &model.Type{Algorithm: cfg.Algorithm, Target: target}
+	var inferred []string
 	for _, f := range cfg.Features {
 		field, _ := schema.Lookup(f)
-		typ.Features = append(typ.Features, field)
+		typ.Features = append(typ.Features, table.Field{Name: field.Name, Type: field.Type})
+		if field.Type == table.String && field.Info != nil && !field.Info.Declared {
+			inferred = append(inferred, f)
+		}
 	}
 	return &compiled{
-		cfg:    cfg,
-		spec:   Spec{Target: target, Features: cfg.Features, Seed: cfg.Seed},
-		fitter: fitter,
-		typ:    typ,
+		cfg:      cfg,
+		spec:     Spec{Target: target, Features: cfg.Features, Seed: cfg.Seed},
+		fitter:   fitter,
+		typ:      typ,
+		inferred: inferred,
 	}
 }
 
@@ -375,7 +420,9 @@ func (c *compiled) OutputTypes() map[string]pipeline.Type {
 func (c *compiled) CacheConfig() any { return c.cfg }
 
 // Run fits the model. Problems of the data (a null or non-binary target,
-// one class only, a feature with no values) are errors with exit code 2.
+// one class only, a positive value that never occurs, an inferred string
+// feature with more distinct values than max_levels, a feature with no
+// values) are errors with exit code 2.
 func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline.Result, error) {
 	train, err := dataset(req, "input")
 	if err != nil {
@@ -390,6 +437,9 @@ func (c *compiled) Run(ctx context.Context, req *pipeline.RunRequest) (*pipeline
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if err := c.checkData(train); err != nil {
+		return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("train: %w", err))
 	}
 	m, info, err := c.fitter.Fit(ctx, train, valid, c.spec, max(req.Jobs, 1))
 	if err != nil {

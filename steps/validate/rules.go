@@ -3,6 +3,7 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -131,7 +132,7 @@ func (c *compiler) rule(key, n *yaml.Node) *Rule {
 		case k == "mostly":
 			mostlyNode = p.Value
 			f, isNum := yamlnode.Number(p.Value)
-			if !isNum || f < 0 || f > 1 {
+			if !isNum || !(f >= 0 && f <= 1) { // NaN too
 				c.d.Add(c.pos(p.Value), "mostly must be a fraction between 0 and 1, got %s", p.Value.Value)
 				ok = false
 			}
@@ -276,7 +277,7 @@ func (c *compiler) expr(r *Rule, n *yaml.Node) bool {
 func (c *compiler) maxMissing(r *Rule, n *yaml.Node) bool {
 	fraction := func(v *yaml.Node) bool {
 		f, ok := yamlnode.Number(v)
-		if !ok || f < 0 || f > 1 {
+		if !ok || !(f >= 0 && f <= 1) { // NaN too
 			c.d.Add(c.pos(v), "rule %q: max_missing must be a fraction between 0 and 1, got %s", r.Name, v.Value)
 			return false
 		}
@@ -367,6 +368,12 @@ func (c *compiler) rangeRule(r *Rule, n *yaml.Node) bool {
 			c.d.Add(c.pos(v), "rule %q: range %s must be a number, got %s", r.Name, key, yamlnode.Describe(v))
 			return nil, nil, "", false
 		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			// NaN compares false with every value; an infinity bounds
+			// nothing; neither is part of a cache key (JSON).
+			c.d.Add(c.pos(v), "rule %q: range %s must be a finite number, got %s", r.Name, key, strconv.FormatFloat(f, 'g', -1, 64))
+			return nil, nil, "", false
+		}
 		return &f, nil, strconv.FormatFloat(f, 'g', -1, 64), true
 	}
 	lo, loNS, loS, ok1 := bound("min")
@@ -436,6 +443,10 @@ func (c *compiler) allowed(r *Rule, n *yaml.Node) bool {
 			f, isNum := yamlnode.Number(v)
 			if !isNum {
 				bad("a number")
+				continue
+			}
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				bad("a finite number")
 				continue
 			}
 			r.floats[f] = true
