@@ -560,10 +560,10 @@ func (a *app) modelsRequestsCommand() *cobra.Command {
 				Model string `json:"model"`
 				registry.Request
 			}
-			rows := []row{}
+			rows, now := []row{}, time.Now()
 			for _, m := range models {
 				for _, q := range m.Requests {
-					if all || q.Status == registry.RequestPending {
+					if all || q.State(now) == registry.RequestPending {
 						rows = append(rows, row{m.Name, q})
 					}
 				}
@@ -591,8 +591,12 @@ func writeRequest(w io.Writer, model string, q *registry.Request) {
 	if q.Action == registry.ActionProtect {
 		what = fmt.Sprintf("lower the protection of %s to %d approval(s)", q.Alias, q.To)
 	}
-	fmt.Fprintf(w, "%s  %s  %s: %s, %d/%d approvals, proposed by %s %s: %s\n", q.Ref(model), q.Status, q.Created.Format("2006-01-02 15:04Z"),
+	state := q.State(time.Now())
+	fmt.Fprintf(w, "%s  %s  %s: %s, %d/%d approvals, proposed by %s %s: %s\n", q.Ref(model), state, q.Created.Format("2006-01-02 15:04Z"),
 		what, q.Approved(), q.Approvals, q.Proposer, viaText(q.Via), q.Reason)
+	if state == registry.RequestPending && !q.Expires.IsZero() {
+		fmt.Fprintf(w, "      expires %s\n", q.Expires.Format("2006-01-02 15:04Z"))
+	}
 	for _, d := range q.Decisions {
 		fmt.Fprintf(w, "      %s by %s (%s) %s: %s\n", d.Verdict, d.Principal, d.Key, d.Time.Format("2006-01-02 15:04Z"), d.Reason)
 	}

@@ -191,6 +191,7 @@ func (a *app) modelsPromoteCommand() *cobra.Command {
 		alias, reason string
 		gates         []string
 		asJSON        bool
+		ttl           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "promote NAME VERSION --alias ALIAS --reason TEXT",
@@ -199,7 +200,9 @@ func (a *app) modelsPromoteCommand() *cobra.Command {
 (and every --gate given here) passes; otherwise refuse with exit code 1 and
 print each gate with the numbers it read. current.NAME in a gate is the metric
 of the version that holds the alias now; such a gate is skipped while the
-alias has no holder.
+alias has no holder. For a protected alias the promotion becomes a request
+that other principals approve (mlrun models approve); a request not approved
+within --expires-in (30 days by default) expires and must be proposed again.
 
 Exit codes: 0 moved, 1 a gate failed, 2 invalid usage, 3 store failure.`,
 		Args: cobra.ExactArgs(2),
@@ -215,7 +218,7 @@ Exit codes: 0 moved, 1 a gate failed, 2 invalid usage, 3 store failure.`,
 			if err != nil {
 				return err
 			}
-			p, err := reg.Promote(cmd.Context(), registry.PromoteRequest{Name: args[0], Version: ver, Alias: alias, Reason: reason, Gates: gates})
+			p, err := reg.Promote(cmd.Context(), registry.PromoteRequest{Name: args[0], Version: ver, Alias: alias, Reason: reason, Gates: gates, TTL: ttl})
 			var ge *registry.GateError
 			if errors.As(err, &ge) {
 				if asJSON {
@@ -254,6 +257,7 @@ Exit codes: 0 moved, 1 a gate failed, 2 invalid usage, 3 store failure.`,
 	cmd.Flags().StringVar(&alias, "alias", "", "the alias to move (production, champion, ...)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (required; recorded)")
 	cmd.Flags().StringArrayVar(&gates, "gate", nil, "an extra gate for this promotion (repeatable)")
+	cmd.Flags().DurationVar(&ttl, "expires-in", 0, "for a protected alias: how long the request waits for its approvals before it expires (default 720h, 30 days)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the move (or the gate results) as JSON")
 	return cmd
 }
@@ -407,7 +411,7 @@ func writeVersion(w io.Writer, m *registry.Model, v *registry.Version) {
 		fmt.Fprintf(w, "  alias %s protected: %d approval(s) (since %s, by %s: %s)\n", al, p.Approvals, p.Time.Format("2006-01-02"), p.Actor, p.Reason)
 	}
 	for i := range m.Requests {
-		if q := &m.Requests[i]; q.Version == v.Version || q.Status == registry.RequestPending {
+		if q := &m.Requests[i]; q.Version == v.Version || q.State(time.Now()) == registry.RequestPending {
 			fmt.Fprint(w, "  request ")
 			writeRequest(w, m.Name, q)
 		}
@@ -482,7 +486,7 @@ func (a *app) modelsHistoryCommand() *cobra.Command {
 			}
 			for i := range m.Requests {
 				q := &m.Requests[i]
-				evs = append(evs, event{q.Created, []string{fmt.Sprintf("request %s/%d (%s) %s %s by %s: %s", m.Name, q.ID, q.Status, q.Action, q.Alias, q.Proposer, q.Reason)}})
+				evs = append(evs, event{q.Created, []string{fmt.Sprintf("request %s/%d (%s) %s %s by %s: %s", m.Name, q.ID, q.State(time.Now()), q.Action, q.Alias, q.Proposer, q.Reason)}})
 				for _, d := range q.Decisions {
 					evs = append(evs, event{d.Time, []string{fmt.Sprintf("%s %s/%d by %s (%s): %s", d.Verdict, m.Name, q.ID, d.Principal, d.Key, d.Reason)}})
 				}

@@ -123,7 +123,7 @@ func (b *builder) governance() {
 			if q.Action == registry.ActionProtect {
 				what = fmt.Sprintf("lower the protection of %s to %d", q.Alias, q.To)
 			}
-			row := RequestRow{Ref: q.Ref(m.Name), What: what, Status: q.Status, Proposer: q.Proposer, Reason: q.Reason,
+			row := RequestRow{Ref: q.Ref(m.Name), What: what, Status: q.State(now), Proposer: q.Proposer, Reason: q.Reason,
 				Outcome: q.Outcome, Approvals: fmt.Sprintf("%d/%d", q.Approved(), q.Approvals), Created: q.Created}
 			for _, d := range q.Decisions {
 				row.Decisions = append(row.Decisions, DecisionRow{Verdict: d.Verdict, Principal: d.Principal, Key: d.Key, Reason: d.Reason, Time: d.Time})

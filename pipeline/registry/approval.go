@@ -23,6 +23,7 @@ const (
 	AuditPromotionRejected  = "promotion.rejected"
 	AuditPromotionRefused   = "promotion.refused"
 	AuditApprovalRefused    = "approval.refused"
+	AuditRequestExpired     = "request.expired"
 )
 
 // Request statuses.
@@ -32,7 +33,15 @@ const (
 	RequestRejected   = "rejected"
 	RequestRefused    = "refused"
 	RequestSuperseded = "superseded"
+	// RequestExpired is a request not approved before its Expires: an
+	// approval given months later would approve evidence that has gone
+	// stale (the champion, the data, the approvers' view of them).
+	RequestExpired = "expired"
 )
+
+// DefaultRequestTTL is how long a request waits for its approvals when
+// its proposer gives no other time to live.
+const DefaultRequestTTL = 30 * 24 * time.Hour
 
 // Request actions.
 const (
@@ -78,6 +87,9 @@ type Request struct {
 	// Nonce makes the payload approvers sign unique to this request.
 	Nonce  string `json:"nonce"`
 	Status string `json:"status"`
+	// Expires is when a pending request stops accepting decisions (zero:
+	// never, for requests recorded before requests expired).
+	Expires time.Time `json:"expires,omitzero"`
 	// Gates are the gate results when the request was made, and (once
 	// approved) when it was carried out.
 	Gates     []GateResult `json:"gates,omitempty"`
@@ -89,6 +101,40 @@ type Request struct {
 
 // Ref renders "NAME/ID".
 func (q *Request) Ref(model string) string { return fmt.Sprintf("%s/%d", model, q.ID) }
+
+// State is the request's status at now: RequestExpired for a pending
+// request past its Expires (recorded as such when next touched), else
+// Status.
+func (q *Request) State(now time.Time) string {
+	if q.Status == RequestPending && !q.Expires.IsZero() && now.After(q.Expires) {
+		return RequestExpired
+	}
+	return q.Status
+}
+
+// expire closes a pending request past its Expires, returning its audit
+// entry (nil when it has not expired).
+func expire(model string, q *Request, now time.Time) []lineage.AuditEntry {
+	if q.Status != RequestPending || q.State(now) != RequestExpired {
+		return nil
+	}
+	q.Status, q.Closed = RequestExpired, q.Expires
+	q.Outcome = fmt.Sprintf("expired %s with %d/%d approvals", q.Expires.Format(time.RFC3339), q.Approved(), q.Approvals)
+	e := requestEntry(model, q, AuditRequestExpired, q.Outcome)
+	e.Detail["expires"] = q.Expires.Format(time.RFC3339)
+	return []lineage.AuditEntry{e}
+}
+
+// requestTTL is ttl, or DefaultRequestTTL when ttl is 0.
+func requestTTL(ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl == 0:
+		return DefaultRequestTTL, nil
+	case ttl < time.Minute || ttl > 366*24*time.Hour:
+		return 0, pipeline.Invalidf("a request's time to live must be between 1m and 366 days (8784h), got %s", ttl)
+	}
+	return ttl, nil
+}
 
 // Approved counts the approvals.
 func (q *Request) Approved() int {
@@ -193,7 +239,8 @@ func (r *Registry) Protect(ctx context.Context, name, alias string, approvals in
 		}
 		u, h := lineage.Who()
 		req = &Request{ID: len(m.Requests) + 1, Action: ActionProtect, Alias: alias, To: approvals, Approvals: cur,
-			Proposer: actor, Via: via, User: u, Host: h, Reason: reason, Created: now, Nonce: nonce(), Status: RequestPending}
+			Proposer: actor, Via: via, User: u, Host: h, Reason: reason, Created: now, Nonce: nonce(), Status: RequestPending,
+			Expires: now.Add(DefaultRequestTTL)}
 		entries := supersede(m, alias, now)
 		m.Requests = append(m.Requests, *req)
 		return append(entries, requestEntry(m.Name, req, AuditPromotionRequested, "")), nil
@@ -210,7 +257,14 @@ func supersede(m *Model, alias string, now time.Time) []lineage.AuditEntry {
 	var out []lineage.AuditEntry
 	for i := range m.Requests {
 		q := &m.Requests[i]
-		if q.Alias == alias && q.Status == RequestPending {
+		if q.Alias != alias {
+			continue
+		}
+		if e := expire(m.Name, q, now); e != nil {
+			out = append(out, e...)
+			continue
+		}
+		if q.Status == RequestPending {
 			q.Status, q.Closed, q.Outcome = RequestSuperseded, now, fmt.Sprintf("superseded by request %d", len(m.Requests)+1)
 			out = append(out, requestEntry(m.Name, q, AuditPromotionRejected, q.Outcome))
 		}
@@ -297,10 +351,15 @@ func (r *Registry) Decide(ctx context.Context, dr DecideRequest) (*Decided, erro
 			return nil, pipeline.Invalidf("model %s has no request %d (mlrun models requests %s)", m.Name, dr.Request, m.Name)
 		}
 		q := &m.Requests[dr.Request-1]
+		now := r.now().UTC()
+		if e := expire(m.Name, q, now); e != nil {
+			// Recorded, so the request shows as expired everywhere.
+			refused = &DecisionError{Msg: fmt.Sprintf("refused: request %s %s; propose it again ('mlrun models promote') to start a new one", q.Ref(m.Name), q.Outcome)}
+			return e, nil
+		}
 		if q.Status != RequestPending {
 			return nil, pipeline.Invalidf("request %s is %s (%s)", q.Ref(m.Name), q.Status, q.Outcome)
 		}
-		now := r.now().UTC()
 		d, err := governance.VerifyDecision(dr.Signers, governance.NamespaceApproval, ApprovalPayload(m.Name, q, dr.Decision, dr.Reason), dr.Signature, now)
 		if err != nil {
 			return nil, err

@@ -323,3 +323,97 @@ func TestRegisterRefusesFailedChecks(t *testing.T) {
 		t.Fatalf("register after revocation: %v", err)
 	}
 }
+
+func TestRequestExpires(t *testing.T) {
+	ctx := context.Background()
+	r, st := protectedModel(t, 1)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return now }
+	ppl := newPeople(t, "alice@bank.example", "bob@bank.example")
+	signers := ppl.allowed(t, "alice@bank.example", "bob@bank.example")
+
+	if _, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 2, Alias: "production", Reason: "r", TTL: time.Second}); err == nil || pipeline.ExitCode(err) != pipeline.ExitInvalid {
+		t.Fatalf("a 1s time to live: err = %v, want exit 2", err)
+	}
+	p, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 2, Alias: "production", Reason: "better auc", TTL: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := *p.Request
+	if want := now.Add(48 * time.Hour); !q.Expires.Equal(want) {
+		t.Fatalf("expires %v, want %v", q.Expires, want)
+	}
+	approve := func() (*Decided, error) {
+		sig := ppl.sign(t, "bob@bank.example", governance.NamespaceApproval, ApprovalPayload("pd", &q, "approve", "reviewed"))
+		return r.Decide(ctx, DecideRequest{Model: "pd", Request: q.ID, Decision: "approve", Reason: "reviewed", Signature: sig, Signers: signers})
+	}
+
+	// One minute past its expiry, a valid approval is refused, and the
+	// request is recorded as expired.
+	now = q.Expires.Add(time.Minute)
+	if q.State(now) != RequestExpired || q.State(q.Expires) != RequestPending {
+		t.Fatalf("State around the expiry: %s, %s", q.State(now), q.State(q.Expires))
+	}
+	d, err := approve()
+	if err == nil || !strings.Contains(err.Error(), "expired") || pipeline.ExitCode(err) != pipeline.ExitCheckFailed {
+		t.Fatalf("approval of an expired request: err = %v (exit %d)", err, pipeline.ExitCode(err))
+	}
+	if d.Request.Status != RequestExpired || !d.Request.Closed.Equal(q.Expires) {
+		t.Fatalf("expired request recorded as %+v", d.Request)
+	}
+	m, _ := r.Get(ctx, "pd")
+	if m.Aliases["production"] != 1 {
+		t.Fatalf("an expired request moved the alias: %v", m.Aliases)
+	}
+	entries, _, err := st.AuditLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := entries[len(entries)-1]; last.Type != AuditRequestExpired || last.Detail["request"] != "pd/1" {
+		t.Fatalf("last audit entry %+v, want %s of pd/1", last, AuditRequestExpired)
+	}
+	// Decided on again: it is closed.
+	if _, err := approve(); err == nil || pipeline.ExitCode(err) != pipeline.ExitInvalid {
+		t.Fatalf("second approval of the expired request: err = %v", err)
+	}
+
+	// Proposed again, it is a new request, and approved in time it moves
+	// the alias.
+	p, err = r.Promote(ctx, PromoteRequest{Name: "pd", Version: 2, Alias: "production", Reason: "better auc, again"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q = *p.Request
+	if q.ID != 2 || !q.Expires.Equal(now.Add(DefaultRequestTTL)) {
+		t.Fatalf("new request %+v", q)
+	}
+	now = now.Add(DefaultRequestTTL - time.Hour)
+	if d, err := approve(); err != nil || d.Move == nil || d.Move.To != 2 {
+		t.Fatalf("approval in time: %+v, %v", d, err)
+	}
+}
+
+func TestExpiredRequestDoesNotBlockANewOne(t *testing.T) {
+	ctx := context.Background()
+	r, _ := protectedModel(t, 1)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	r.now = func() time.Time { return now }
+	if _, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 2, Alias: "production", Reason: "a", TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	// Pending: the same promotion again is refused.
+	if _, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 2, Alias: "production", Reason: "b"}); err == nil || !strings.Contains(err.Error(), "pending already") {
+		t.Fatalf("duplicate pending request: err = %v", err)
+	}
+	// Expired: a new request replaces it, and the old one is recorded as
+	// expired, not superseded.
+	now = now.Add(2 * time.Hour)
+	p, err := r.Promote(ctx, PromoteRequest{Name: "pd", Version: 2, Alias: "production", Reason: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := r.Get(ctx, "pd")
+	if p.Request.ID != 2 || m.Requests[0].Status != RequestExpired || m.Requests[1].Status != RequestPending {
+		t.Fatalf("requests after expiry: %+v", m.Requests)
+	}
+}

@@ -180,6 +180,9 @@ type PromoteRequest struct {
 	Reason  string
 	// Gates are checked in addition to the model's own.
 	Gates []string
+	// TTL is how long the request a protected alias makes waits for its
+	// approvals (0: DefaultRequestTTL).
+	TTL time.Duration
 }
 
 // GateError is returned by Promote when a gate fails (exit code 1). It
@@ -230,6 +233,10 @@ func (r *Registry) Promote(ctx context.Context, req PromoteRequest) (*Promotion,
 	if strings.TrimSpace(req.Reason) == "" {
 		return nil, pipeline.Invalidf("a promotion needs a reason (--reason)")
 	}
+	ttl, err := requestTTL(req.TTL)
+	if err != nil {
+		return nil, err
+	}
 	actor, via := r.st.Actor()
 	out := &Promotion{}
 	var refused *GateError
@@ -252,14 +259,14 @@ func (r *Registry) Promote(ctx context.Context, req PromoteRequest) (*Promotion,
 		}
 		_ = holder
 		for _, q := range m.Requests {
-			if q.Status == RequestPending && q.Alias == req.Alias && q.Action == ActionPromote && q.Version == req.Version {
+			if q.State(now) == RequestPending && q.Alias == req.Alias && q.Action == ActionPromote && q.Version == req.Version {
 				return nil, pipeline.Invalidf("request %s to promote %s to %s is pending already (%d/%d approvals)", q.Ref(m.Name), cand.Ref(), req.Alias, q.Approved(), q.Approvals)
 			}
 		}
 		u, h := lineage.Who()
 		q := Request{ID: len(m.Requests) + 1, Action: ActionPromote, Alias: req.Alias, Version: req.Version, ModelObject: cand.Object.ID,
 			Approvals: prot.Approvals, Proposer: actor, Via: via, User: u, Host: h, Reason: req.Reason, Created: now,
-			Nonce: nonce(), Status: RequestPending, Gates: results}
+			Nonce: nonce(), Status: RequestPending, Gates: results, Expires: now.Add(ttl)}
 		entries := supersede(m, req.Alias, now)
 		m.Requests = append(m.Requests, q)
 		out.Request = &m.Requests[len(m.Requests)-1]
