@@ -222,6 +222,12 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 				return runErr
 			}
 			actionLines, actionErr := a.afterRun(cmd.Context(), st, rec, alertFile, webhook)
+			if len(only) == 0 {
+				// on_critical: retrain of a monitor step (retrain.go).
+				lines, err := a.retrainOnCritical(cmd.Context(), st, p, rec)
+				actionLines = append(actionLines, lines...)
+				actionErr = errors.Join(actionErr, err)
+			}
 			a.annotateRun(p, rec)
 			// The reports of an interrupted run too: the context is
 			// cancelled then, which must not keep them from being written.
