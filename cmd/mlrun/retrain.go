@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -114,4 +116,44 @@ func (a *app) retrainOnCritical(ctx context.Context, st *lineage.Store, p *pipel
 		}
 	}
 	return lines, nil
+}
+
+// retrainFlags are mlrun monitor's --retrain flags: the retraining to run
+// when the batch fails a critical check.
+type retrainFlags struct {
+	spec retrain.Spec
+}
+
+func (r *retrainFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&r.spec.Pipeline, "retrain", "", "when the batch fails a critical check, retrain with this training pipeline `FILE` (see mlrun retrain)")
+	f.StringArrayVar(&r.spec.Params, "retrain-param", nil, "a -p override of the training pipeline: the new data window, name=value (repeatable)")
+	f.StringVar(&r.spec.Alias, "retrain-alias", "", "the alias the retrained challenger is promoted to (default: --model's alias, else champion)")
+	f.StringArrayVar(&r.spec.Gates, "retrain-gate", nil, "a promotion gate besides the model's own, e.g. 'auc >= current.auc' (repeatable)")
+}
+
+// monitorRetrain carries out monitor --retrain for a batch that failed a
+// critical check of the registered model modelRef (NAME[@ALIAS]).
+func (a *app) monitorRetrain(ctx context.Context, st *lineage.Store, r retrainFlags, modelRef string) error {
+	if r.spec.Pipeline == "" {
+		return nil
+	}
+	spec := r.spec
+	var alias string
+	spec.Model, alias, _ = strings.Cut(modelRef, "@")
+	if _, err := strconv.Atoi(alias); spec.Alias == "" && alias != "" && err != nil {
+		spec.Alias = alias
+	}
+	if spec.Model == "" {
+		return pipeline.Invalidf("monitor --retrain needs --model NAME@ALIAS: the registered model to retrain")
+	}
+	spec.Reason = "retrained: a batch monitored against " + modelRef + " failed a critical check"
+	fmt.Fprintf(a.stdout, "the batch failed a critical check: retraining %s\n", spec.Model)
+	out, err := retrain.Run(ctx, a.retrainEnv(st), spec)
+	if out != nil {
+		for _, l := range out.Lines(spec) {
+			fmt.Fprintln(a.stdout, l)
+		}
+	}
+	return err
 }
