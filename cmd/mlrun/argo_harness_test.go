@@ -172,3 +172,77 @@ func TestArgoHarness(t *testing.T) {
 		}
 	}
 }
+
+// TestArgoHarnessCronRetrain submits the exported CronWorkflow of a
+// monitor pipeline whose monitor step declares on_critical: retrain, as
+// the schedule would: the drifted batch fails the monitor task (exit 1,
+// continueOn), the retraining tasks run the training pipeline on the new
+// window, and the retrain task registers the challenger and, the champion
+// alias being protected, leaves a pending request. A second run finds
+// every step cached and the request already pending.
+func TestArgoHarnessCronRetrain(t *testing.T) {
+	e := newArgoEnv(t)
+	manifest := e.export("src/flows/monitor.yaml", "--cron", "0 6 * * *")
+	// The first champion, trained on the training window, and its
+	// protection (as a team would set them up).
+	st := []string{"--store", "s3://team/credit"}
+	out := e.mlrun(append(st, "retrain", "src/flows/train.yaml", "--model", "pd")...)
+	if !strings.Contains(out, "retrain: promoted pd@1 to champion (was 0)") {
+		t.Fatalf("first champion: %s", out)
+	}
+	e.mlrun(append(st, "models", "protect", "pd", "--alias", "champion", "--approvals", "1", "--reason", "policy")...)
+
+	ctx := context.Background()
+	res, err := e.cluster.Submit(ctx, manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases := func(res *argotest.Result) string {
+		var b strings.Builder
+		for _, task := range res.Tasks {
+			b.WriteString(task.Name + ":" + task.Phase + " ")
+		}
+		return strings.TrimSpace(b.String())
+	}
+	want := "applications:Succeeded batch:Succeeded batch-features:Succeeded features:Succeeded split:Succeeded model:Succeeded monitoring:Failed " +
+		"retrain-window:Succeeded retrain-features:Succeeded retrain-split:Succeeded retrain-model:Succeeded retrain-evaluation:Succeeded retrain:Succeeded"
+	if got := phases(res); got != want || res.Phase != "Succeeded" {
+		t.Fatalf("tasks %s (workflow %s)\nwant %s", got, res.Phase, want)
+	}
+	if m := res.Task("monitoring"); m.ExitCode != 1 || !strings.Contains(m.Output, "psi:credit_utilization") {
+		t.Errorf("monitoring: exit %d\n%s", m.ExitCode, m.Output)
+	}
+	rt := res.Task("retrain").Output
+	for _, w := range []string{"retrain: registered challenger pd@2 (alias challenger)",
+		"retrain: champion is protected: request pd/1 to promote pd@2 is pending 1 approval(s)"} {
+		if !strings.Contains(rt, w) {
+			t.Errorf("retrain task: no %q in\n%s", w, rt)
+		}
+	}
+	// The retrain task found every step of the training pipeline in the
+	// store, as the retraining tasks left them.
+	if !regexp.MustCompile(`retrain: ran /\S+/train.yaml \(run \S+, ok\)`).MatchString(rt) {
+		t.Errorf("retrain task:\n%s", rt)
+	}
+	show := e.mlrun(append(st, "models", "show", "pd")...)
+	if !strings.Contains(show, "request pd/1  pending") {
+		t.Errorf("models show pd:\n%s", show)
+	}
+
+	// The next day, the same batch: all cached, nothing new to promote.
+	res, err = e.cluster.Submit(ctx, manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := phases(res); got != want {
+		t.Fatalf("second run: %s", got)
+	}
+	for _, task := range res.Tasks {
+		if task.Name != "retrain" && !strings.Contains(task.Output, "(0 ran, ") {
+			t.Errorf("second run, task %s ran a step:\n%s", task.Name, task.Output)
+		}
+	}
+	if rt := res.Task("retrain").Output; !strings.Contains(rt, "the model trained already is pd@2; nothing new to promote") {
+		t.Errorf("second retrain:\n%s", rt)
+	}
+}

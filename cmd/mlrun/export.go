@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlrun-cli/mlrun/internal/argo"
+	"github.com/mlrun-cli/mlrun/internal/retrain"
+	"github.com/mlrun-cli/mlrun/pipeline"
 )
 
 func (a *app) exportCommand() *cobra.Command {
@@ -21,9 +23,10 @@ func (a *app) exportCommand() *cobra.Command {
 
 func (a *app) exportArgoCommand() *cobra.Command {
 	var (
-		o      argo.Options
-		params []string
-		tmpl   bool
+		o         argo.Options
+		params    []string
+		tmpl      bool
+		noRetrain bool
 	)
 	cmd := &cobra.Command{
 		Use:   "argo FILE",
@@ -52,6 +55,13 @@ annotated with an IAM role (IRSA), and the artifacts use its credentials.
 Tasks retry (--retries) on runtime failures only: a failed check (exit 1) or
 an invalid pipeline (exit 2) would fail again.
 
+With --cron, a monitor step that declares on_critical: retrain makes the
+CronWorkflow the whole loop: the monitor task may fail (continueOn); when it
+fails a critical check (exit 1), the training pipeline's steps run as tasks
+(retrain-STEP, on the new data window the step names), then a task runs
+'mlrun retrain', which registers the challenger and promotes it, or leaves a
+pending approval request on a protected alias (--no-retrain leaves it out).
+
 Exit codes: 0 printed, 2 invalid pipeline or usage.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +72,11 @@ Exit codes: 0 printed, 2 invalid pipeline or usage.`,
 			o.Store, o.Params = a.storeDir, params
 			if tmpl {
 				o.Kind = argo.KindWorkflowTemplate
+			}
+			if o.Schedule != "" && !noRetrain {
+				if o.Retrain, err = a.exportRetrain(p); err != nil {
+					return err
+				}
 			}
 			ex, err := argo.Build(p, o)
 			if err != nil {
@@ -82,6 +97,7 @@ Exit codes: 0 printed, 2 invalid pipeline or usage.`,
 	f.StringVar(&o.Name, "name", "", "name of the objects (default: the pipeline's name)")
 	f.StringVarP(&o.Namespace, "namespace", "n", "", "namespace of the objects")
 	f.BoolVar(&tmpl, "template", false, "print a WorkflowTemplate instead of a Workflow")
+	f.BoolVar(&noRetrain, "no-retrain", false, "with --cron: leave the monitor step's on_critical retraining out")
 	f.StringVar(&o.Schedule, "cron", "", "print a CronWorkflow on this cron `SCHEDULE` (\"0 6 * * *\")")
 	f.StringVar(&o.Timezone, "timezone", "", "the CronWorkflow's time zone (e.g. Europe/London)")
 	f.StringVar(&o.Secret, "secret", "", "Secret `NAME` holding AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
@@ -119,4 +135,29 @@ func relOrAbs(p string) string {
 		}
 	}
 	return filepath.ToSlash(p)
+}
+
+// exportRetrain is the retraining a monitor step of p declares, for a
+// CronWorkflow (nil when none does).
+func (a *app) exportRetrain(p *pipeline.Pipeline) (*argo.Retrain, error) {
+	var found []string
+	var spec retrain.Spec
+	for _, s := range p.Steps {
+		if sp, ok := retrain.FromMonitor(p, s.ID); ok {
+			found, spec = append(found, s.ID), sp
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+	default:
+		return nil, pipeline.Invalidf("export: monitor steps %s each declare a retraining: a CronWorkflow runs one (or give --no-retrain)", strings.Join(found, ", "))
+	}
+	tp, err := a.loadPipeline(spec.Pipeline, spec.Params)
+	if err != nil {
+		return nil, fmt.Errorf("export: on_critical: retrain of step %s: %w", found[0], err)
+	}
+	return &argo.Retrain{Monitor: found[0], Pipeline: tp, Params: spec.Params, Step: spec.Step, Model: spec.Model,
+		Alias: spec.Alias, Gates: spec.Gates}, nil
 }

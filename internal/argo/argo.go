@@ -86,16 +86,23 @@ type Options struct {
 	Retrain *Retrain
 }
 
-// Retrain is the retraining a scheduled monitoring workflow runs when a
-// monitor step fails its critical checks (exit code 1).
+// Retrain is the retraining a scheduled monitoring workflow runs when its
+// monitor step fails a critical check (mlrun exits 1): the training
+// pipeline's steps as DAG tasks (retrain-STEP, each `mlrun run --only`),
+// then one task running `mlrun retrain`, which finds every step in the
+// store, registers the challenger and promotes it (or leaves a pending
+// approval request on a protected alias).
 type Retrain struct {
-	// Args are the arguments of the mlrun command the retrain task runs
-	// (mlrun retrain ...), paths in the pod's terms.
-	Args []string
-	// Pipeline is the training pipeline file (on the exporting machine);
-	// its file and data files are delivered like the monitored
+	// Monitor is the monitor step whose failure triggers it.
+	Monitor string
+	// Pipeline is the training pipeline, loaded with Params (the new data
+	// window); its file and data files reach the pods like the monitored
 	// pipeline's.
 	Pipeline *pipeline.Pipeline
+	Params   []string
+	// Step, Model, Alias and Gates are mlrun retrain's flags.
+	Step, Model, Alias string
+	Gates              []string
 }
 
 // File is a file a pod needs: the pipeline file (from the ConfigMap) or a
@@ -194,7 +201,7 @@ func Build(p *pipeline.Pipeline, opts Options) (*Export, error) {
 		tmpls = append(tmpls, o.template(names[s.ID], args, artifacts, mounts))
 	}
 	if o.Retrain != nil {
-		if err := o.addRetrain(p, dag, &tmpls, names, artifacts, mounts); err != nil {
+		if err := o.addRetrain(p, dag, &tmpls, names, artifacts, mounts, files); err != nil {
 			return nil, err
 		}
 	}
@@ -611,21 +618,22 @@ func (ex *Export) Spec() *WorkflowSpec {
 
 // addRetrain makes the DAG of a scheduled monitoring workflow go on to
 // the retraining when its monitor step fails its critical checks: the
-// monitor task may fail (continueOn), and the retrain task runs when it
-// failed with exit code 1 (a failed check; a runtime failure, 3, retrains
-// nothing). Every dependency is written as `depends`, which Argo requires
-// of all tasks of a DAG once one uses it.
-func (o Options) addRetrain(p *pipeline.Pipeline, dag *DAG, tmpls *[]Template, names map[string]string, arts []Artifact, mounts []VolumeMount) error {
-	var mons []string
-	for _, s := range p.Steps {
-		if s.Kind == "monitor" {
-			mons = append(mons, names[s.ID])
-		}
+// monitor task may fail (continueOn), the retraining DAG's first tasks run
+// when it failed with exit code 1 (a failed check; a runtime failure, 3,
+// retrains nothing), and the others when their dependencies succeeded (a
+// skipped task would count as done in a plain depends). Every dependency
+// is written as depends, which Argo requires of all tasks of a DAG once
+// one uses it.
+func (o Options) addRetrain(p *pipeline.Pipeline, dag *DAG, tmpls *[]Template, names map[string]string, arts []Artifact, mounts []VolumeMount, files []File) error {
+	rt := o.Retrain
+	ms := p.Step(rt.Monitor)
+	if ms == nil || ms.Kind != "monitor" {
+		return pipeline.Invalidf("export: retrain: %s has no monitor step %q", p.File, rt.Monitor)
 	}
-	if len(mons) != 1 {
-		return pipeline.Invalidf("export: --retrain needs a pipeline with one monitor step, %s has %d", p.File, len(mons))
+	if rt.Model == "" {
+		return pipeline.Invalidf("export: retrain: no model name")
 	}
-	mon := mons[0]
+	mon := names[rt.Monitor]
 	for i := range dag.Tasks {
 		t := &dag.Tasks[i]
 		t.Depends = strings.Join(t.Dependencies, " && ")
@@ -634,10 +642,74 @@ func (o Options) addRetrain(p *pipeline.Pipeline, dag *DAG, tmpls *[]Template, n
 			t.ContinueOn = &ContinueOn{Failed: true}
 		}
 	}
-	dag.Tasks = append(dag.Tasks, Task{Name: "retrain", Template: "retrain", Depends: mon + ".Failed",
-		When: "{{tasks." + mon + ".exitCode}} == 1"})
-	*tmpls = append(*tmpls, o.template("retrain", o.Retrain.Args, arts, mounts))
+	tp := rt.Pipeline
+	tnames, err := taskNames(tp)
+	if err != nil {
+		return err
+	}
+	used := map[string]bool{}
+	for _, n := range names {
+		used[n] = true
+	}
+	trainFile := podPath(files, tp.File)
+	var all []string
+	for _, s := range tp.Steps {
+		if isAction(s.Kind) {
+			continue // mlrun retrain registers
+		}
+		name := "retrain-" + tnames[s.ID]
+		if used[name] || len(name) > 63 {
+			return pipeline.Invalidf("export: retrain: no task name for step %q of %s (%q is taken or too long)", s.ID, tp.File, name)
+		}
+		used[name] = true
+		t := Task{Name: name, Template: name}
+		var deps []string
+		for _, d := range deps0(tp, s) {
+			deps = append(deps, "retrain-"+tnames[d]+".Succeeded")
+		}
+		if len(deps) == 0 {
+			t.Depends = mon + ".Failed"
+			t.When = "{{tasks." + mon + ".exitCode}} == 1"
+		} else {
+			t.Depends = strings.Join(deps, " && ")
+		}
+		dag.Tasks = append(dag.Tasks, t)
+		all = append(all, name+".Succeeded")
+		args := append([]string{"--store", o.Store, "run", trainFile, "--only", s.ID}, paramArgs(rt.Params)...)
+		*tmpls = append(*tmpls, o.template(name, args, arts, mounts))
+	}
+	if len(all) == 0 {
+		return pipeline.Invalidf("export: retrain: %s has no step to run", tp.File)
+	}
+	args := append([]string{"--store", o.Store, "retrain", trainFile}, paramArgs(rt.Params)...)
+	args = append(args, "--model", rt.Model)
+	if rt.Alias != "" {
+		args = append(args, "--alias", rt.Alias)
+	}
+	if rt.Step != "" {
+		args = append(args, "--step", rt.Step)
+	}
+	for _, g := range rt.Gates {
+		args = append(args, "--gate", g)
+	}
+	args = append(args, "--reason", fmt.Sprintf("retrained by {{workflow.name}}: monitor step %s of %s failed a critical check", rt.Monitor, p.Name))
+	dag.Tasks = append(dag.Tasks, Task{Name: "retrain", Template: "retrain", Depends: strings.Join(all, " && ")})
+	*tmpls = append(*tmpls, o.template("retrain", args, arts, mounts))
 	return nil
+}
+
+// deps0 are a step's dependencies, sorted, without duplicates.
+func deps0(p *pipeline.Pipeline, s *pipeline.StepSpec) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range s.Deps() {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // PodPath returns where the pods find a file of the export (a pipeline

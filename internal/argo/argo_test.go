@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlrun-cli/mlrun/internal/argo"
+	"github.com/mlrun-cli/mlrun/internal/retrain"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/steps"
 )
@@ -29,7 +30,27 @@ func load(t *testing.T, file string, params map[string]string) *pipeline.Pipelin
 	return p
 }
 
-const sweep = "testdata/pipelines/flows/sweep.yaml"
+const (
+	sweep       = "testdata/pipelines/flows/sweep.yaml"
+	monitorFile = "testdata/pipelines/flows/monitor.yaml"
+)
+
+// retrainOf is the retraining the monitor step of a pipeline declares.
+func retrainOf(t *testing.T, file string) *argo.Retrain {
+	t.Helper()
+	p := load(t, file, nil)
+	spec, ok := retrain.FromMonitor(p, "monitoring")
+	if !ok {
+		t.Fatalf("%s: no on_critical retrain", file)
+	}
+	ov := map[string]string{}
+	for _, kv := range spec.Params {
+		k, v, _ := strings.Cut(kv, "=")
+		ov[k] = v
+	}
+	return &argo.Retrain{Monitor: "monitoring", Pipeline: load(t, spec.Pipeline, ov), Params: spec.Params,
+		Model: spec.Model, Alias: spec.Alias, Gates: spec.Gates}
+}
 
 // TestGolden exports the sweep pipeline as each kind of object, compares
 // with the golden files, and validates every document against Argo's
@@ -52,10 +73,17 @@ func TestGolden(t *testing.T) {
 		{"cron", func(o *argo.Options) {
 			o.Schedule, o.Timezone, o.ServiceAccount = "0 6 * * *", "Europe/London", "mlrun"
 		}, "ConfigMap CronWorkflow"},
+		{"cron-retrain", func(o *argo.Options) {
+			o.Schedule, o.Secret = "0 6 * * *", "mlrun-s3"
+			o.Retrain = retrainOf(t, monitorFile)
+		}, "ConfigMap CronWorkflow"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := load(t, sweep, map[string]string{"min_auc": "0.6"})
+			if tt.name == "cron-retrain" {
+				p = load(t, monitorFile, nil)
+			}
 			o := base
 			tt.opts(&o)
 			ex, err := argo.Build(p, o)
