@@ -113,6 +113,11 @@ func outputs(t *testing.T, js string) (map[string]string, int) {
 func TestArgoHarness(t *testing.T) {
 	e := newArgoEnv(t)
 	manifest := e.export("src/flows/sweep.yaml")
+	for _, secret := range []string{e.srv.AccessKey, e.srv.SecretKey} {
+		if strings.Contains(string(manifest), secret) {
+			t.Fatal("the manifest holds a credential")
+		}
+	}
 	ctx := context.Background()
 	res, err := e.cluster.Submit(ctx, manifest)
 	if err != nil {
