@@ -115,6 +115,9 @@ Exit codes: 0 printed, 2 invalid pipeline or usage.`,
 func exportHeader(file string, ex *argo.Export) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mlrun export argo %s\n", filepath.ToSlash(file))
+	for _, id := range ex.Skipped {
+		fmt.Fprintf(&b, "report step %s left out (a pod would lose its file): mlrun report RUN reads the run from the store\n", id)
+	}
 	if len(ex.Data) > 0 {
 		b.WriteString("upload the data files before submitting:\n")
 		for _, d := range ex.Data {

@@ -123,7 +123,9 @@ type Export struct {
 	Data []File
 	// Bucket is Options.Data's bucket.
 	Bucket string
-	files  []File
+	// Skipped are the report steps left out of the DAG.
+	Skipped []string
+	files   []File
 }
 
 // fieldName is Argo's pattern for task and template names.
@@ -137,8 +139,9 @@ var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // and a Workflow, WorkflowTemplate or CronWorkflow with one DAG task per
 // step and matrix variant, each running `mlrun run FILE --only STEP`
 // against the shared store. A task depends on the tasks of the steps it
-// reads; a register or report step's on every other step's (it acts on
-// the whole run). Errors are invalid usage (exit code 2).
+// reads; a register step's on every other step's (it acts on the whole
+// run). Report steps are left out (Export.Skipped): a pod would lose the
+// file they write. Errors are invalid usage (exit code 2).
 func Build(p *pipeline.Pipeline, opts Options) (*Export, error) {
 	o, err := defaults(p, opts)
 	if err != nil {
@@ -195,6 +198,13 @@ func Build(p *pipeline.Pipeline, opts Options) (*Export, error) {
 	dag := &DAG{}
 	var tmpls []Template
 	for _, s := range p.Steps {
+		if s.Kind == "report" {
+			// It writes a file, which a pod would lose (and cannot write
+			// on its read-only file system): mlrun report reads the run
+			// from the store instead.
+			ex.Skipped = append(ex.Skipped, s.ID)
+			continue
+		}
 		t := Task{Name: names[s.ID], Template: names[s.ID], Dependencies: deps(p, s, names)}
 		dag.Tasks = append(dag.Tasks, t)
 		args := append([]string{"--store", o.Store, "run", pipeFile, "--only", s.ID}, paramArgs(o.Params)...)

@@ -178,6 +178,9 @@ func TestDAG(t *testing.T) {
 	if a := tm.Inputs.Artifacts[0]; a.Name != "data-applications" || a.S3.Key != "in/data/applications.csv" || !a.S3.UseSDKCreds || a.S3.AccessKeySecret != nil {
 		t.Errorf("artifact %+v %+v", a, a.S3)
 	}
+	if strings.Join(ex.Skipped, ",") != "card" {
+		t.Errorf("skipped %q, want the report step", ex.Skipped)
+	}
 	if got := ex.PodPath(sweep); got != "/mlrun/src/flows/sweep.yaml" {
 		t.Errorf("PodPath %q", got)
 	}
