@@ -104,6 +104,9 @@ func (a *app) retrainOnCritical(ctx context.Context, st *lineage.Store, p *pipel
 	}
 	sort.Strings(ids)
 	var lines []string
+	if len(ids) > 0 && a.noRegister {
+		return []string{fmt.Sprintf("monitor step %s failed a critical check: not retraining: --no-register", ids[0])}, nil
+	}
 	for _, id := range ids {
 		spec := specs[id]
 		lines = append(lines, fmt.Sprintf("monitor step %s failed a critical check: retraining %s", id, spec.Model))

@@ -226,8 +226,8 @@ func Run(ctx context.Context, env Env, spec Spec) (*Outcome, error) {
 	switch {
 	case errors.As(err, &gerr):
 		out.Status, out.Refusal = Refused, gerr
-	case err != nil && reg.Existing:
-		// e.g. a request for this version pending already.
+	case err != nil && reg.Existing && pipeline.ExitCode(err) == pipeline.ExitInvalid:
+		// A request for this version is pending already.
 		out.Status = Unchanged
 		return out, nil
 	case err != nil:
