@@ -125,6 +125,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.reportCommand(),
 		a.alertsCommand(),
 		a.storeCommand(),
+		a.exportCommand(), a.retrainCommand(),
 		a.waiveCommand(), a.waiversCommand(), a.signersCommand(),
 	)
 	a.finishTree(root)

@@ -88,6 +88,7 @@ func (a *app) monitorCommand() *cobra.Command {
 		asJSON             bool
 		alertFile, webhook string
 		reports            reportFlags
+		rt                 retrainFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "monitor (--model NAME@ALIAS | --run RUN --step MODEL_STEP) --data BATCH.csv",
@@ -226,6 +227,9 @@ failure.`,
 				writeMonitorReport(a.stdout, r, rec)
 			}
 			if rec.Failed {
+				if err := a.monitorRetrain(ctx, st, rt, o.model); err != nil {
+					return err
+				}
 				return &silentError{code: pipeline.ExitCheckFailed}
 			}
 			return nil
@@ -247,6 +251,7 @@ failure.`,
 	f.StringVar(&alertFile, "alert-file", "", "append an alert for failed checks to this JSON-lines `FILE` (replaces the config's)")
 	f.StringVar(&webhook, "webhook", "", "POST an alert for failed checks to this `URL`; $VAR is expanded (replaces the config's)")
 	reports.register(cmd)
+	rt.register(cmd)
 	cmd.AddCommand(a.monitorHistoryCommand())
 	return cmd
 }

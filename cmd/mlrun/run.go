@@ -105,6 +105,7 @@ func (a *app) runCommand() *cobra.Command {
 		asJSON             bool
 		quiet              bool
 		alertFile, webhook string
+		only               []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run FILE",
@@ -113,6 +114,15 @@ func (a *app) runCommand() *cobra.Command {
 --jobs, unless an intact cache entry exists for the exact same inputs, input
 files (by SHA-256) and resolved settings. Outputs, the cache entry and a run
 record go to the lineage store.
+
+--only STEP runs one step (a step id, a matrix variant's id, or a sweep's
+written id for all its variants; comma-separated for several): the steps it
+reads are taken from the store, as earlier runs with the same cache keys
+recorded them, and never run here; when one is missing the command exits 2
+naming it. A register or report step acts on the whole run, so every other
+step must be in the store. The run is recorded and audited like any other,
+so later steps and a later full run reuse it. This is what one task of a
+cluster workflow runs (mlrun export argo).
 
 Set MLRUN_CACHEVERIFY=1 to run cached steps anyway and fail when their outputs
 differ from the cached ones (a check that steps are deterministic).
@@ -179,6 +189,7 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 				return err
 			}
 			opts.CacheVerify = os.Getenv("MLRUN_CACHEVERIFY") == "1"
+			opts.Only, opts.Require = onlyOptions(p, only)
 			var live *liveOutput
 			if !asJSON && !quiet {
 				live = newLiveOutput(a.stdout, p)
@@ -211,6 +222,12 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 				return runErr
 			}
 			actionLines, actionErr := a.afterRun(cmd.Context(), st, rec, alertFile, webhook)
+			if len(only) == 0 {
+				// on_critical: retrain of a monitor step (retrain.go).
+				lines, err := a.retrainOnCritical(cmd.Context(), st, p, rec)
+				actionLines = append(actionLines, lines...)
+				actionErr = errors.Join(actionErr, err)
+			}
 			a.annotateRun(p, rec)
 			// The reports of an interrupted run too: the context is
 			// cancelled then, which must not keep them from being written.
@@ -250,6 +267,7 @@ failed, 2 invalid pipeline or input, 3 runtime failure.`,
 	cmd.Flags().StringVar(&alertFile, "alert-file", "", "append an alert for the failed checks of every monitor step that runs to this JSON-lines `FILE` (replaces the step's)")
 	cmd.Flags().StringVar(&webhook, "webhook", "", "POST an alert for the failed checks of every monitor step that runs to this `URL`; $VAR is expanded at sending (replaces the step's)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the run record as JSON instead of the summary")
+	cmd.Flags().StringSliceVar(&only, "only", nil, "run only this `STEP` (or matrix variant), reading its inputs from the store; exit 2 naming a missing upstream step")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing but errors")
 	cmd.Flags().BoolVar(&a.noRegister, "no-register", os.Getenv("MLRUN_NO_REGISTER") == "1", "register steps register nothing (say so in their notes): for merge-request jobs on a shared store (env MLRUN_NO_REGISTER=1)")
 	return cmd

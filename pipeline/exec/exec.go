@@ -49,6 +49,20 @@ type Options struct {
 	// (see runMemoryLimit): 0 derives it from the size of the files the
 	// pipeline reads, a negative value leaves the runtime's limit alone.
 	MemoryLimit int64
+	// Only, when not empty, runs just these steps: step ids, or the id a
+	// matrix sweep was written with (every variant of it). The steps they
+	// read, transitively, are taken from the store (the cache entries
+	// earlier runs recorded under the same keys) and never run; one that
+	// has no usable entry fails the run with a *MissingError (exit 2).
+	// Other steps are left out of the run and its record. This is what one
+	// task of a cluster workflow runs (mlrun run --only); the run is
+	// recorded and audited like any other, so that later steps and a
+	// later full run reuse what it computed.
+	Only []string
+	// Require lists more steps an Only run takes from the store and
+	// records, with what they read: the CLI requires every step for a
+	// register or report step, which acts on the whole run.
+	Require []string
 }
 
 // EventType names what happened to a step.
@@ -121,6 +135,9 @@ type runner struct {
 	// started is set once the run's start is committed (see start).
 	started bool
 	startMu sync.Mutex
+	// scope is the part of the pipeline an Options.Only run covers (nil:
+	// all of it).
+	scope *scope
 	// view is what cache lookups read (see cacheView).
 	view   *lineage.View
 	viewMu sync.Mutex
@@ -129,6 +146,14 @@ type runner struct {
 
 // prepare checks the pipeline and options and fills defaults.
 func prepare(p *pipeline.Pipeline, opts *Options) (map[string]*stepState, map[string]bool, error) {
+	if len(opts.Only) > 0 || len(opts.Require) > 0 {
+		return nil, nil, errors.New("exec: Options.Only and Options.Require are for Run only")
+	}
+	return prepareSteps(p, opts)
+}
+
+// prepareSteps is prepare without the check that Only is not set.
+func prepareSteps(p *pipeline.Pipeline, opts *Options) (map[string]*stepState, map[string]bool, error) {
 	if p == nil {
 		return nil, nil, errors.New("exec: nil pipeline")
 	}
@@ -196,7 +221,11 @@ func prepare(p *pipeline.Pipeline, opts *Options) (map[string]*stepState, map[st
 // check failed (and nothing else went wrong), otherwise the failing step's
 // error keeps its own exit code, 3 by default.
 func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunRecord, error) {
-	steps, force, err := prepare(p, &opts)
+	steps, force, err := prepareSteps(p, &opts)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := newScope(p, opts.Only, opts.Require, opts.ForceSteps)
 	if err != nil {
 		return nil, err
 	}
@@ -217,8 +246,12 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 		held:      map[string][]lineage.ID{},
 		holders:   map[lineage.ID]int{},
 		committed: map[string]bool{},
+		scope:     sc,
 	}
 	for _, spec := range p.Steps {
+		if !sc.in(spec.ID) {
+			continue
+		}
 		for _, dep := range spec.Deps() {
 			r.pending[dep]++
 		}
@@ -250,6 +283,9 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	go r.committer(ctx)
 	var wg sync.WaitGroup
 	for _, spec := range p.Steps {
+		if !sc.in(spec.ID) {
+			continue
+		}
 		st := steps[spec.ID]
 		wg.Go(func() { r.step(ctx, st) })
 	}
@@ -263,8 +299,15 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	r.rec.End = time.Now().UTC()
 	r.rec.Git = r.git()
 	var failed, checkFailed []*stepState
+	var missing *MissingError
 	for _, spec := range p.Steps {
+		if !sc.in(spec.ID) {
+			continue
+		}
 		st := steps[spec.ID]
+		if me := (*MissingError)(nil); missing == nil && errors.As(st.err, &me) {
+			missing = me
+		}
 		switch st.rec.Status {
 		case lineage.StepFailed:
 			failed = append(failed, st)
@@ -316,6 +359,11 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 	r.startMu.Lock()
 	started := r.started
 	r.startMu.Unlock()
+	if missing != nil && !started && ctx.Err() == nil {
+		// Nothing ran: the run could not start as invoked (exit 2) and
+		// leaves no record.
+		return nil, missing
+	}
 	if _, err := opts.Store.Update(ctx, func(ctx context.Context, tx *lineage.Tx) error {
 		if !started {
 			// No step ran (all cached, or failed before running): the
@@ -344,7 +392,7 @@ func Run(ctx context.Context, p *pipeline.Pipeline, opts Options) (*lineage.RunR
 			}
 			tx.Audit(StepAuditEntry(r.rec, &rec))
 		}
-		tx.Audit(RunAuditEntry(r.rec))
+		tx.Audit(r.onlyDetail(RunAuditEntry(r.rec)))
 		return nil
 	}); err != nil {
 		return r.rec, errors.Join(runErr, pipeline.WithExitCode(pipeline.ExitRuntime, fmt.Errorf("run %s: record its outcome: %w", r.rec.ID, err)))
@@ -392,7 +440,21 @@ func (r *runner) startEntry() lineage.AuditEntry {
 	if !r.rec.Source.IsNull() {
 		d["source"] = r.rec.Source.String()
 	}
-	return lineage.AuditEntry{Type: lineage.AuditRunStarted, Run: r.rec.ID, Pipeline: r.p.Name, Detail: d}
+	return r.onlyDetail(lineage.AuditEntry{Type: lineage.AuditRunStarted, Run: r.rec.ID, Pipeline: r.p.Name, Detail: d})
+}
+
+// onlyDetail adds to a run's entry the steps an Options.Only run selected
+// ("only": the names given) and took from the store ("from_store").
+func (r *runner) onlyDetail(e lineage.AuditEntry) lineage.AuditEntry {
+	if r.scope == nil {
+		return e
+	}
+	if e.Detail == nil {
+		e.Detail = map[string]string{}
+	}
+	e.Detail["only"] = strings.Join(r.scope.names, ",")
+	e.Detail["from_store"] = strings.Join(sortedKeys(r.scope.cacheOnly), ",")
+	return e
 }
 
 // cacheView returns the view cache lookups read: the store at the run's
@@ -613,7 +675,12 @@ func (r *runner) step(ctx context.Context, st *stepState) {
 	if st.err != nil {
 		st.rec.Status = lineage.StepFailed
 		st.rec.Error = st.err.Error()
-		r.log.Error("step failed", "step", spec.ID, "error", st.err)
+		if me := (*MissingError)(nil); errors.As(st.err, &me) {
+			// The run's error says it; it is not a failure of the step.
+			r.log.Debug("upstream step not in the store", "step", spec.ID, "key", me.Key)
+		} else {
+			r.log.Error("step failed", "step", spec.ID, "error", st.err)
+		}
 	}
 	r.finish(ctx, st, typ)
 }
@@ -664,7 +731,8 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 	r.lastKeysMu.Unlock()
 
 	var hit *lineage.CacheEntry
-	if r.opts.Force || r.force[spec.ID] {
+	fromStore := r.scope.only(spec.ID)
+	if (r.opts.Force || r.force[spec.ID]) && !fromStore {
 		st.rec.Reason = "forced"
 	} else if view, err := r.cacheView(ctx); err != nil {
 		st.err = err
@@ -680,7 +748,13 @@ func (r *runner) execute(ctx context.Context, st *stepState) EventType {
 		st.rec.Reason = "cache entry unreadable"
 		log.Warn("cache entry not reused", "key", key, "error", err)
 	}
-	if hit != nil && !r.opts.CacheVerify {
+	if fromStore && hit == nil {
+		// An upstream step of an Only run is never run here.
+		st.err = &MissingError{File: r.p.File, Step: spec.ID, Key: key, Reason: st.rec.Reason, For: r.scope.readers(r.p, spec.ID)}
+		st.rec.Reason = ""
+		return EventFinished
+	}
+	if hit != nil && (!r.opts.CacheVerify || fromStore) {
 		r.hold(spec.ID, hit.Outputs)
 		st.outputs = hit.Outputs
 		st.rec.CacheHit = true

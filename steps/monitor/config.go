@@ -152,6 +152,9 @@ type Config struct {
 	// taken from the cache) and `mlrun monitor` send the failed checks of
 	// a batch (nil: nowhere). They do not change the report.
 	Alerts *Alerts `json:"alerts,omitempty"`
+	// OnCritical is what to do with a batch that fails a critical check
+	// (retrain.go); it does not change the report.
+	OnCritical *OnCritical `json:"on_critical,omitempty"`
 
 	drift  *gateExpr
 	checks []*check

@@ -83,6 +83,7 @@ func (kind) Settings() map[string]any {
 				"on":      map[string]any{"type": "string", "enum": []string{Critical, Warn}, "default": Critical, "description": "lowest severity of a failed check that raises an alert"},
 			},
 		},
+		"on_critical": onCriticalSchema(),
 		"checks": map[string]any{
 			"type": "object",
 			"description": "check name -> expression that must hold, or {expr, severity: warn|critical, features: [names]}, or `off`. Built-in checks: " +
@@ -229,6 +230,9 @@ func (k kind) Compile(req *pipeline.CompileRequest) pipeline.Compiled {
 	}
 	if n := req.Setting("alerts"); n != nil {
 		cfg.Alerts = parseAlerts(req, d, n)
+	}
+	if n := req.Setting("on_critical"); n != nil {
+		cfg.OnCritical = parseOnCritical(req.Pos, d, n)
 	}
 	if n := req.Setting("checks"); n != nil {
 		if n.Kind != yaml.MappingNode {
