@@ -1,0 +1,28 @@
+// Package predict scores rows with a registered model version: the
+// version's scoring chain (the load, validate and derive steps upstream of
+// its train step, as trained), its model, and reason codes for adverse
+// decisions.
+//
+// A Scorer is compiled once from a registry.Version and serves two paths
+// that share the model, the explainer and the decision code:
+//
+//   - File, the batch path of mlrun predict: the chain compiled for the
+//     file's header and run over the whole CSV (exec.RunInMemory), then
+//     the model and the explainer over the rows;
+//   - Records, the online path of mlrun serve: records as entered (JSON
+//     field values kept as their text) are parsed into a small
+//     table.Dataset with the very options and column types the chain's
+//     load step reads a CSV with, then the chain's validate and derive
+//     steps (compiled once, for the columns the chain needs) run over it,
+//     then the same model and explainer.
+//
+// So a record scored online and the same row scored in a batch get
+// bit-identical scores and reasons, and the same row hash
+// (decisions.RowHash): both parse each field with the same CSV parser and
+// options, and every step involved computes each row from that row alone.
+//
+// Rules that judge a dataset rather than a row (rows, max_missing, unique,
+// and any rule with mostly below 1) do not apply to single requests: the
+// online chain leaves them out (Online.Skipped names them). A record that
+// fails an error-severity rule is refused (RefusedError), not scored.
+package predict
