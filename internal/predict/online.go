@@ -27,6 +27,9 @@ import (
 type Value struct {
 	Text string
 	Null bool
+	// Bad, when set, says why the value as sent cannot be a field (a JSON
+	// object, say): Score reports it with the record's other bad fields.
+	Bad string
 }
 
 // Record is one application as entered, by field name.
@@ -179,11 +182,24 @@ func compileOnline(s *Scorer) (*Online, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	// The load step refuses a file without rows: the compile reads a
+	// header and one row of nulls (every column's type is declared).
+	null := ""
+	if ld := mapGet(steps, s.chain.Load); ld != nil {
+		if m := mapGet(ld, "missing"); m != nil && m.Kind == yaml.SequenceNode && len(m.Content) > 0 {
+			null = m.Content[0].Value
+		}
+	}
 	compile := func(cols []string) (*pipeline.Pipeline, error) {
 		path := filepath.Join(dir, fmt.Sprintf("header-%d.csv", len(cols)))
 		var b bytes.Buffer
 		w := csv.NewWriter(&b)
 		_ = w.Write(cols)
+		nulls := make([]string, len(cols))
+		for i := range nulls {
+			nulls[i] = null
+		}
+		_ = w.Write(nulls)
 		w.Flush()
 		if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
 			return nil, err
@@ -318,15 +334,17 @@ func (o *Online) Score(ctx context.Context, rec Record) (decisions.Decision, err
 			bad = append(bad, FieldError{Field: f.Name, Message: fmt.Sprintf("required field missing (%s; null for a missing value)", f.Type)})
 		}
 	}
-	if len(bad) > 0 {
-		return decisions.Decision{}, sortedInputError(bad)
+	for name, v := range rec {
+		if _, ok := o.index[name]; ok && v.Bad != "" {
+			bad = append(bad, FieldError{Field: name, Message: v.Bad})
+		}
 	}
 	row := make([]string, len(o.fields))
 	entered := make(map[string]string, len(rec))
 	for i, f := range o.fields {
 		v, ok := rec[f.Name]
 		switch {
-		case !ok || v.Null:
+		case !ok || v.Null || v.Bad != "":
 			row[i] = o.null
 		default:
 			row[i] = v.Text
@@ -336,8 +354,14 @@ func (o *Online) Score(ctx context.Context, rec Record) (decisions.Decision, err
 		}
 	}
 	ds, err := o.parse(row)
-	if err != nil {
+	var ie *InputError
+	if errors.As(err, &ie) {
+		bad = append(bad, ie.Fields...)
+	} else if err != nil {
 		return decisions.Decision{}, err
+	}
+	if len(bad) > 0 {
+		return decisions.Decision{}, sortedInputError(bad)
 	}
 	results := map[string]*pipeline.Result{o.load: {Outputs: map[string]pipeline.Object{"data": ds}}}
 	var refused []RuleFailure
@@ -459,3 +483,6 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Protected returns the pipeline's protected attributes (never reasons).
+func (o *Online) Protected() []string { return o.protected }
