@@ -76,6 +76,9 @@ Exit codes: 0 stopped cleanly, 2 invalid usage or model, 3 runtime failure.`,
 				}
 				journal = filepath.Join(st.Dir(), "journal")
 			}
+			if journal, err = filepath.Abs(journal); err != nil {
+				return err
+			}
 			kinds, err := a.registry()
 			if err != nil {
 				return err
