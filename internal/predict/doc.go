@@ -9,12 +9,16 @@
 //   - File, the batch path of mlrun predict: the chain compiled for the
 //     file's header and run over the whole CSV (exec.RunInMemory), then
 //     the model and the explainer over the rows;
-//   - Records, the online path of mlrun serve: records as entered (JSON
-//     field values kept as their text) are parsed into a small
-//     table.Dataset with the very options and column types the chain's
-//     load step reads a CSV with, then the chain's validate and derive
-//     steps (compiled once, for the columns the chain needs) run over it,
-//     then the same model and explainer.
+//   - Online.Score, the online path of mlrun serve: a record as entered
+//     (JSON field values kept as their text) is parsed into a one-row
+//     table.Dataset by the table package's CSV parser with the very
+//     options and column types the chain's load step reads a CSV with,
+//     then the chain's validate and derive steps (compiled once, for every
+//     column of training but the target) run over it, then the same model
+//     and explainer. Unknown fields, missing required ones (those the
+//     chain or the model reads, found at compile time by compiling the
+//     chain without each) and values that do not parse are an
+//     *InputError listing every bad field.
 //
 // So a record scored online and the same row scored in a batch get
 // bit-identical scores and reasons, and the same row hash
@@ -24,5 +28,5 @@
 // Rules that judge a dataset rather than a row (rows, max_missing, unique,
 // and any rule with mostly below 1) do not apply to single requests: the
 // online chain leaves them out (Online.Skipped names them). A record that
-// fails an error-severity rule is refused (RefusedError), not scored.
+// fails an error-severity rule is refused (*RefusedError), not scored.
 package predict

@@ -38,8 +38,8 @@ type Options struct {
 	Jobs int
 	// Log receives the chain's step logs (nil: none).
 	Log hclog.Logger
-	// Online compiles the chain for single records too (Records), as
-	// mlrun serve needs; mlrun predict does not.
+	// Online compiles the chain for single records too (Scorer.Online,
+	// Online.Score), as mlrun serve needs; mlrun predict does not.
 	Online bool
 }
 

@@ -287,10 +287,19 @@ func (j *Journal) writer() {
 // long as this process holds it, with its header frame.
 func (j *Journal) create(seg *Segment) (*segFile, error) {
 	s := *seg
-	s.Batch = lineage.NewRunID(time.Now())
-	s.Started = time.Now().UTC()
-	path := filepath.Join(j.o.Dir, s.Batch+journalExt)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	var (
+		path string
+		f    *os.File
+		err  error
+	)
+	for range 3 { // batch ids hold 24 random bits: a clash is rare
+		s.Batch = lineage.NewRunID(time.Now())
+		s.Started = time.Now().UTC()
+		path = filepath.Join(j.o.Dir, s.Batch+journalExt)
+		if f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644); !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
