@@ -543,6 +543,15 @@ func TestServe(t *testing.T) {
 	if code, err := post(c, s.url+"/score", "", old, &a); err != nil || code != 400 || len(a.Rules) != 1 || a.Rules[0].Rule != "age_plausible" || a.Rules[0].Fields[0] != "age" {
 		t.Errorf("record failing a rule: %d %v %+v", code, err, a)
 	}
+	// Several records: every failing one named by its index, the same
+	// answer twice (nothing of one answer leaks into the next).
+	for range 2 {
+		a = plainAnswer{}
+		code, err := post(c, s.url+"/score", "", map[string]any{"records": []any{e.records[0], old, old}}, &a)
+		if err != nil || code != 400 || len(a.Rules) != 2 || a.Rules[0].Fields[0] != "records[1].age" || a.Rules[1].Fields[0] != "records[2].age" {
+			t.Errorf("records failing a rule: %d %v %+v", code, err, a)
+		}
+	}
 	big := map[string]string{"application_id": strings.Repeat("x", 8000)}
 	if code, _ := post(c, s.url+"/score", "", big, nil); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d, want 413", code)

@@ -382,7 +382,7 @@ func (o *Online) Score(ctx context.Context, rec Record) (decisions.Decision, err
 		}
 		for _, c := range res.Checks {
 			if c.Failed() {
-				refused = append(refused, RuleFailure{Step: st.ID, Rule: c.Name, Fields: o.ruleFields[st.ID+"/"+c.Name], Message: c.Message})
+				refused = append(refused, RuleFailure{Step: st.ID, Rule: c.Name, Fields: slices.Clone(o.ruleFields[st.ID+"/"+c.Name]), Message: c.Message})
 			}
 		}
 		results[st.ID] = res

@@ -24,7 +24,10 @@
 // locked (flock) by the server writing it, so servers sharing a store
 // never commit each other's live segments. Frames carry a CRC-32C; a torn
 // last frame (a write cut by the crash, never fsynced, never answered) is
-// dropped, any other damage refuses the segment.
+// dropped, any other damage refuses the segment. As with any write-ahead
+// log, a decision whose write reached the file but whose fsync was cut by
+// the crash may be recorded without having been answered; a decision
+// answered 200 is always recorded.
 //
 // What is between the journal and the store: decisions journaled but not
 // yet rolled (at most SegmentRows, or SegmentAge of them) are durable, but

@@ -516,9 +516,11 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, m *served, id st
 			continue
 		case errors.As(err, &re):
 			for _, f := range re.Rules {
-				for k := range f.Fields {
-					f.Fields[k] = prefix(i) + f.Fields[k]
+				fields := make([]string, len(f.Fields))
+				for k, name := range f.Fields {
+					fields[k] = prefix(i) + name
 				}
+				f.Fields = fields
 				body.Rules = append(body.Rules, f)
 			}
 			continue
