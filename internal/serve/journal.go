@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -209,7 +208,7 @@ func (j *Journal) writer() {
 		if err == nil && buf.Len() > 0 {
 			if _, werr := cur.f.Write(buf.Bytes()); werr != nil {
 				err = j.fail(werr)
-			} else if serr := syscall.Fdatasync(int(cur.f.Fd())); serr != nil {
+			} else if serr := datasync(cur.f); serr != nil {
 				err = j.fail(serr)
 			}
 		}
@@ -303,9 +302,9 @@ func (j *Journal) create(seg *Segment) (*segFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if ok, err := tryLock(f); !ok || err != nil {
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, fmt.Errorf("lock %s: locked elsewhere (%v)", path, err)
 	}
 	var buf bytes.Buffer
 	writeFrame(&buf, &s)
@@ -496,8 +495,11 @@ func Recover(ctx context.Context, st *lineage.Store, dir string) (map[string]int
 			errs = append(errs, err)
 			continue
 		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if ok, err := tryLock(f); err != nil || !ok {
 			f.Close() // a live server's
+			if err != nil {
+				errs = append(errs, fmt.Errorf("segment %s: %w", name, err))
+			}
 			continue
 		}
 		n, err := CommitSegment(ctx, st, path, true)
