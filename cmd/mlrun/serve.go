@@ -48,7 +48,7 @@ decision, reasons) is fsynced in the decision journal (--journal, default
 STORE/journal) before its response is sent, many requests sharing one fsync.
 Segments of the journal roll into the store as decision logs with a
 batch.scored audit entry (every --segment-rows decisions, every
---segment-age, on a version change, on SIGTERM), where 'mlrun audit explain
+--segment-age, on SIGTERM; each holds one model version), where 'mlrun audit explain
 --request ID' finds them. A server killed before that leaves its segment:
 the next 'mlrun serve' on the store commits it first.
 

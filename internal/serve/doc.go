@@ -18,7 +18,9 @@
 // (JournalDir, <store>/journal by default) roll into the store as a
 // decision log object, a batch record (source "serve") and a batch.scored
 // audit entry (CommitSegment, through internal/decisions) when a segment
-// is full or old, when the model version changes, and on shutdown; a
+// is full or old, and on shutdown (each segment holds one model version;
+// after a reload the previous version's stays open for the requests in
+// flight, until it is old); a
 // server killed before that leaves its segment, which the next server
 // started on the store commits (Recover) before it serves. A segment is
 // locked (flock) by the server writing it, so servers sharing a store

@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,10 +76,12 @@ type JournalOptions struct {
 // Journal makes online decisions durable in groups: every Append waits for
 // the fsync of the write that holds its decisions, and one write and one
 // fsync serve every Append queued meanwhile (group commit). Decisions go
-// to the current segment file, which is rolled into the store (a decision
-// log object, a batch record and a batch.scored audit entry: see
-// CommitSegment) when it is full or old, when the model version changes,
-// and at Close. A segment left by a server that died is committed by
+// to the segment file of their model version (two may be open at once:
+// the version served and the one before it, whose requests in flight
+// finish after a reload), which is rolled into the store (a decision log
+// object, a batch record and a batch.scored audit entry: see
+// CommitSegment) when it is full or old, when a third version comes, and
+// at Close. A segment left by a server that died is committed by
 // Recover.
 type Journal struct {
 	o       JournalOptions
@@ -108,6 +111,8 @@ type segFile struct {
 	f      *os.File
 	rows   int
 	opened time.Time
+	// buf holds the frames of the appends not yet written.
+	buf bytes.Buffer
 }
 
 // OpenJournal starts a journal. Call Recover first to commit the segments
@@ -185,32 +190,40 @@ func (j *Journal) fail(err error) error {
 	return err
 }
 
+// maxOpen is the most segments open at once: the version served and the
+// one before it, whose requests in flight finish after a reload (without
+// it, their decisions interleaved would roll a segment at each change).
+const maxOpen = 2
+
 // writer is the only goroutine writing segment files.
 func (j *Journal) writer() {
 	defer close(j.writerD)
 	defer close(j.rolled)
-	var cur *segFile
+	var open []*segFile // oldest first
 	tick := time.NewTicker(min(j.o.SegmentAge/4, time.Second))
 	defer tick.Stop()
-	var buf bytes.Buffer
 	var batch []*appendReq
-	roll := func() {
-		if cur != nil {
-			j.rolled <- cur
-			cur = nil
-		}
+	roll := func(sf *segFile) {
+		open = slices.DeleteFunc(open, func(x *segFile) bool { return x == sf })
+		j.rolled <- sf
 	}
+	// flush writes what the batch's appends framed, one write and one
+	// fsync per segment written to, and answers them.
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
 		err := j.Healthy()
-		if err == nil && buf.Len() > 0 {
-			if _, werr := cur.f.Write(buf.Bytes()); werr != nil {
+		for _, sf := range open {
+			if err != nil || sf.buf.Len() == 0 {
+				continue
+			}
+			if _, werr := sf.f.Write(sf.buf.Bytes()); werr != nil {
 				err = j.fail(werr)
-			} else if serr := datasync(cur.f); serr != nil {
+			} else if serr := datasync(sf.f); serr != nil {
 				err = j.fail(serr)
 			}
+			sf.buf.Reset()
 		}
 		n := 0
 		for _, r := range batch {
@@ -220,29 +233,41 @@ func (j *Journal) writer() {
 		if err == nil && j.o.OnSync != nil {
 			j.o.OnSync(n)
 		}
-		batch, buf = batch[:0], bytes.Buffer{}
+		batch = batch[:0]
 	}
 	handle := func(r *appendReq) {
 		if err := j.Healthy(); err != nil {
 			batch = append(batch, r)
 			return
 		}
-		if cur != nil && (cur.key != r.seg || cur.rows >= j.o.SegmentRows) {
+		var cur *segFile
+		for _, sf := range open {
+			if sf.key == r.seg {
+				cur = sf
+			}
+		}
+		if cur != nil && cur.rows >= j.o.SegmentRows {
 			flush()
-			roll()
+			roll(cur)
+			cur = nil
 		}
 		if cur == nil {
+			if len(open) >= maxOpen {
+				flush()
+				roll(open[0])
+			}
 			var err error
 			if cur, err = j.create(r.seg); err != nil {
 				j.fail(err)
 				batch = append(batch, r)
 				return
 			}
+			open = append(open, cur)
 		}
 		for i := range r.decs {
 			cur.rows++
 			r.decs[i].Row = cur.rows
-			writeFrame(&buf, &r.decs[i])
+			writeFrame(&cur.buf, &r.decs[i])
 		}
 		batch = append(batch, r)
 	}
@@ -261,8 +286,10 @@ func (j *Journal) writer() {
 			}
 			flush()
 		case <-tick.C:
-			if cur != nil && time.Since(cur.opened) >= j.o.SegmentAge {
-				roll()
+			for _, sf := range slices.Clone(open) {
+				if time.Since(sf.opened) >= j.o.SegmentAge {
+					roll(sf)
+				}
 			}
 		case <-j.stop:
 			// Appends are refused from now on: take what is queued.
@@ -276,7 +303,9 @@ func (j *Journal) writer() {
 				break
 			}
 			flush()
-			roll()
+			for len(open) > 0 {
+				roll(open[0])
+			}
 			return
 		}
 	}
