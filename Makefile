@@ -2,6 +2,7 @@
 GO        ?= go
 BIN       := bin/mlrun
 RACE_PKGS := ./pipeline/exec/... ./pipeline/lineage/... ./pipeline/registry/... ./internal/alert/... ./internal/outpath/... ./steps/table/... ./steps/exprenv/... ./steps/model/... ./steps/tree/... ./steps/monitor/... ./internal/argo/argotest/...
+RACE_PKGS += ./internal/serve/...
 # versitygw: a real S3 server the S3 store's tests run against on 127.0.0.1
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(CURDIR)/bin/versitygw
@@ -59,8 +60,8 @@ soak: ## kill -9 soak of run and predict: SOAK_TRIALS trials (default 300), SOAK
 	MLRUN_SOAK=1 $(GO) test -count=1 -timeout 3h -run '^TestSoak$$' -v ./cmd/mlrun
 
 bench-deps: ## install the Python baselines (Debian packages) and hyperfine
-	@if ! /usr/bin/python3 -c 'import pandas, sklearn, scipy, xgboost' 2>/dev/null || ! command -v hyperfine >/dev/null; then \
-	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pandas python3-sklearn python3-scipy python3-xgboost hyperfine; fi
+	@if ! /usr/bin/python3 -c 'import pandas, sklearn, scipy, xgboost, flask' 2>/dev/null || ! command -v hyperfine >/dev/null || ! command -v gunicorn >/dev/null; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pandas python3-sklearn python3-scipy python3-xgboost hyperfine python3-flask gunicorn; fi
 
 bench: build bench-deps ## side-by-side benchmarks against pandas/scikit-learn (see BENCHMARKS.md)
 	bash bench/run.sh

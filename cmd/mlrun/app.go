@@ -121,7 +121,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.versionCommand(),
 		a.diffCommand(), a.fmtCommand(), a.whyCommand(),
 		a.schemaCommand(),
-		a.modelsCommand(), a.predictCommand(),
+		a.modelsCommand(), a.predictCommand(), a.serveCommand(),
 		a.reportCommand(),
 		a.alertsCommand(),
 		a.storeCommand(),

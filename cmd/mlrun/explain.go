@@ -70,6 +70,10 @@ func (a *app) writeExplanation(e *decisions.Explanation) {
 		id = " id " + d.ID
 	}
 	fmt.Fprintf(w, "decision %s: row %d%s of batch %s\n", d.RowHash, d.Row, id, b.ID)
+	if d.Request != "" {
+		// An online decision (mlrun serve): its request and when it was made.
+		fmt.Fprintf(w, "  online request %s decided %s\n", d.Request, d.Time.Format("2006-01-02 15:04:05.000Z"))
+	}
 	fmt.Fprintf(w, "  scored %s by %s with %s (model %s), threshold %g\n", b.Time.Format("2006-01-02 15:04:05Z"), orNone(e.ScoredBy), v.Ref(), b.ModelObject.Short(), b.Threshold)
 	fmt.Fprintf(w, "  input %s sha256:%s  output sha256:%s\n", b.Input.Path, b.Input.SHA256, b.Output.SHA256)
 	fmt.Fprintf(w, "  score %.6f -> %s\n", d.Score, d.Decision)

@@ -43,7 +43,7 @@ type scratch struct {
 
 func grow[T any](p *[]T, n int) []T {
 	if cap(*p) < n {
-		*p = make([]T, max(n, chunkRows))
+		*p = make([]T, n) // a chunk holds at most chunkRows: the first is the largest
 	}
 	return (*p)[:n]
 }
@@ -81,11 +81,14 @@ type evalState struct {
 
 // worker evaluates chunks; it owns its scratch buffers and VM.
 type worker struct {
-	e   *evalState
-	s   []scratch
-	m   vm.VM
-	row []any
-	env map[string]any
+	// chunk is the most rows of a chunk: chunkRows, or fewer for a small
+	// dataset (one row scored online), so that scratch stays small.
+	chunk int
+	e     *evalState
+	s     []scratch
+	m     vm.VM
+	row   []any
+	env   map[string]any
 }
 
 func isStrPred(o op) bool { return o >= opStrEq && o <= opHas }
@@ -134,7 +137,7 @@ func run(pl *plan, cols []*table.Column, n, jobs int) (*table.Column, error) {
 	direct := typ == table.Float && pl.root.op != opConst && pl.root.op != opCol && pl.root.op != opVM
 	var next atomic.Int64
 	work := func() {
-		w := &worker{e: e, s: make([]scratch, pl.nodes)}
+		w := &worker{chunk: min(n, chunkRows), e: e, s: make([]scratch, pl.nodes)}
 		for {
 			c := int(next.Add(1) - 1)
 			if c >= nchunks {
@@ -458,7 +461,7 @@ func (w *worker) konst(n *node, cnt int) vec {
 		s.filled = true
 		switch n.typ {
 		case table.Float:
-			f := grow(&s.f, chunkRows)
+			f := grow(&s.f, w.chunk)
 			x := nan
 			if n.val != nil {
 				x = n.val.(float64)
@@ -467,24 +470,24 @@ func (w *worker) konst(n *node, cnt int) vec {
 				f[i] = x
 			}
 		case table.Int, table.Time:
-			grow(&s.i, chunkRows)
+			grow(&s.i, w.chunk)
 			if n.val != nil {
 				for i := range s.i {
 					s.i[i] = n.val.(int64)
 				}
 			}
 		case table.Bool:
-			grow(&s.b, chunkRows)
+			grow(&s.b, w.chunk)
 			if n.val != nil {
 				for i := range s.b {
 					s.b[i] = n.val.(bool)
 				}
 			}
 		case table.String:
-			grow(&s.codes, chunkRows)
+			grow(&s.codes, w.chunk)
 		}
 		if n.val == nil && n.typ != table.Float {
-			grow(&s.null, chunkRows)
+			grow(&s.null, w.chunk)
 			for i := range s.null {
 				s.null[i] = true
 			}
