@@ -75,7 +75,11 @@ func (a *app) writeExplanation(e *decisions.Explanation) {
 		fmt.Fprintf(w, "  online request %s decided %s\n", d.Request, d.Time.Format("2006-01-02 15:04:05.000Z"))
 	}
 	fmt.Fprintf(w, "  scored %s by %s with %s (model %s), threshold %g\n", b.Time.Format("2006-01-02 15:04:05Z"), orNone(e.ScoredBy), v.Ref(), b.ModelObject.Short(), b.Threshold)
-	fmt.Fprintf(w, "  input %s sha256:%s  output sha256:%s\n", b.Input.Path, b.Input.SHA256, b.Output.SHA256)
+	if b.Output.SHA256 != "" {
+		fmt.Fprintf(w, "  input %s sha256:%s  output sha256:%s\n", b.Input.Path, b.Input.SHA256, b.Output.SHA256)
+	} else {
+		fmt.Fprintf(w, "  input %s sha256:%s\n", b.Input.Path, b.Input.SHA256)
+	}
 	fmt.Fprintf(w, "  score %.6f -> %s\n", d.Score, d.Decision)
 	for i, r := range d.Reasons {
 		text := ""
@@ -100,7 +104,13 @@ func (a *app) writeExplanation(e *decisions.Explanation) {
 		fmt.Fprintf(w, "  evaluation %s: %s\n", ev.Step, fmtMetrics(ev.Metrics, 12))
 		for _, c := range ev.Checks {
 			status := "passed"
-			if !c.Passed {
+			switch {
+			case c.Passed:
+			case c.NotEvaluated:
+				status = "NOT EVALUATED"
+			case c.Severity == pipeline.SeverityWarn:
+				status = "warned (severity warn)"
+			default:
 				status = "FAILED"
 			}
 			fmt.Fprintf(w, "    %s %s %s: %s\n", c.Kind, c.Name, status, c.Message)
