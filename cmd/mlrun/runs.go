@@ -6,18 +6,16 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/runquery"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/governance"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
-	"github.com/mlrun-cli/mlrun/steps/exprenv"
 )
 
 func (a *app) runsCommand() *cobra.Command {
@@ -31,29 +29,6 @@ func (a *app) runsCommand() *cobra.Command {
 	}
 	cmd.AddCommand(a.runsListCommand(), a.runsShowCommand(), a.runsDiffCommand())
 	return cmd
-}
-
-// runMetrics flattens a run's step metrics for --where and --sort. Each
-// metric is available as step_metric (e.g. evaluation_auc) and, when no
-// later step has a metric of the same name, unqualified (auc): the
-// unqualified name refers to the last step in the run that reports it.
-//
-// Of the variants of a `matrix:` sweep, only the best by auc (see
-// bestVariants) gives unqualified names, so --sort -auc ranks runs by
-// their best variant.
-func runMetrics(r *lineage.RunRecord) map[string]float64 {
-	m := map[string]float64{}
-	best := bestVariants(r)
-	for _, s := range r.Steps {
-		for k, v := range s.Metrics {
-			k = metricIdent(k)
-			if bestStep(best, &s) {
-				m[k] = v
-			}
-			m[metricIdent(s.ID)+"_"+k] = v
-		}
-	}
-	return m
 }
 
 type runsListFlags struct {
@@ -100,170 +75,59 @@ func (a *app) runsList(ctx context.Context, f runsListFlags) error {
 	if err != nil {
 		return err
 	}
-	runs, err := st.ListRuns(ctx)
+	snap, err := runquery.NewIndex(st, defaultJobs()).Snapshot(ctx)
 	if err != nil {
 		return err
 	}
-	// Newest first.
-	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
-		runs[i], runs[j] = runs[j], runs[i]
-	}
-	var kept []*lineage.RunRecord
-	for _, r := range runs {
-		if f.pipeline != "" && r.Pipeline != f.pipeline {
-			continue
-		}
-		if f.status != "" && r.Status != f.status {
-			continue
-		}
-		kept = append(kept, r)
-	}
-	if f.where != "" {
-		kept, err = filterRuns(kept, f.where)
-		if err != nil {
-			return err
-		}
-	}
-	if err := sortRuns(kept, f.sortBy); err != nil {
+	res, err := snap.Query(runquery.Query{Where: f.where, Sort: f.sortBy, Pipeline: f.pipeline, Status: f.status, Limit: max(f.limit, 0)})
+	var fe *runquery.FieldError
+	switch {
+	case errors.Is(err, runquery.ErrNoSuchMetric):
+		return pipeline.Invalidf("--sort: no run has a metric %q (see the metrics of 'mlrun runs show RUN')", strings.TrimLeft(f.sortBy, "-+"))
+	case errors.As(err, &fe):
+		return pipeline.Invalidf("--%s: %v", fe.Field, fe.Err)
+	case err != nil:
 		return err
 	}
-	if f.limit > 0 && len(kept) > f.limit {
-		kept = kept[:f.limit]
-	}
 	if f.asJSON {
-		if kept == nil {
-			kept = []*lineage.RunRecord{}
+		recs := make([]*lineage.RunRecord, 0, len(res.Runs))
+		for _, s := range res.Runs {
+			r, err := runquery.Record(ctx, st, s)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, r)
 		}
-		return a.writeJSON(kept)
+		return a.writeJSON(recs)
 	}
-	if len(kept) == 0 {
+	if len(res.Runs) == 0 {
 		fmt.Fprintln(a.stdout, "no runs")
 		return nil
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tPIPELINE\tSTATUS\tSTEPS\tDURATION\tMETRICS")
-	for _, r := range kept {
-		ran, cached := 0, 0
-		for _, s := range r.Steps {
-			if s.CacheHit {
-				cached++
-			} else if s.Status != lineage.StepSkipped {
-				ran++
-			}
-		}
+	for _, r := range res.Runs {
 		dur := "-"
 		if !r.End.IsZero() {
-			dur = fmtDuration(r.End.Sub(r.Start))
+			dur = fmtDuration(r.Duration())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d ran, %d cached\t%s\t%s\n", r.ID, r.Pipeline, r.Status, ran, cached, dur, headlineMetrics(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d ran, %d cached\t%s\t%s\n", r.ID, r.Pipeline, r.Status, r.Ran, r.Cached, dur, headlineMetrics(r.Headlines))
 	}
 	return tw.Flush()
 }
 
 // headlineMetrics shows the metrics of the run's evaluate steps.
-func headlineMetrics(r *lineage.RunRecord) string {
+func headlineMetrics(hs []runquery.Headline) string {
 	var parts []string
-	best := bestVariants(r)
-	for _, s := range r.Steps {
-		if s.Kind != "evaluate" || !bestStep(best, &s) {
-			continue
+	for _, h := range hs {
+		if h.Variant != "" {
+			parts = append(parts, "best["+h.Variant+"]")
 		}
-		if s.Group != "" {
-			parts = append(parts, "best["+s.Variant+"]")
-		}
-		for _, k := range []string{"auc", "gini", "ks", "accuracy", "f1"} {
-			if v, ok := s.Metrics[k]; ok {
-				parts = append(parts, k+"="+fmtFloat(v))
-			}
+		for _, m := range h.Metrics {
+			parts = append(parts, m.Name+"="+fmtFloat(float64(m.Value)))
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-func filterRuns(runs []*lineage.RunRecord, where string) ([]*lineage.RunRecord, error) {
-	// Compile once against the union of names to report syntax errors
-	// (exit 2) even when no run matches.
-	names := map[string]bool{}
-	params := map[string]any{}
-	for _, r := range runs {
-		for k := range runMetrics(r) {
-			names[k] = true
-		}
-		for k, v := range r.Params {
-			params[k] = v
-		}
-	}
-	if _, err := exprenv.CompileGate(where, sortedKeys(names), params); err != nil {
-		return nil, pipeline.Invalidf("--where: %v", err)
-	}
-	var kept []*lineage.RunRecord
-	for _, r := range runs {
-		m := runMetrics(r)
-		g, err := exprenv.CompileGate(where, sortedKeys(m), r.Params)
-		if err != nil {
-			continue // reads a metric or param this run lacks
-		}
-		ok, err := g.Eval(m)
-		if err == nil && ok {
-			kept = append(kept, r)
-		}
-	}
-	return kept, nil
-}
-
-// metricIdent makes a metric or step name usable as an expression
-// identifier: "rows.test" becomes rows_test.
-func metricIdent(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
-			return r
-		}
-		return '_'
-	}, s)
-}
-
-func sortRuns(runs []*lineage.RunRecord, by string) error {
-	switch by {
-	case "time", "-time", "":
-		return nil // already newest first
-	case "+time":
-		slices.Reverse(runs) // newest first -> oldest first
-		return nil
-	}
-	desc := strings.HasPrefix(by, "-")
-	name := strings.TrimLeft(by, "-+")
-	val := func(r *lineage.RunRecord) float64 {
-		v, ok := runMetrics(r)[name]
-		if !ok || math.IsNaN(v) {
-			return math.NaN()
-		}
-		return v
-	}
-	known := len(runs) == 0
-	for _, r := range runs {
-		if !math.IsNaN(val(r)) {
-			known = true
-			break
-		}
-	}
-	if !known {
-		// A typo would otherwise silently keep the time order.
-		return pipeline.Invalidf("--sort: no run has a metric %q (see the metrics of 'mlrun runs show RUN')", name)
-	}
-	sort.SliceStable(runs, func(i, j int) bool {
-		vi, vj := val(runs[i]), val(runs[j])
-		switch {
-		case math.IsNaN(vi):
-			return false // missing values last
-		case math.IsNaN(vj):
-			return true
-		case desc:
-			return vi > vj
-		default:
-			return vi < vj
-		}
-	})
-	return nil
 }
 
 func (a *app) runsShowCommand() *cobra.Command {

@@ -1,0 +1,180 @@
+package runquery
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/steps/exprenv"
+)
+
+// Query selects, orders and pages runs.
+type Query struct {
+	// Where is a boolean expression over the runs' metrics and
+	// params.NAME ("" keeps every run), e.g. `auc >= 0.8 && params.seed == 42`.
+	Where string
+	// Sort is "time" ("" or "-time": newest first, the default), "+time"
+	// (oldest first), or a metric name, '-' in front for descending.
+	// Runs lacking the metric (or whose value is NaN) come last.
+	Sort string
+	// Pipeline and Status keep only the runs of that pipeline name and
+	// status ("": any).
+	Pipeline string
+	Status   string
+	// Offset skips that many matching runs; Limit (> 0) keeps at most
+	// that many after them.
+	Offset int
+	Limit  int
+}
+
+// Result is a page of matching runs.
+type Result struct {
+	// Runs are the page, in the query's order.
+	Runs []*Summary `json:"runs"`
+	// Total counts every matching run.
+	Total int `json:"total"`
+}
+
+// FieldError is an invalid part of a query: Field is "where" or "sort".
+// Its exit code is 2.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ExitCode implements pipeline's exit-code interface: an invalid query is
+// a usage error.
+func (e *FieldError) ExitCode() int { return pipeline.ExitInvalid }
+
+// ErrNoSuchMetric is wrapped by the FieldError of a sort by a metric no run
+// has (a typo would otherwise silently keep the time order).
+var ErrNoSuchMetric = errors.New("no run has a metric")
+
+// Query returns the page of runs q selects, newest first unless q.Sort
+// says otherwise. An invalid where expression, or a sort by a metric no
+// selected run has, is a *FieldError.
+func (s *Snapshot) Query(q Query) (*Result, error) {
+	runs := make([]*Summary, 0, len(s.runs))
+	for i := len(s.runs) - 1; i >= 0; i-- { // newest first
+		r := s.runs[i]
+		if (q.Pipeline != "" && r.Pipeline != q.Pipeline) || (q.Status != "" && r.Status != q.Status) {
+			continue
+		}
+		runs = append(runs, r)
+	}
+	if q.Where != "" {
+		var err error
+		if runs, err = Filter(runs, q.Where); err != nil {
+			return nil, err
+		}
+	}
+	if err := Sort(runs, q.Sort); err != nil {
+		return nil, err
+	}
+	res := &Result{Total: len(runs)}
+	lo := min(max(q.Offset, 0), len(runs))
+	hi := len(runs)
+	if q.Limit > 0 {
+		hi = min(lo+q.Limit, hi)
+	}
+	res.Runs = runs[lo:hi]
+	return res, nil
+}
+
+// Filter returns the runs for which the boolean expression where is true,
+// in their order. The expression is first compiled against the union of
+// every run's metric names and params, so that a syntax error is reported
+// (a *FieldError) even when no run would match; then against each run's
+// own, once per distinct set of metric names and params: a run lacking a
+// metric or param the expression reads does not match.
+func Filter(runs []*Summary, where string) ([]*Summary, error) {
+	names := map[string]bool{}
+	params := map[string]any{}
+	for _, r := range runs {
+		for k := range r.Metrics {
+			names[k] = true
+		}
+		for k, v := range r.Params {
+			params[k] = v
+		}
+	}
+	if _, err := exprenv.CompileGate(where, sortedKeys(names), params); err != nil {
+		return nil, &FieldError{Field: "where", Err: err}
+	}
+	gates := map[string]*exprenv.Gate{} // by gateKey; nil: does not compile for those runs
+	var kept []*Summary
+	for _, r := range runs {
+		g, ok := gates[r.gateKey]
+		if !ok {
+			g, _ = exprenv.CompileGate(where, sortedKeys(r.Metrics), r.Params)
+			gates[r.gateKey] = g
+		}
+		if g == nil {
+			continue // reads a metric or param this run lacks
+		}
+		if match, err := g.Eval(r.Metrics); err == nil && match {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
+
+// Sort orders runs, given newest first, by key: "time", "-time" or "" keep
+// them; "+time" reverses them (oldest first); otherwise key is a metric
+// name, ascending or with a '-' in front descending (a '+' is allowed),
+// runs lacking it last, ties in their order. A metric no run has is a
+// *FieldError wrapping ErrNoSuchMetric.
+func Sort(runs []*Summary, key string) error {
+	switch key {
+	case "time", "-time", "":
+		return nil
+	case "+time":
+		slices.Reverse(runs)
+		return nil
+	}
+	desc := strings.HasPrefix(key, "-")
+	name := strings.TrimLeft(key, "-+")
+	type keyed struct {
+		r *Summary
+		v float64
+	}
+	ks := make([]keyed, len(runs))
+	known := len(runs) == 0
+	for i, r := range runs {
+		v, ok := r.Metrics[name]
+		if !ok {
+			v = math.NaN()
+		}
+		ks[i] = keyed{r, v}
+		known = known || !math.IsNaN(v)
+	}
+	if !known {
+		return &FieldError{Field: "sort", Err: fmt.Errorf("%w %q", ErrNoSuchMetric, name)}
+	}
+	sort.SliceStable(ks, func(i, j int) bool {
+		vi, vj := ks[i].v, ks[j].v
+		switch {
+		case math.IsNaN(vi):
+			return false // missing values last
+		case math.IsNaN(vj):
+			return true
+		case desc:
+			return vi > vj
+		default:
+			return vi < vj
+		}
+	})
+	for i := range ks {
+		runs[i] = ks[i].r
+	}
+	return nil
+}
