@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -264,43 +263,14 @@ func writeRunDetail(w io.Writer, r *lineage.RunRecord, waivers governance.Waiver
 	}
 }
 
-// runDiff is the difference between two runs.
-type runDiff struct {
-	A        string         `json:"a"`
-	B        string         `json:"b"`
-	Params   []valueChange  `json:"params,omitempty"`
-	Files    []fileChange   `json:"files,omitempty"`
-	Steps    []stepChange   `json:"steps,omitempty"`
-	Metrics  []metricChange `json:"metrics,omitempty"`
-	Pipeline *valueChange   `json:"pipeline_file,omitempty"`
-	Version  *valueChange   `json:"mlrun_version,omitempty"`
-}
-
-type valueChange struct {
-	Name string `json:"name"`
-	A    any    `json:"a"`
-	B    any    `json:"b"`
-}
-
-type fileChange struct {
-	Step string `json:"step"`
-	Path string `json:"path"`
-	A    string `json:"a_sha256"`
-	B    string `json:"b_sha256"`
-}
-
-type stepChange struct {
-	Step   string `json:"step"`
-	Change string `json:"change"`
-}
-
-type metricChange struct {
-	Step   string  `json:"step"`
-	Metric string  `json:"metric"`
-	A      float64 `json:"a"`
-	B      float64 `json:"b"`
-	Delta  float64 `json:"delta"`
-}
+// The run diff lives in internal/runquery (the UI shows it too).
+type (
+	runDiff      = runquery.Diff
+	valueChange  = runquery.ValueChange
+	fileChange   = runquery.FileChange
+	stepChange   = runquery.StepChange
+	metricChange = runquery.MetricChange
+)
 
 func (a *app) runsDiffCommand() *cobra.Command {
 	var (
@@ -343,118 +313,7 @@ func (a *app) runsDiffCommand() *cobra.Command {
 	return cmd
 }
 
-func diffRuns(ra, rb *lineage.RunRecord) *runDiff {
-	d := &runDiff{A: ra.ID, B: rb.ID}
-	if ra.FileSHA256 != rb.FileSHA256 || ra.File != rb.File {
-		d.Pipeline = &valueChange{Name: "file", A: ra.File + " sha256:" + short(ra.FileSHA256), B: rb.File + " sha256:" + short(rb.FileSHA256)}
-	}
-	if ra.Version != rb.Version {
-		d.Version = &valueChange{Name: "mlrun", A: ra.Version, B: rb.Version}
-	}
-	keys := map[string]bool{}
-	for k := range ra.Params {
-		keys[k] = true
-	}
-	for k := range rb.Params {
-		keys[k] = true
-	}
-	for _, k := range sortedKeys(keys) {
-		va, oka := ra.Params[k]
-		vb, okb := rb.Params[k]
-		if oka != okb || fmt.Sprint(va) != fmt.Sprint(vb) {
-			c := valueChange{Name: k, A: va, B: vb}
-			if !oka {
-				c.A = nil
-			}
-			if !okb {
-				c.B = nil
-			}
-			d.Params = append(d.Params, c)
-		}
-	}
-	stepsA := map[string]*lineage.StepRecord{}
-	for i := range ra.Steps {
-		stepsA[ra.Steps[i].ID] = &ra.Steps[i]
-	}
-	seen := map[string]bool{}
-	for i := range rb.Steps {
-		sb := &rb.Steps[i]
-		seen[sb.ID] = true
-		sa, ok := stepsA[sb.ID]
-		if !ok {
-			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: "added"})
-			continue
-		}
-		filesA := map[string]string{}
-		for _, f := range sa.Files {
-			filesA[f.Path] = f.SHA256
-		}
-		filesB := map[string]bool{}
-		for _, f := range sb.Files {
-			filesB[f.Path] = true
-			if ha, ok := filesA[f.Path]; ok && ha != f.SHA256 {
-				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, A: ha, B: f.SHA256})
-			} else if !ok {
-				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, B: f.SHA256})
-			}
-		}
-		for _, f := range sa.Files {
-			if !filesB[f.Path] { // the step reads another file now
-				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, A: f.SHA256})
-			}
-		}
-		switch {
-		case sa.Kind != sb.Kind:
-			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("kind %s -> %s", sa.Kind, sb.Kind)})
-		case sa.CacheKey != sb.CacheKey:
-			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("cache key %s -> %s%s", short(sa.CacheKey), short(sb.CacheKey), outputsChange(sa, sb))})
-		case sa.Status != sb.Status:
-			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("status %s -> %s", sa.Status, sb.Status)})
-		}
-		for _, k := range unionKeys(sa.Metrics, sb.Metrics) {
-			va, oka := sa.Metrics[k]
-			vb, okb := sb.Metrics[k]
-			if !oka {
-				va = math.NaN()
-			}
-			if !okb {
-				vb = math.NaN()
-			}
-			if va != vb && !(math.IsNaN(va) && math.IsNaN(vb)) {
-				d.Metrics = append(d.Metrics, metricChange{Step: sb.ID, Metric: k, A: va, B: vb, Delta: vb - va})
-			}
-		}
-	}
-	for i := range ra.Steps {
-		if !seen[ra.Steps[i].ID] {
-			d.Steps = append(d.Steps, stepChange{Step: ra.Steps[i].ID, Change: "removed"})
-		}
-	}
-	return d
-}
-
-func outputsChange(sa, sb *lineage.StepRecord) string {
-	for k, oa := range sa.Outputs {
-		if ob, ok := sb.Outputs[k]; ok && ob.ID != oa.ID {
-			return ", outputs differ"
-		}
-	}
-	if len(sa.Outputs) > 0 {
-		return ", same outputs"
-	}
-	return ""
-}
-
-func unionKeys(a, b lineage.Metrics) []string {
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	return sortedKeys(keys)
-}
+func diffRuns(ra, rb *lineage.RunRecord) *runDiff { return runquery.DiffRuns(ra, rb) }
 
 func short(hex string) string {
 	if len(hex) > 12 {

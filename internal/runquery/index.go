@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -45,10 +44,6 @@ type Summary struct {
 	Headlines []Headline      `json:"headlines,omitempty"`
 	// Record is the object id of the run record summarised.
 	Record lineage.ID `json:"record"`
-
-	// gateKey groups the runs a where expression compiles alike for: the
-	// sorted metric names and the params (canonical JSON).
-	gateKey string
 }
 
 // Duration is the run's wall time (0 while it has not ended).
@@ -76,16 +71,6 @@ func Summarize(r *lineage.RunRecord, id lineage.ID) *Summary {
 			s.Failed++
 		}
 	}
-	names := make([]string, 0, len(s.Metrics))
-	for k := range s.Metrics {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	params, err := json.Marshal(r.Params) // maps marshal with sorted keys
-	if err != nil {
-		params = fmt.Appendf(nil, "%v", r.Params)
-	}
-	s.gateKey = strings.Join(names, "\x00") + "\x01" + string(params)
 	return s
 }
 

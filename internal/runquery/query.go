@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -54,6 +55,10 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // ExitCode implements pipeline's exit-code interface: an invalid query is
 // a usage error.
 func (e *FieldError) ExitCode() int { return pipeline.ExitInvalid }
+
+// identRe matches the identifiers an expression may mention (and more:
+// words in string literals, which only make a compile key finer).
+var identRe = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
 
 // ErrNoSuchMetric is wrapped by the FieldError of a sort by a metric no run
 // has (a typo would otherwise silently keep the time order).
@@ -110,13 +115,42 @@ func Filter(runs []*Summary, where string) ([]*Summary, error) {
 	if _, err := exprenv.CompileGate(where, sortedKeys(names), params); err != nil {
 		return nil, &FieldError{Field: "where", Err: err}
 	}
-	gates := map[string]*exprenv.Gate{} // by gateKey; nil: does not compile for those runs
+	// A gate compiles alike for runs that agree on which of the names the
+	// expression mentions they have as metrics, and on the values of the
+	// params it mentions: compile once per such key, against only those
+	// metrics and params (what the expression does not mention cannot
+	// change its meaning).
+	idents := identRe.FindAllString(where, -1)
+	slices.Sort(idents)
+	idents = slices.Compact(idents)
+	gates := map[string]*exprenv.Gate{} // nil: does not compile for those runs
 	var kept []*Summary
+	var key []byte
 	for _, r := range runs {
-		g, ok := gates[r.gateKey]
+		key = key[:0]
+		var metrics []string
+		var params map[string]any
+		for _, id := range idents {
+			if _, ok := r.Metrics[id]; ok {
+				metrics = append(metrics, id)
+				key = append(key, id...)
+				key = append(key, 0)
+			}
+		}
+		key = append(key, 1)
+		for _, id := range idents {
+			if v, ok := r.Params[id]; ok {
+				if params == nil {
+					params = map[string]any{}
+				}
+				params[id] = v
+				key = fmt.Appendf(key, "%s=%#v\x00", id, v)
+			}
+		}
+		g, ok := gates[string(key)]
 		if !ok {
-			g, _ = exprenv.CompileGate(where, sortedKeys(r.Metrics), r.Params)
-			gates[r.gateKey] = g
+			g, _ = exprenv.CompileGate(where, metrics, params)
+			gates[string(key)] = g
 		}
 		if g == nil {
 			continue // reads a metric or param this run lacks
