@@ -126,6 +126,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.alertsCommand(),
 		a.storeCommand(),
 		a.waiveCommand(), a.waiversCommand(), a.signersCommand(),
+		a.uiCommand(),
 	)
 	a.finishTree(root)
 	return root
