@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mlrun-cli/mlrun/internal/report"
@@ -243,7 +245,27 @@ func (s *Server) loadRunPipeline(ctx context.Context, r *lineage.RunRecord) (*pi
 		}
 		ov[k] = string(b)
 	}
-	return pipeline.Parse(r.File, src, pipeline.LoadOptions{Registry: s.opts.Kinds, Overrides: ov, SchemaMemo: s.opts.SchemaMemo})
+	return pipeline.Parse(s.runFile(r), src, pipeline.LoadOptions{Registry: s.opts.Kinds, Overrides: ov, SchemaMemo: s.opts.SchemaMemo})
+}
+
+// runFile is where a run's pipeline file is, for the relative paths in it
+// (its load steps' data): as recorded, relative to the working directory;
+// else, when only that exists, relative to the directory holding a local
+// store (mlrun run's working directory with the default --store .mlrun).
+func (s *Server) runFile(r *lineage.RunRecord) string {
+	if filepath.IsAbs(r.File) {
+		return r.File
+	}
+	if _, err := os.Stat(r.File); err == nil {
+		return r.File
+	}
+	if dir := s.st.Dir(); dir != "" {
+		alt := filepath.Join(filepath.Dir(dir), r.File)
+		if _, err := os.Stat(alt); err == nil {
+			return alt
+		}
+	}
+	return r.File
 }
 
 // rocCurve is the ROC curve of a run's evaluate step, recomputed from the

@@ -7,6 +7,9 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"strconv"
+
+	"gonum.org/v1/plot"
 
 	"github.com/mlrun-cli/mlrun/internal/monhistory"
 	"github.com/mlrun-cli/mlrun/internal/report"
@@ -173,6 +176,13 @@ func monitoringCharts(bs []batchRow) []chart {
 	draw := func(title, ylabel, caption string, names []string, ys [][]float64) {
 		pl := report.NewPlot(title, "batch", ylabel)
 		pl.Y.Min = 0
+		if len(bs) <= 24 {
+			ticks := make(plot.ConstantTicks, len(bs))
+			for i := range bs {
+				ticks[i] = plot.Tick{Value: x[i], Label: strconv.Itoa(i + 1)}
+			}
+			pl.X.Tick.Marker = ticks
+		}
 		drawn := 0
 		for i, name := range names {
 			pts := report.XYs(x, ys[i])
