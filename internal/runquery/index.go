@@ -88,6 +88,9 @@ type Snapshot struct {
 	byID    map[string]*Summary
 	metrics []string
 	pipes   []string
+	// params holds every param name of any run with the newest run's
+	// value, to check a where expression against.
+	params map[string]any
 }
 
 // Len returns the number of runs.
@@ -255,11 +258,15 @@ func newSnapshot(v *lineage.View, entries map[string]indexed) *Snapshot {
 func (s *Snapshot) index() {
 	s.byID = make(map[string]*Summary, len(s.runs))
 	metrics, pipes := map[string]bool{}, map[string]bool{}
+	s.params = map[string]any{}
 	for _, r := range s.runs {
 		s.byID[r.ID] = r
 		pipes[r.Pipeline] = true
 		for k := range r.Metrics {
 			metrics[k] = true
+		}
+		for k, v := range r.Params {
+			s.params[k] = v
 		}
 	}
 	s.metrics, s.pipes = sortedKeys(metrics), sortedKeys(pipes)
@@ -301,7 +308,7 @@ func derive(ctx context.Context, v *lineage.View, base *Snapshot) (*Snapshot, er
 		return base, nil
 	}
 	s := &Snapshot{Commit: base.Commit, Head: base.Head, Root: base.Root, runs: make([]*Summary, len(base.runs)),
-		metrics: base.metrics, pipes: base.pipes}
+		metrics: base.metrics, pipes: base.pipes, params: base.params}
 	copy(s.runs, base.runs)
 	s.byID = make(map[string]*Summary, len(base.byID))
 	for i, r := range s.runs {

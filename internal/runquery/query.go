@@ -11,6 +11,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
+	"github.com/mlrun-cli/mlrun/steps/table"
 )
 
 // Query selects, orders and pages runs.
@@ -78,7 +79,7 @@ func (s *Snapshot) Query(q Query) (*Result, error) {
 	}
 	if q.Where != "" {
 		var err error
-		if runs, err = Filter(runs, q.Where); err != nil {
+		if runs, err = filter(runs, q.Where, s.metrics, s.params); err != nil {
 			return nil, err
 		}
 	}
@@ -112,27 +113,37 @@ func Filter(runs []*Summary, where string) ([]*Summary, error) {
 			params[k] = v
 		}
 	}
-	if _, err := exprenv.CompileGate(where, sortedKeys(names), params); err != nil {
+	return filter(runs, where, sortedKeys(names), params)
+}
+
+// filter is Filter with the union of the metric names and params given
+// (a snapshot keeps them).
+func filter(runs []*Summary, where string, names []string, params map[string]any) ([]*Summary, error) {
+	if _, err := exprenv.CompileGate(where, names, params); err != nil {
 		return nil, &FieldError{Field: "where", Err: err}
 	}
-	// A gate compiles alike for runs that agree on which of the names the
-	// expression mentions they have as metrics, and on the values of the
-	// params it mentions: compile once per such key, against only those
+	// The expression compiles alike for runs that agree on which of the
+	// names it mentions they have as metrics, and on the values of the
+	// params it mentions (params are constants of a compiled expression):
+	// group the runs by that, compile once per group against only those
 	// metrics and params (what the expression does not mention cannot
-	// change its meaning).
+	// change its meaning), and evaluate it over the group at once, one row
+	// per run, as the columns of a dataset.
 	idents := identRe.FindAllString(where, -1)
 	slices.Sort(idents)
 	idents = slices.Compact(idents)
-	gates := map[string]*exprenv.Gate{} // nil: does not compile for those runs
-	var kept []*Summary
+	type group struct {
+		metrics []string
+		params  map[string]any
+		rows    []int
+	}
+	groups := map[string]*group{}
+	var order []*group
 	var key []byte
-	for _, r := range runs {
+	for i, r := range runs {
 		key = key[:0]
-		var metrics []string
-		var params map[string]any
 		for _, id := range idents {
 			if _, ok := r.Metrics[id]; ok {
-				metrics = append(metrics, id)
 				key = append(key, id...)
 				key = append(key, 0)
 			}
@@ -140,22 +151,57 @@ func Filter(runs []*Summary, where string) ([]*Summary, error) {
 		key = append(key, 1)
 		for _, id := range idents {
 			if v, ok := r.Params[id]; ok {
-				if params == nil {
-					params = map[string]any{}
-				}
-				params[id] = v
 				key = fmt.Appendf(key, "%s=%#v\x00", id, v)
 			}
 		}
-		g, ok := gates[string(key)]
-		if !ok {
-			g, _ = exprenv.CompileGate(where, metrics, params)
-			gates[string(key)] = g
-		}
+		g := groups[string(key)]
 		if g == nil {
-			continue // reads a metric or param this run lacks
+			g = &group{}
+			for _, id := range idents {
+				if _, ok := r.Metrics[id]; ok {
+					g.metrics = append(g.metrics, id)
+				}
+				if v, ok := r.Params[id]; ok {
+					if g.params == nil {
+						g.params = map[string]any{}
+					}
+					g.params[id] = v
+				}
+			}
+			groups[string(key)] = g
+			order = append(order, g)
 		}
-		if match, err := g.Eval(r.Metrics); err == nil && match {
+		g.rows = append(g.rows, i)
+	}
+	match := make([]bool, len(runs))
+	for _, g := range order {
+		schema := &table.Schema{}
+		for _, m := range g.metrics {
+			schema.Fields = append(schema.Fields, table.Field{Name: m, Type: table.Float})
+		}
+		p, err := exprenv.Compile(where, schema, g.params)
+		if err != nil || p.Type() != table.Bool {
+			continue // reads a metric or param these runs lack
+		}
+		ds := &table.Dataset{Rows: len(g.rows)}
+		for _, name := range p.Columns() {
+			vals := make([]float64, len(g.rows))
+			for j, i := range g.rows {
+				vals[j] = runs[i].Metrics[name]
+			}
+			ds.Columns = append(ds.Columns, &table.Column{Name: name, Type: table.Float, Floats: vals})
+		}
+		col, err := p.Eval(ds, 1)
+		if err != nil {
+			continue
+		}
+		for j, i := range g.rows {
+			match[i] = col.Valid.Valid(j) && col.Bools[j]
+		}
+	}
+	var kept []*Summary
+	for i, r := range runs {
+		if match[i] {
 			kept = append(kept, r)
 		}
 	}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -319,4 +320,33 @@ func TestAPI(t *testing.T) {
 	}
 	decode("/api/explain", 400, &e)
 	decode("/api/explain?batch=latest&row=1", 404, &e) // no batch scored
+}
+
+// TestConcurrent serves pages to several clients at once (run with -race):
+// the index, the caches and the templates are shared.
+func TestConcurrent(t *testing.T) {
+	f := getFixture(t)
+	_, ts := testServer(t, Options{Jobs: 2})
+	paths := []string{"/runs", "/api/runs?sort=-auc", "/runs/" + f.runs[0].ID, "/compare?run=" + f.runs[0].ID + "&run=" + f.runs[1].ID, "/models/pd", "/audit", "/api/models/pd/monitoring"}
+	errs := make(chan error, 4*len(paths))
+	for i := range 4 {
+		go func() {
+			for j := range paths {
+				p := paths[(i+j)%len(paths)]
+				resp, err := ts.Client().Get(ts.URL + p)
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("%s: %s", p, resp.Status)
+					}
+				}
+				errs <- err
+			}
+		}()
+	}
+	for range 4 * len(paths) {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 }
