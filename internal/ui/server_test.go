@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 )
 
 // TestEscaping: a pipeline named <script>... is shown as text on every
@@ -347,6 +349,31 @@ func TestConcurrent(t *testing.T) {
 	for range 4 * len(paths) {
 		if err := <-errs; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestEmptyStore: a store with nothing recorded yet shows empty pages.
+func TestEmptyStore(t *testing.T) {
+	st, err := lineage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Store: st, Kinds: getFixture(t).kinds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	for path, want := range map[string]string{"/runs": "No run matches", "/models": "No model is registered", "/audit": "0 matching entries",
+		"/explain": "Decision lookup", "/api/runs": `"total": 0`, "/api/models": "[]", "/models/pd": "no such model"} {
+		resp, body := get(t, ts.Client(), ts.URL+path)
+		code := http.StatusOK
+		if path == "/models/pd" {
+			code = http.StatusNotFound
+		}
+		if resp.StatusCode != code || !strings.Contains(body, want) {
+			t.Errorf("%s: %s, want %d and %q\n%.500s", path, resp.Status, code, want, body)
 		}
 	}
 }
