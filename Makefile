@@ -1,7 +1,7 @@
 # mlrun — run `make help` for the targets.
 GO        ?= go
 BIN       := bin/mlrun
-RACE_PKGS := ./pipeline/exec/... ./pipeline/lineage/... ./pipeline/registry/... ./internal/alert/... ./internal/outpath/... ./steps/table/... ./steps/exprenv/... ./steps/model/... ./steps/tree/... ./steps/monitor/...
+RACE_PKGS := ./pipeline/exec/... ./pipeline/lineage/... ./pipeline/registry/... ./internal/alert/... ./internal/outpath/... ./steps/table/... ./steps/exprenv/... ./steps/model/... ./steps/tree/... ./steps/monitor/... ./internal/runquery/... ./internal/ui/...
 # versitygw: a real S3 server the S3 store's tests run against on 127.0.0.1
 VERSITYGW_VERSION := v1.8.0
 VERSITYGW := $(CURDIR)/bin/versitygw
