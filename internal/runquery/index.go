@@ -91,6 +91,8 @@ type Snapshot struct {
 	// params holds every param name of any run with the newest run's
 	// value, to check a where expression against.
 	params map[string]any
+	// sel caches the selections queries made (see Query).
+	sel *selCache
 }
 
 // Len returns the number of runs.
@@ -245,7 +247,7 @@ func (x *Index) summary(ctx context.Context, name string, id lineage.ID) (*Summa
 }
 
 func newSnapshot(v *lineage.View, entries map[string]indexed) *Snapshot {
-	s := &Snapshot{Commit: v.Commit, Head: v.Head, Root: v.Root, runs: make([]*Summary, 0, len(entries))}
+	s := &Snapshot{Commit: v.Commit, Head: v.Head, Root: v.Root, runs: make([]*Summary, 0, len(entries)), sel: newSelCache()}
 	for _, e := range entries {
 		s.runs = append(s.runs, e.sum)
 	}
@@ -308,7 +310,7 @@ func derive(ctx context.Context, v *lineage.View, base *Snapshot) (*Snapshot, er
 		return base, nil
 	}
 	s := &Snapshot{Commit: base.Commit, Head: base.Head, Root: base.Root, runs: make([]*Summary, len(base.runs)),
-		metrics: base.metrics, pipes: base.pipes, params: base.params}
+		metrics: base.metrics, pipes: base.pipes, params: base.params, sel: newSelCache()}
 	copy(s.runs, base.runs)
 	s.byID = make(map[string]*Summary, len(base.byID))
 	for i, r := range s.runs {

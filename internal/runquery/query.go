@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/steps/exprenv"
@@ -35,7 +36,8 @@ type Query struct {
 
 // Result is a page of matching runs.
 type Result struct {
-	// Runs are the page, in the query's order.
+	// Runs are the page, in the query's order (shared with the
+	// snapshot's cache: do not change the summaries).
 	Runs []*Summary `json:"runs"`
 	// Total counts every matching run.
 	Total int `json:"total"`
@@ -69,6 +71,68 @@ var ErrNoSuchMetric = errors.New("no run has a metric")
 // says otherwise. An invalid where expression, or a sort by a metric no
 // selected run has, is a *FieldError.
 func (s *Snapshot) Query(q Query) (*Result, error) {
+	runs, err := s.selected(q)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Total: len(runs)}
+	lo := min(max(q.Offset, 0), len(runs))
+	hi := len(runs)
+	if q.Limit > 0 {
+		hi = min(lo+q.Limit, hi)
+	}
+	res.Runs = runs[lo:hi:hi]
+	return res, nil
+}
+
+// selKey is what a selection of runs depends on (not the page).
+type selKey struct{ where, sort, pipeline, status string }
+
+// selCache keeps the last selections of a snapshot, so that paging
+// through a filter, or a second look, does not filter and sort again.
+type selCache struct {
+	mu    sync.Mutex
+	m     map[selKey][]*Summary
+	order []selKey
+}
+
+// selCacheSize bounds the selections a snapshot keeps.
+const selCacheSize = 16
+
+func newSelCache() *selCache { return &selCache{m: map[selKey][]*Summary{}} }
+
+// selected returns the runs q selects, in its order (shared: do not
+// change the slice), from the snapshot's cache when it holds them.
+func (s *Snapshot) selected(q Query) ([]*Summary, error) {
+	k := selKey{q.Where, q.Sort, q.Pipeline, q.Status}
+	c := s.sel
+	if c != nil {
+		c.mu.Lock()
+		runs, ok := c.m[k]
+		c.mu.Unlock()
+		if ok {
+			return runs, nil
+		}
+	}
+	runs, err := s.selectRuns(q)
+	if err != nil || c == nil {
+		return runs, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; !ok {
+		if len(c.order) >= selCacheSize {
+			delete(c.m, c.order[0])
+			c.order = c.order[1:]
+		}
+		c.order = append(c.order, k)
+		c.m[k] = runs
+	}
+	return runs, nil
+}
+
+// selectRuns filters and sorts the snapshot's runs for q.
+func (s *Snapshot) selectRuns(q Query) ([]*Summary, error) {
 	runs := make([]*Summary, 0, len(s.runs))
 	for i := len(s.runs) - 1; i >= 0; i-- { // newest first
 		r := s.runs[i]
@@ -86,14 +150,7 @@ func (s *Snapshot) Query(q Query) (*Result, error) {
 	if err := Sort(runs, q.Sort); err != nil {
 		return nil, err
 	}
-	res := &Result{Total: len(runs)}
-	lo := min(max(q.Offset, 0), len(runs))
-	hi := len(runs)
-	if q.Limit > 0 {
-		hi = min(lo+q.Limit, hi)
-	}
-	res.Runs = runs[lo:hi]
-	return res, nil
+	return runs, nil
 }
 
 // Filter returns the runs for which the boolean expression where is true,

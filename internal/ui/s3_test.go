@@ -45,7 +45,7 @@ func TestS3Store(t *testing.T) {
 		"/compare?run=" + a + "&run=" + c: "params:",
 		"/models/pd":                      "champion",
 		"/audit":                          "Audit chain intact",
-		"/api/runs?sort=-auc":             `"total": 2`,
+		"/api/runs?sort=-auc":             `"total":2`,
 	} {
 		resp, body := get(t, ts.Client(), ts.URL+path)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {

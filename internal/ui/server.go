@@ -353,7 +353,7 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request, h func(r *htt
 }
 
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, code int, v any, start time.Time) {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := json.Marshal(v)
 	if err != nil {
 		s.log.Error("encode json", "path", r.URL.Path, "error", err)
 		code = http.StatusInternalServerError

@@ -366,7 +366,7 @@ func TestEmptyStore(t *testing.T) {
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	for path, want := range map[string]string{"/runs": "No run matches", "/models": "No model is registered", "/audit": "0 matching entries",
-		"/explain": "Decision lookup", "/api/runs": `"total": 0`, "/api/models": "[]", "/models/pd": "no such model"} {
+		"/explain": "Decision lookup", "/api/runs": `"total":0`, "/api/models": "[]", "/models/pd": "no such model"} {
 		resp, body := get(t, ts.Client(), ts.URL+path)
 		code := http.StatusOK
 		if path == "/models/pd" {
