@@ -159,6 +159,17 @@ func TestIndex(t *testing.T) {
 	if res.Total != 6 || len(res.Runs) != 5 || res.Runs[0].ID != recs[24].ID {
 		t.Errorf("query: total %d, %d runs, first %s", res.Total, len(res.Runs), res.Runs[0].ID)
 	}
+	// The second page of the same selection comes from the snapshot's
+	// cache, consistent with the first; appending to a page does not
+	// change it.
+	all, err := snap.Query(Query{Pipeline: "a", Sort: "-auc", Where: "params.seed == 0"})
+	if err != nil || all.Total != 6 || all.Runs[1] != res.Runs[0] {
+		t.Fatalf("cached selection: %v, %+v", err, all)
+	}
+	_ = append(res.Runs, nil)
+	if again, _ := snap.Query(Query{Pipeline: "a", Sort: "-auc", Where: "params.seed == 0"}); again.Runs[len(again.Runs)-1] == nil || len(again.Runs) != 6 {
+		t.Fatalf("a caller's append changed the cache")
+	}
 	r, err := Record(ctx, st, snap.Get(recs[5].ID))
 	if err != nil || r.ID != recs[5].ID || len(r.Steps) != 2 {
 		t.Errorf("record: %v %+v", err, r)
