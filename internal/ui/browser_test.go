@@ -53,7 +53,8 @@ func artifacts(t *testing.T) string {
 // cliStore builds the mlrun binary and makes a store as a user would: the
 // example pipeline run (twice: the second is all cached), once more with
 // another seed, once renamed <script>..., the model registered and
-// promoted, two batches monitored and one scored.
+// promoted, two batches monitored and one scored, production protected and
+// a promotion to it pending approval.
 func cliStore(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -102,10 +103,12 @@ func cliStore(t *testing.T) string {
 	mlrun(0, "models", "register", "--run", "latest", "--step", "model", "--name", "pd")
 	mlrun(0, "models", "promote", "pd", "1", "--alias", "production", "--reason", "first release")
 	mlrun(0, "models", "promote", "pd", "2", "--alias", "staging", "--reason", "try <b>it</b>")
+	mlrun(0, "models", "protect", "pd", "--alias", "production", "--approvals", "1", "--reason", "model risk policy MR-7")
 	mlrun(1, "monitor", "--model", "pd@production", "--data", "examples/data/applications_drift.csv")
 	mlrun(0, "monitor", "--model", "pd@production", "--data", "examples/data/applications_batch.csv")
 	mlrun(0, "predict", "--model", "pd@production", "--data", "examples/data/applications_batch.csv", "--out", "scores.csv", "--id", "application_id")
 	mlrun(0, "run", "-q", "examples/pipelines/xss.yaml")
+	mlrun(0, "models", "promote", "pd", "2", "--alias", "production", "--reason", "challenger won")
 	return filepath.Join(dir, ".mlrun")
 }
 
@@ -126,7 +129,7 @@ func (l *consoleLog) take() []chromedp.ConsoleMessage {
 // wantText is text some pages must show (by path).
 var wantText = map[string][]string{
 	"/runs":                       {xssName, "credit-risk"},
-	"/models/pd":                  {"first release", "try <b>it</b>", "production", "staging"},
+	"/models/pd":                  {"first release", "try <b>it</b>", "production", "staging", "0 of 1", "challenger won", "model risk policy MR-7"},
 	"/models/pd/monitoring":       {"Drift of the latest batch", "debt_to_income_ratio"},
 	"/compare":                    {"seed", "ROC curves", "params:"},
 	"/audit":                      {"Audit chain intact"},

@@ -23,14 +23,24 @@ type modelRow struct {
 type aliasRow struct {
 	Alias   string `json:"alias"`
 	Version int    `json:"version"`
-	// Approvals a move needs (0: not protected).
-	Approvals int `json:"approvals,omitempty"`
+	// Approvals a move needs (0: not protected), and why, by whom.
+	Approvals int    `json:"approvals,omitempty"`
+	Reason    string `json:"protection_reason,omitempty"`
+	By        string `json:"protected_by,omitempty"`
 }
 
 func aliasRows(m *registry.Model) []aliasRow {
 	var out []aliasRow
 	for _, a := range sortedKeys(m.Aliases) {
-		out = append(out, aliasRow{Alias: a, Version: m.Aliases[a], Approvals: m.Protected[a].Approvals})
+		p := m.Protected[a]
+		out = append(out, aliasRow{Alias: a, Version: m.Aliases[a], Approvals: p.Approvals, Reason: p.Reason, By: p.Actor})
+	}
+	// A protected alias no version holds yet.
+	for _, a := range sortedKeys(m.Protected) {
+		if _, ok := m.Aliases[a]; !ok && m.Protected[a].Approvals > 0 {
+			p := m.Protected[a]
+			out = append(out, aliasRow{Alias: a, Approvals: p.Approvals, Reason: p.Reason, By: p.Actor})
+		}
 	}
 	return out
 }

@@ -107,7 +107,13 @@ type runData struct {
 	// Previous is the run of the same pipeline before this one ("": none),
 	// for a comparison link.
 	Previous string
-	Models   []string
+	// Models are the registered versions the run trained.
+	Models []modelVersion
+}
+
+type modelVersion struct {
+	Name    string
+	Version int
 }
 
 type fileRow struct {
@@ -157,7 +163,7 @@ func (s *Server) runPage(r *http.Request) (*view, error) {
 		for _, m := range models {
 			for _, v := range m.Versions {
 				if v.Run == rec.ID {
-					d.Models = append(d.Models, fmt.Sprintf("%s@%d", m.Name, v.Version))
+					d.Models = append(d.Models, modelVersion{m.Name, v.Version})
 				}
 			}
 		}
