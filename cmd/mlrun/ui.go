@@ -113,6 +113,7 @@ func (a *app) serveUI(ctx context.Context, srv *ui.Server, st *lineage.Store, ad
 // memos) without writing any.
 type readMemo struct{ m *lineage.Memos }
 
+// Get returns a memoised schema.
 func (r readMemo) Get(key string) ([]byte, bool) {
 	if r.m == nil {
 		return nil, false
@@ -120,4 +121,5 @@ func (r readMemo) Get(key string) ([]byte, bool) {
 	return r.m.GetSchema(key)
 }
 
+// Put keeps nothing: the UI never writes memos.
 func (r readMemo) Put(string, []byte) {}

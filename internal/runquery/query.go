@@ -50,6 +50,7 @@ type FieldError struct {
 	Err   error
 }
 
+// Error renders "field: problem".
 func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 
 // Unwrap returns the underlying error.

@@ -236,6 +236,7 @@ type httpError struct {
 	msg  string
 }
 
+// Error returns the message shown.
 func (e *httpError) Error() string { return e.msg }
 
 func notFound(format string, args ...any) error {
