@@ -77,6 +77,14 @@ type runsData struct {
 	Statuses  []string
 	// SortMetric is the metric sorted by, shown as a column.
 	SortMetric string
+	// Sorts are links to the common orders, the filters kept.
+	Sorts []sortLink
+}
+
+// sortLink is a link to the run list in another order.
+type sortLink struct {
+	Label, URL string
+	Current    bool
 }
 
 // Value returns the sort metric of a run, for its column.
@@ -114,9 +122,9 @@ func (s *Server) runsPage(r *http.Request) (*view, error) {
 	if len(d.Runs) > 0 {
 		d.From, d.To = rq.Offset+1, rq.Offset+len(d.Runs)
 	}
-	page := func(n int) string {
+	link := func(sortKey string, n int) string {
 		q := url.Values{}
-		for k, v := range map[string]string{"where": rq.Where, "sort": rq.Sort, "pipeline": rq.Pipeline, "status": rq.Status} {
+		for k, v := range map[string]string{"where": rq.Where, "sort": sortKey, "pipeline": rq.Pipeline, "status": rq.Status} {
 			if v != "" {
 				q.Set(k, v)
 			}
@@ -124,8 +132,22 @@ func (s *Server) runsPage(r *http.Request) (*view, error) {
 		if rq.Per != defaultPerPage {
 			q.Set("per", strconv.Itoa(rq.Per))
 		}
-		q.Set("page", strconv.Itoa(n))
+		if n > 1 {
+			q.Set("page", strconv.Itoa(n))
+		}
 		return "/runs?" + q.Encode()
+	}
+	page := func(n int) string { return link(rq.Sort, n) }
+	known := map[string]bool{}
+	for _, m := range d.Metrics {
+		known[m] = true
+	}
+	for _, o := range []struct{ key, label string }{{"", "newest"}, {"+time", "oldest"}, {"-auc", "auc ↓"}, {"-gini", "gini ↓"}, {"-ks", "ks ↓"}, {"-f1", "f1 ↓"}} {
+		if name := strings.TrimLeft(o.key, "-+"); name != "" && name != "time" && !known[name] {
+			continue
+		}
+		cur := rq.Sort == o.key || (o.key == "" && (rq.Sort == "time" || rq.Sort == "-time"))
+		d.Sorts = append(d.Sorts, sortLink{o.label, link(o.key, 1), cur})
 	}
 	if rq.Page > 1 && d.Total > 0 {
 		d.Prev = page(rq.Page - 1)
