@@ -127,6 +127,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.storeCommand(),
 		a.exportCommand(), a.retrainCommand(),
 		a.waiveCommand(), a.waiversCommand(), a.signersCommand(),
+		a.uiCommand(),
 	)
 	a.finishTree(root)
 	return root

@@ -11,13 +11,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlrun-cli/mlrun/internal/alert"
+	"github.com/mlrun-cli/mlrun/internal/monhistory"
 	"github.com/mlrun-cli/mlrun/internal/scoring"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
@@ -31,47 +31,16 @@ import (
 
 // monitorNS is the record namespace of monitored batches:
 // records/monitor/<run>--<step>--<time>.json.
-const monitorNS = "monitor"
+const monitorNS = monhistory.NS
 
-// monitorRecord is the record of one monitored batch, for history.
+// monitorRecord is the record of one monitored batch, for history, with
+// what writing it needs.
 type monitorRecord struct {
-	Time time.Time `json:"time"`
-	Run  string    `json:"run"`
-	Step string    `json:"step"`
-	// Model and Version name the registered model version monitored
-	// (empty when the batch was monitored by --run and --step).
-	Model   string `json:"model,omitempty"`
-	Version int    `json:"version,omitempty"`
-	// ModelObject is the model compared; history matches a registered
-	// version by it (a pipeline may monitor a model whose train step was
-	// cached from another run).
-	ModelObject lineage.ID `json:"model_object,omitzero"`
-	Data        string     `json:"data"`
-	SHA256      string     `json:"data_sha256"`
-	Rows        int        `json:"rows"`
-	Report      lineage.ID `json:"report"`
-	// Config says where the checks came from: a monitor step of the run,
-	// a --config file, or the defaults.
-	Config string         `json:"config"`
-	Failed bool           `json:"failed"`
-	Checks []historyCheck `json:"checks"`
-	// Alerts says what became of the batch's alert at each sink.
-	Alerts []lineage.AlertStatus `json:"alerts,omitempty"`
+	monhistory.Record
 
 	name string // the record's name
 	// monitorStep is the monitor step of a run that compared the batch.
 	monitorStep string
-}
-
-type historyCheck struct {
-	Name     string  `json:"name"`
-	Passed   bool    `json:"passed"`
-	Severity string  `json:"severity"`
-	Value    float64 `json:"value"`
-	Defined  bool    `json:"defined"`
-	// NotEvaluated marks a check that could not be evaluated
-	// (monitor.NotEvaluated): not passed, a failure when critical.
-	NotEvaluated bool `json:"not_evaluated,omitempty"`
 }
 
 // monitorOpts are the flags of mlrun monitor.
@@ -433,27 +402,13 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 		return nil, nil, nil, err
 	}
 	now := time.Now().UTC()
-	rec := &monitorRecord{Time: now, Run: run.ID, Step: stepID, ModelObject: mref.ID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id, Config: source}
+	rec := &monitorRecord{Record: monhistory.Record{Time: now, Run: run.ID, Step: stepID, ModelObject: mref.ID, Data: data, SHA256: fileSum.SHA256, Rows: r.Rows, Report: id, Config: source}}
 	if version != nil {
 		rec.Model, rec.Version = version.Model, version.Version
 	}
-	rec.Failed, rec.Checks = historyChecks(r.Checks)
+	rec.Failed, rec.Checks = monhistory.Condense(r.Checks)
 	rec.name = monitorRecordName(run.ID, stepID, now)
 	return r, rec, cfg, nil
-}
-
-// historyChecks condenses checks for the history: each check's outcome and
-// its first value; failed reports whether a critical one failed.
-func historyChecks(checks []pipeline.Check) (failed bool, out []historyCheck) {
-	for _, c := range checks {
-		failed = failed || c.Failed()
-		hc := historyCheck{Name: c.Name, Passed: c.Passed, Severity: c.Severity, NotEvaluated: monitor.NotEvaluated(c)}
-		if k := sortedKeys(c.Values); len(k) > 0 {
-			hc.Value, hc.Defined = c.Values[k[0]], true
-		}
-		out = append(out, hc)
-	}
-	return failed, out
 }
 
 // monitorRecordName names the record of a batch monitored at t. A long
@@ -483,16 +438,15 @@ func runMonitorRecords(rec *lineage.RunRecord) []*monitorRecord {
 			continue
 		}
 		m := s.Inputs["model"]
-		mr := &monitorRecord{
+		mr := &monitorRecord{Record: monhistory.Record{
 			Time: rec.End, Run: rec.ID, Step: rec.Producer(s.ID, m.ID), ModelObject: m.ID,
 			Data: monitoredData(rec, s), Rows: int(s.Metrics["rows"]), Report: report.ID,
 			Config: fmt.Sprintf("monitor step %s of pipeline %s", s.ID, rec.Pipeline), Alerts: s.Alerts,
-			monitorStep: s.ID,
-		}
+		}, monitorStep: s.ID}
 		if files := upstreamFiles(rec, s); len(files) == 1 {
 			mr.SHA256 = files[0].SHA256
 		}
-		mr.Failed, mr.Checks = historyChecks(s.Checks)
+		mr.Failed, mr.Checks = monhistory.Condense(s.Checks)
 		mr.name = monitorRecordName(rec.ID, s.ID, rec.End)
 		out = append(out, mr)
 	}
@@ -662,72 +616,29 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 			if err != nil {
 				return err
 			}
-			// versions maps "run--step" to the model version trained there,
-			// objects the version's model object.
-			versions := map[string]int{}
-			objects := map[lineage.ID]int{}
-			name := ""
+			var sel *monhistory.Selector
 			if modelRef != "" {
-				m, v, err := reg.Resolve(ctx, modelRef)
-				if err != nil {
+				if sel, err = monhistory.ForModel(ctx, reg, modelRef); err != nil {
 					return err
-				}
-				name = m.Name
-				if strings.Contains(modelRef, "@") {
-					versions[v.Run+"--"+v.Step] = v.Version
-					objects[v.Object.ID] = v.Version
-				} else {
-					for _, vr := range m.Versions {
-						ver, err := reg.Version(ctx, m, vr.Version)
-						if err != nil {
-							return err
-						}
-						versions[ver.Run+"--"+ver.Step] = ver.Version
-						objects[ver.Object.ID] = ver.Version
-					}
 				}
 			} else {
 				run, err := getRun(ctx, st, runRef)
 				if err != nil {
 					return err
 				}
-				versions[run.ID+"--"+step] = 0
-				if s := run.Step(step); s != nil {
-					if o, ok := s.Outputs["model"]; ok {
-						objects[o.ID] = 0
-					}
-				}
+				sel = monhistory.ForRun(run, step)
 			}
 			view, err := st.View(ctx)
 			if err != nil {
 				return err
 			}
-			names, err := view.List(ctx, monitorNS)
+			recs, err := monhistory.List(ctx, view, sel)
 			if err != nil {
 				return err
 			}
-			var recs []*monitorRecord
-			for _, n := range names {
-				var r monitorRecord
-				if err := view.GetJSON(ctx, monitorNS, n, &r); err != nil {
-					return fmt.Errorf("monitor record %s: %w", n, err)
-				}
-				v, ok := versions[r.Run+"--"+r.Step]
-				if !ok && !r.ModelObject.IsNull() {
-					v, ok = objects[r.ModelObject]
-				}
-				if !ok {
-					continue
-				}
-				if name != "" {
-					r.Model, r.Version = name, v
-				}
-				recs = append(recs, &r)
-			}
-			sort.SliceStable(recs, func(i, j int) bool { return recs[i].Time.Before(recs[j].Time) })
 			if asJSON {
 				if recs == nil {
-					recs = []*monitorRecord{}
+					recs = []*monhistory.Record{}
 				}
 				return a.writeJSON(recs)
 			}
@@ -742,7 +653,7 @@ Exit codes: 0 ok, 2 invalid usage, 3 the store cannot be read.`,
 	return cmd
 }
 
-func writeHistory(w io.Writer, recs []*monitorRecord, spark bool) {
+func writeHistory(w io.Writer, recs []*monhistory.Record, spark bool) {
 	if len(recs) == 0 {
 		fmt.Fprintln(w, "no monitored batches")
 		return
@@ -759,12 +670,12 @@ func writeHistory(w io.Writer, recs []*monitorRecord, spark bool) {
 		}
 		fmt.Fprintf(w, "  #%d %s  %s%-40s %6d rows  %s  report %s\n", i+1, r.Time.Format(time.RFC3339), ver, r.Data, r.Rows, status, r.Report.Short())
 	}
-	values := map[string][]*historyCheck{}
+	values := map[string][]*monhistory.Check{}
 	for i, r := range recs {
 		for k := range r.Checks {
 			c := &r.Checks[k]
 			if values[c.Name] == nil {
-				values[c.Name] = make([]*historyCheck, len(recs))
+				values[c.Name] = make([]*monhistory.Check, len(recs))
 			}
 			values[c.Name][i] = c
 		}

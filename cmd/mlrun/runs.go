@@ -5,19 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlrun-cli/mlrun/internal/runquery"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/governance"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
-	"github.com/mlrun-cli/mlrun/steps/exprenv"
 )
 
 func (a *app) runsCommand() *cobra.Command {
@@ -31,29 +28,6 @@ func (a *app) runsCommand() *cobra.Command {
 	}
 	cmd.AddCommand(a.runsListCommand(), a.runsShowCommand(), a.runsDiffCommand())
 	return cmd
-}
-
-// runMetrics flattens a run's step metrics for --where and --sort. Each
-// metric is available as step_metric (e.g. evaluation_auc) and, when no
-// later step has a metric of the same name, unqualified (auc): the
-// unqualified name refers to the last step in the run that reports it.
-//
-// Of the variants of a `matrix:` sweep, only the best by auc (see
-// bestVariants) gives unqualified names, so --sort -auc ranks runs by
-// their best variant.
-func runMetrics(r *lineage.RunRecord) map[string]float64 {
-	m := map[string]float64{}
-	best := bestVariants(r)
-	for _, s := range r.Steps {
-		for k, v := range s.Metrics {
-			k = metricIdent(k)
-			if bestStep(best, &s) {
-				m[k] = v
-			}
-			m[metricIdent(s.ID)+"_"+k] = v
-		}
-	}
-	return m
 }
 
 type runsListFlags struct {
@@ -100,170 +74,59 @@ func (a *app) runsList(ctx context.Context, f runsListFlags) error {
 	if err != nil {
 		return err
 	}
-	runs, err := st.ListRuns(ctx)
+	snap, err := runquery.NewIndex(st, defaultJobs()).Snapshot(ctx)
 	if err != nil {
 		return err
 	}
-	// Newest first.
-	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
-		runs[i], runs[j] = runs[j], runs[i]
-	}
-	var kept []*lineage.RunRecord
-	for _, r := range runs {
-		if f.pipeline != "" && r.Pipeline != f.pipeline {
-			continue
-		}
-		if f.status != "" && r.Status != f.status {
-			continue
-		}
-		kept = append(kept, r)
-	}
-	if f.where != "" {
-		kept, err = filterRuns(kept, f.where)
-		if err != nil {
-			return err
-		}
-	}
-	if err := sortRuns(kept, f.sortBy); err != nil {
+	res, err := snap.Query(runquery.Query{Where: f.where, Sort: f.sortBy, Pipeline: f.pipeline, Status: f.status, Limit: max(f.limit, 0)})
+	var fe *runquery.FieldError
+	switch {
+	case errors.Is(err, runquery.ErrNoSuchMetric):
+		return pipeline.Invalidf("--sort: no run has a metric %q (see the metrics of 'mlrun runs show RUN')", strings.TrimLeft(f.sortBy, "-+"))
+	case errors.As(err, &fe):
+		return pipeline.Invalidf("--%s: %v", fe.Field, fe.Err)
+	case err != nil:
 		return err
 	}
-	if f.limit > 0 && len(kept) > f.limit {
-		kept = kept[:f.limit]
-	}
 	if f.asJSON {
-		if kept == nil {
-			kept = []*lineage.RunRecord{}
+		recs := make([]*lineage.RunRecord, 0, len(res.Runs))
+		for _, s := range res.Runs {
+			r, err := runquery.Record(ctx, st, s)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, r)
 		}
-		return a.writeJSON(kept)
+		return a.writeJSON(recs)
 	}
-	if len(kept) == 0 {
+	if len(res.Runs) == 0 {
 		fmt.Fprintln(a.stdout, "no runs")
 		return nil
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tPIPELINE\tSTATUS\tSTEPS\tDURATION\tMETRICS")
-	for _, r := range kept {
-		ran, cached := 0, 0
-		for _, s := range r.Steps {
-			if s.CacheHit {
-				cached++
-			} else if s.Status != lineage.StepSkipped {
-				ran++
-			}
-		}
+	for _, r := range res.Runs {
 		dur := "-"
 		if !r.End.IsZero() {
-			dur = fmtDuration(r.End.Sub(r.Start))
+			dur = fmtDuration(r.Duration())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d ran, %d cached\t%s\t%s\n", r.ID, r.Pipeline, r.Status, ran, cached, dur, headlineMetrics(r))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d ran, %d cached\t%s\t%s\n", r.ID, r.Pipeline, r.Status, r.Ran, r.Cached, dur, headlineMetrics(r.Headlines))
 	}
 	return tw.Flush()
 }
 
 // headlineMetrics shows the metrics of the run's evaluate steps.
-func headlineMetrics(r *lineage.RunRecord) string {
+func headlineMetrics(hs []runquery.Headline) string {
 	var parts []string
-	best := bestVariants(r)
-	for _, s := range r.Steps {
-		if s.Kind != "evaluate" || !bestStep(best, &s) {
-			continue
+	for _, h := range hs {
+		if h.Variant != "" {
+			parts = append(parts, "best["+h.Variant+"]")
 		}
-		if s.Group != "" {
-			parts = append(parts, "best["+s.Variant+"]")
-		}
-		for _, k := range []string{"auc", "gini", "ks", "accuracy", "f1"} {
-			if v, ok := s.Metrics[k]; ok {
-				parts = append(parts, k+"="+fmtFloat(v))
-			}
+		for _, m := range h.Metrics {
+			parts = append(parts, m.Name+"="+fmtFloat(float64(m.Value)))
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-func filterRuns(runs []*lineage.RunRecord, where string) ([]*lineage.RunRecord, error) {
-	// Compile once against the union of names to report syntax errors
-	// (exit 2) even when no run matches.
-	names := map[string]bool{}
-	params := map[string]any{}
-	for _, r := range runs {
-		for k := range runMetrics(r) {
-			names[k] = true
-		}
-		for k, v := range r.Params {
-			params[k] = v
-		}
-	}
-	if _, err := exprenv.CompileGate(where, sortedKeys(names), params); err != nil {
-		return nil, pipeline.Invalidf("--where: %v", err)
-	}
-	var kept []*lineage.RunRecord
-	for _, r := range runs {
-		m := runMetrics(r)
-		g, err := exprenv.CompileGate(where, sortedKeys(m), r.Params)
-		if err != nil {
-			continue // reads a metric or param this run lacks
-		}
-		ok, err := g.Eval(m)
-		if err == nil && ok {
-			kept = append(kept, r)
-		}
-	}
-	return kept, nil
-}
-
-// metricIdent makes a metric or step name usable as an expression
-// identifier: "rows.test" becomes rows_test.
-func metricIdent(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
-			return r
-		}
-		return '_'
-	}, s)
-}
-
-func sortRuns(runs []*lineage.RunRecord, by string) error {
-	switch by {
-	case "time", "-time", "":
-		return nil // already newest first
-	case "+time":
-		slices.Reverse(runs) // newest first -> oldest first
-		return nil
-	}
-	desc := strings.HasPrefix(by, "-")
-	name := strings.TrimLeft(by, "-+")
-	val := func(r *lineage.RunRecord) float64 {
-		v, ok := runMetrics(r)[name]
-		if !ok || math.IsNaN(v) {
-			return math.NaN()
-		}
-		return v
-	}
-	known := len(runs) == 0
-	for _, r := range runs {
-		if !math.IsNaN(val(r)) {
-			known = true
-			break
-		}
-	}
-	if !known {
-		// A typo would otherwise silently keep the time order.
-		return pipeline.Invalidf("--sort: no run has a metric %q (see the metrics of 'mlrun runs show RUN')", name)
-	}
-	sort.SliceStable(runs, func(i, j int) bool {
-		vi, vj := val(runs[i]), val(runs[j])
-		switch {
-		case math.IsNaN(vi):
-			return false // missing values last
-		case math.IsNaN(vj):
-			return true
-		case desc:
-			return vi > vj
-		default:
-			return vi < vj
-		}
-	})
-	return nil
 }
 
 func (a *app) runsShowCommand() *cobra.Command {
@@ -400,43 +263,14 @@ func writeRunDetail(w io.Writer, r *lineage.RunRecord, waivers governance.Waiver
 	}
 }
 
-// runDiff is the difference between two runs.
-type runDiff struct {
-	A        string         `json:"a"`
-	B        string         `json:"b"`
-	Params   []valueChange  `json:"params,omitempty"`
-	Files    []fileChange   `json:"files,omitempty"`
-	Steps    []stepChange   `json:"steps,omitempty"`
-	Metrics  []metricChange `json:"metrics,omitempty"`
-	Pipeline *valueChange   `json:"pipeline_file,omitempty"`
-	Version  *valueChange   `json:"mlrun_version,omitempty"`
-}
-
-type valueChange struct {
-	Name string `json:"name"`
-	A    any    `json:"a"`
-	B    any    `json:"b"`
-}
-
-type fileChange struct {
-	Step string `json:"step"`
-	Path string `json:"path"`
-	A    string `json:"a_sha256"`
-	B    string `json:"b_sha256"`
-}
-
-type stepChange struct {
-	Step   string `json:"step"`
-	Change string `json:"change"`
-}
-
-type metricChange struct {
-	Step   string  `json:"step"`
-	Metric string  `json:"metric"`
-	A      float64 `json:"a"`
-	B      float64 `json:"b"`
-	Delta  float64 `json:"delta"`
-}
+// The run diff lives in internal/runquery (the UI shows it too).
+type (
+	runDiff      = runquery.Diff
+	valueChange  = runquery.ValueChange
+	fileChange   = runquery.FileChange
+	stepChange   = runquery.StepChange
+	metricChange = runquery.MetricChange
+)
 
 func (a *app) runsDiffCommand() *cobra.Command {
 	var (
@@ -479,118 +313,7 @@ func (a *app) runsDiffCommand() *cobra.Command {
 	return cmd
 }
 
-func diffRuns(ra, rb *lineage.RunRecord) *runDiff {
-	d := &runDiff{A: ra.ID, B: rb.ID}
-	if ra.FileSHA256 != rb.FileSHA256 || ra.File != rb.File {
-		d.Pipeline = &valueChange{Name: "file", A: ra.File + " sha256:" + short(ra.FileSHA256), B: rb.File + " sha256:" + short(rb.FileSHA256)}
-	}
-	if ra.Version != rb.Version {
-		d.Version = &valueChange{Name: "mlrun", A: ra.Version, B: rb.Version}
-	}
-	keys := map[string]bool{}
-	for k := range ra.Params {
-		keys[k] = true
-	}
-	for k := range rb.Params {
-		keys[k] = true
-	}
-	for _, k := range sortedKeys(keys) {
-		va, oka := ra.Params[k]
-		vb, okb := rb.Params[k]
-		if oka != okb || fmt.Sprint(va) != fmt.Sprint(vb) {
-			c := valueChange{Name: k, A: va, B: vb}
-			if !oka {
-				c.A = nil
-			}
-			if !okb {
-				c.B = nil
-			}
-			d.Params = append(d.Params, c)
-		}
-	}
-	stepsA := map[string]*lineage.StepRecord{}
-	for i := range ra.Steps {
-		stepsA[ra.Steps[i].ID] = &ra.Steps[i]
-	}
-	seen := map[string]bool{}
-	for i := range rb.Steps {
-		sb := &rb.Steps[i]
-		seen[sb.ID] = true
-		sa, ok := stepsA[sb.ID]
-		if !ok {
-			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: "added"})
-			continue
-		}
-		filesA := map[string]string{}
-		for _, f := range sa.Files {
-			filesA[f.Path] = f.SHA256
-		}
-		filesB := map[string]bool{}
-		for _, f := range sb.Files {
-			filesB[f.Path] = true
-			if ha, ok := filesA[f.Path]; ok && ha != f.SHA256 {
-				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, A: ha, B: f.SHA256})
-			} else if !ok {
-				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, B: f.SHA256})
-			}
-		}
-		for _, f := range sa.Files {
-			if !filesB[f.Path] { // the step reads another file now
-				d.Files = append(d.Files, fileChange{Step: sb.ID, Path: f.Path, A: f.SHA256})
-			}
-		}
-		switch {
-		case sa.Kind != sb.Kind:
-			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("kind %s -> %s", sa.Kind, sb.Kind)})
-		case sa.CacheKey != sb.CacheKey:
-			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("cache key %s -> %s%s", short(sa.CacheKey), short(sb.CacheKey), outputsChange(sa, sb))})
-		case sa.Status != sb.Status:
-			d.Steps = append(d.Steps, stepChange{Step: sb.ID, Change: fmt.Sprintf("status %s -> %s", sa.Status, sb.Status)})
-		}
-		for _, k := range unionKeys(sa.Metrics, sb.Metrics) {
-			va, oka := sa.Metrics[k]
-			vb, okb := sb.Metrics[k]
-			if !oka {
-				va = math.NaN()
-			}
-			if !okb {
-				vb = math.NaN()
-			}
-			if va != vb && !(math.IsNaN(va) && math.IsNaN(vb)) {
-				d.Metrics = append(d.Metrics, metricChange{Step: sb.ID, Metric: k, A: va, B: vb, Delta: vb - va})
-			}
-		}
-	}
-	for i := range ra.Steps {
-		if !seen[ra.Steps[i].ID] {
-			d.Steps = append(d.Steps, stepChange{Step: ra.Steps[i].ID, Change: "removed"})
-		}
-	}
-	return d
-}
-
-func outputsChange(sa, sb *lineage.StepRecord) string {
-	for k, oa := range sa.Outputs {
-		if ob, ok := sb.Outputs[k]; ok && ob.ID != oa.ID {
-			return ", outputs differ"
-		}
-	}
-	if len(sa.Outputs) > 0 {
-		return ", same outputs"
-	}
-	return ""
-}
-
-func unionKeys(a, b lineage.Metrics) []string {
-	keys := map[string]bool{}
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	return sortedKeys(keys)
-}
+func diffRuns(ra, rb *lineage.RunRecord) *runDiff { return runquery.DiffRuns(ra, rb) }
 
 func short(hex string) string {
 	if len(hex) > 12 {

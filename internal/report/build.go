@@ -661,8 +661,8 @@ func (b *builder) training() {
 			for i, im := range t.Importance {
 				names[i], vals[i] = im.Feature, im.Value
 			}
-			if pl, err := hbarChart("Global feature importance", t.ImportanceKind[:strings.Index(t.ImportanceKind+" (", " (")], names, vals); err == nil {
-				if svg, err := render(pl, "Global feature importance of "+s.ID); err == nil {
+			if pl, err := HBarChart("Global feature importance", t.ImportanceKind[:strings.Index(t.ImportanceKind+" (", " (")], names, vals); err == nil {
+				if svg, err := Render(pl, "Global feature importance of "+s.ID); err == nil {
 					t.ImportanceSVG = svg
 				}
 			}
@@ -971,7 +971,7 @@ func (b *builder) fairness(s *lineage.StepRecord, d *table.Dataset, p, y []float
 		}
 		if pl, err := barChart("Approval rate by "+col, "approval rate", names, vals, midGrey, FourFifths*best, "four-fifths of the highest rate"); err == nil {
 			pl.Y.Max = 1
-			if svg, err := render(pl, "Approval rate by "+col); err == nil {
+			if svg, err := Render(pl, "Approval rate by "+col); err == nil {
 				f.Chart = &Chart{ID: step + "-fair-" + col, Title: "Approval rate by " + col,
 					Caption: "Share of each group approved (probability of default below the threshold); the dashed line is four-fifths of the most favoured group's rate (the four-fifths rule).", SVG: svg}
 			}
@@ -1072,7 +1072,7 @@ func (b *builder) monitoring() error {
 			if f.Drifted && len(f.ReferenceBins) > 0 && len(f.ReferenceBins) == len(f.CurrentBins) {
 				names := binNames(f.Edges, len(f.ReferenceBins), rep.PSIBins == stats.BinsNumpy)
 				if pl, err := groupedBars("Drift of "+f.Name, f.Name, names, stats.Shares(f.ReferenceBins), stats.Shares(f.CurrentBins), "reference (training)", "current batch"); err == nil {
-					if svg, err := render(pl, "Drift of "+f.Name); err == nil {
+					if svg, err := Render(pl, "Drift of "+f.Name); err == nil {
 						mb.Charts = append(mb.Charts, Chart{ID: fmt.Sprintf("monitor%d-%s", i+1, f.Name), Title: "Drift of " + f.Name,
 							Caption: "Share of rows in each frozen reference bin, training data against the batch.", SVG: svg})
 					}
@@ -1163,15 +1163,15 @@ func (b *builder) psiTrend() {
 		psi = append(psi, mb.ScorePSI)
 		share = append(share, mb.Share)
 	}
-	pl := newPlot("Drift over batches", "batch", "")
+	pl := NewPlot("Drift over batches", "batch", "")
 	pl.Y.Min = 0
-	if err := line(pl, "score PSI", xys(x, psi), black, 1.4, nil, circle, 1); err != nil {
+	if err := Line(pl, "score PSI", XYs(x, psi), black, 1.4, nil, circle, 1); err != nil {
 		return
 	}
-	if err := line(pl, "share of features drifted", xys(x, share), darkGrey, 1.4, dashed, triangle, 1); err != nil {
+	if err := Line(pl, "share of features drifted", XYs(x, share), darkGrey, 1.4, dashed, triangle, 1); err != nil {
 		return
 	}
-	if svg, err := render(pl, "Drift over batches"); err == nil {
+	if svg, err := Render(pl, "Drift over batches"); err == nil {
 		last := &b.r.Monitoring[len(b.r.Monitoring)-1]
 		last.Charts = append(last.Charts, Chart{ID: "monitor-trend", Title: "Drift over batches",
 			Caption: "Score PSI and the share of drifted features, batch by batch in the order above.", SVG: svg})

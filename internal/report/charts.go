@@ -41,8 +41,8 @@ const (
 	legendPadding = 2.5
 )
 
-// newPlot returns a plot with mlrun's fonts and a light grid.
-func newPlot(title, xlabel, ylabel string) *plot.Plot {
+// NewPlot returns a plot with mlrun's fonts and a light grid.
+func NewPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
@@ -66,13 +66,14 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	return p
 }
 
-// unitAxes fixes both axes to [0, 1].
-func unitAxes(p *plot.Plot) {
+// UnitAxes fixes both axes to [0, 1].
+func UnitAxes(p *plot.Plot) {
 	p.X.Min, p.X.Max = 0, 1
 	p.Y.Min, p.Y.Max = 0, 1
 }
 
-func xys(x, y []float64) plotter.XYs {
+// XYs pairs x and y into the points of a line.
+func XYs(x, y []float64) plotter.XYs {
 	pts := make(plotter.XYs, len(x))
 	for i := range x {
 		pts[i].X, pts[i].Y = x[i], y[i]
@@ -80,9 +81,9 @@ func xys(x, y []float64) plotter.XYs {
 	return pts
 }
 
-// line adds a line with a dash pattern (nil: solid) and an optional marker
+// Line adds a line with a dash pattern (nil: solid) and an optional marker
 // every step points.
-func line(p *plot.Plot, name string, pts plotter.XYs, c color.Color, width float64, dashes []vg.Length, marker draw.GlyphDrawer, step int) error {
+func Line(p *plot.Plot, name string, pts plotter.XYs, c color.Color, width float64, dashes []vg.Length, marker draw.GlyphDrawer, step int) error {
 	l, err := plotter.NewLine(pts)
 	if err != nil {
 		return err
@@ -109,9 +110,25 @@ func line(p *plot.Plot, name string, pts plotter.XYs, c color.Color, width float
 	return nil
 }
 
-// diagonal adds the dotted reference line y = x.
-func diagonal(p *plot.Plot, name string) error {
-	return line(p, name, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, midGrey, 1, dotted, nil, 0)
+// SeriesStyle returns the i-th of the greyscale-safe styles that tell the
+// series of one chart apart (cycling after six): a grey, a dash pattern
+// (nil: solid) and a marker, neighbours differing in all three.
+func SeriesStyle(i int) (color.Color, []vg.Length, draw.GlyphDrawer) {
+	styles := [...]struct {
+		c      color.Color
+		dashes []vg.Length
+		marker draw.GlyphDrawer
+	}{
+		{black, nil, circle}, {darkGrey, dashed, triangle}, {black, dotted, draw.SquareGlyph{}},
+		{midGrey, nil, draw.CrossGlyph{}}, {darkGrey, dotted, draw.PlusGlyph{}}, {midGrey, dashed, draw.RingGlyph{}},
+	}
+	s := styles[((i%len(styles))+len(styles))%len(styles)]
+	return s.c, s.dashes, s.marker
+}
+
+// Diagonal adds the dotted reference line y = x.
+func Diagonal(p *plot.Plot, name string) error {
+	return Line(p, name, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, midGrey, 1, dotted, nil, 0)
 }
 
 // svgClose ends gonum/plot's SVG: the group that moves the origin, then
@@ -125,7 +142,7 @@ var (
 	fontGeneric = map[string]string{"Sans": "sans-serif", "Serif": "serif", "Mono": "monospace"}
 )
 
-// render draws p as SVG for inline use in HTML: no XML prolog, the size
+// Render draws p as SVG for inline use in HTML: no XML prolog, the size
 // given by the viewBox (CSS scales it), a title for screen readers, and
 // font families with fallbacks so that nothing needs to be embedded.
 //
@@ -133,7 +150,7 @@ var (
 // curve, a bar or a label: in a strip below the x axis, left-aligned with
 // the data area, in an SVG group of class "legend". The chart grows by the
 // strip, so the data area keeps its size.
-func render(p *plot.Plot, title string) (string, error) {
+func Render(p *plot.Plot, title string) (string, error) {
 	leg := p.Legend
 	leg.Padding = legendPadding
 	legH := leg.Rectangle(draw.Canvas{}).Size().Y
@@ -195,7 +212,7 @@ func htmlAttr(s string) string {
 // barChart draws vertical bars with category labels, optionally a dashed
 // horizontal reference line.
 func barChart(title, ylabel string, names []string, vals []float64, fill color.Color, ref float64, refName string) (*plot.Plot, error) {
-	p := newPlot(title, "", ylabel)
+	p := NewPlot(title, "", ylabel)
 	bars, err := plotter.NewBarChart(plotter.Values(vals), vg.Points(max(8, 180/float64(max(len(vals), 1)))))
 	if err != nil {
 		return nil, err
@@ -208,16 +225,16 @@ func barChart(title, ylabel string, names []string, vals []float64, fill color.C
 	p.Y.Min = 0
 	if ref > 0 {
 		n := float64(len(vals))
-		if err := line(p, refName, plotter.XYs{{X: -0.5, Y: ref}, {X: n - 0.5, Y: ref}}, black, 1.2, dashed, nil, 0); err != nil {
+		if err := Line(p, refName, plotter.XYs{{X: -0.5, Y: ref}, {X: n - 0.5, Y: ref}}, black, 1.2, dashed, nil, 0); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-// hbarChart draws horizontal bars, largest first at the top.
-func hbarChart(title, xlabel string, names []string, vals []float64) (*plot.Plot, error) {
-	p := newPlot(title, xlabel, "")
+// HBarChart draws horizontal bars, largest first at the top.
+func HBarChart(title, xlabel string, names []string, vals []float64) (*plot.Plot, error) {
+	p := NewPlot(title, xlabel, "")
 	// Bars are drawn bottom-up: reverse so the first is on top.
 	rn := make([]string, len(names))
 	rv := make(plotter.Values, len(vals))
@@ -242,7 +259,7 @@ func hbarChart(title, xlabel string, names []string, vals []float64) (*plot.Plot
 // groupedBars draws two series of bars side by side (reference and current
 // shares of a drifted feature's bins).
 func groupedBars(title, xlabel string, names []string, a, b []float64, an, bn string) (*plot.Plot, error) {
-	p := newPlot(title, xlabel, "share of rows")
+	p := NewPlot(title, xlabel, "share of rows")
 	w := vg.Points(max(4, 120/float64(max(len(a), 1))))
 	ba, err := plotter.NewBarChart(plotter.Values(a), w)
 	if err != nil {

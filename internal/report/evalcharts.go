@@ -19,7 +19,7 @@ const maxCurvePoints = 400
 func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([]Chart, error) {
 	var charts []Chart
 	add := func(id, title, caption string, pl *plot.Plot) error {
-		svg, err := render(pl, title)
+		svg, err := Render(pl, title)
 		if err != nil {
 			return err
 		}
@@ -34,13 +34,13 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 		fpr = append(fpr, roc.FP[k]/roc.Neg)
 		tpr = append(tpr, roc.TP[k]/roc.Pos)
 	}
-	fx, fy := thin(fpr, tpr, maxCurvePoints)
-	pl := newPlot("ROC curve", "false positive rate (goods flagged)", "true positive rate (bads caught)")
-	unitAxes(pl)
-	if err := line(pl, fmt.Sprintf("model (AUC %s)", sig3(auc)), xys(fx, fy), black, 1.6, nil, draw.CircleGlyph{}, max(len(fx)/10, 1)); err != nil {
+	fx, fy := Thin(fpr, tpr, maxCurvePoints)
+	pl := NewPlot("ROC curve", "false positive rate (goods flagged)", "true positive rate (bads caught)")
+	UnitAxes(pl)
+	if err := Line(pl, fmt.Sprintf("model (AUC %s)", sig3(auc)), XYs(fx, fy), black, 1.6, nil, draw.CircleGlyph{}, max(len(fx)/10, 1)); err != nil {
 		return nil, err
 	}
-	if err := diagonal(pl, "chance"); err != nil {
+	if err := Diagonal(pl, "chance"); err != nil {
 		return nil, err
 	}
 	if err := add("roc", "ROC curve", "True positive rate against false positive rate at every threshold; the dotted diagonal is a model that ranks at random.", pl); err != nil {
@@ -49,14 +49,14 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 
 	// Precision–recall.
 	rec, prec := prCurve(roc)
-	rx, ry := thin(rec, prec, maxCurvePoints)
-	pl = newPlot("Precision–recall curve", "recall", "precision")
-	unitAxes(pl)
-	if err := line(pl, "model", xys(rx, ry), black, 1.6, nil, draw.CircleGlyph{}, max(len(rx)/10, 1)); err != nil {
+	rx, ry := Thin(rec, prec, maxCurvePoints)
+	pl = NewPlot("Precision–recall curve", "recall", "precision")
+	UnitAxes(pl)
+	if err := Line(pl, "model", XYs(rx, ry), black, 1.6, nil, draw.CircleGlyph{}, max(len(rx)/10, 1)); err != nil {
 		return nil, err
 	}
 	base := roc.Pos / (roc.Pos + roc.Neg)
-	if err := line(pl, fmt.Sprintf("prevalence (%s)", pct(base)), plotter.XYs{{X: 0, Y: base}, {X: 1, Y: base}}, midGrey, 1, dotted, nil, 0); err != nil {
+	if err := Line(pl, fmt.Sprintf("prevalence (%s)", pct(base)), plotter.XYs{{X: 0, Y: base}, {X: 1, Y: base}}, midGrey, 1, dotted, nil, 0); err != nil {
 		return nil, err
 	}
 	if err := add("pr", "Precision–recall curve", "Precision (bads among those flagged) against recall (bads caught); the dotted line is the share of bads, what flagging at random achieves.", pl); err != nil {
@@ -65,12 +65,12 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 
 	// Calibration.
 	mp, rate := calibration(p, y, 10)
-	pl = newPlot("Calibration (reliability)", "mean predicted probability", "observed default rate")
-	unitAxes(pl)
-	if err := line(pl, "model (10 equal-count groups)", xys(mp, rate), black, 1.4, nil, draw.SquareGlyph{}, 1); err != nil {
+	pl = NewPlot("Calibration (reliability)", "mean predicted probability", "observed default rate")
+	UnitAxes(pl)
+	if err := Line(pl, "model (10 equal-count groups)", XYs(mp, rate), black, 1.4, nil, draw.SquareGlyph{}, 1); err != nil {
 		return nil, err
 	}
-	if err := diagonal(pl, "perfect calibration"); err != nil {
+	if err := Diagonal(pl, "perfect calibration"); err != nil {
 		return nil, err
 	}
 	if err := add("calibration", "Calibration (reliability)", "Observed default rate against mean predicted probability in ten groups of equal size, sorted by probability; a calibrated model lies on the dotted diagonal.", pl); err != nil {
@@ -92,12 +92,12 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 	for i := range centres {
 		centres[i] = (float64(i) + 0.5) / bins
 	}
-	pl = newPlot("Score distributions", "predicted probability of default", "share of class")
+	pl = NewPlot("Score distributions", "predicted probability of default", "share of class")
 	pl.X.Min, pl.X.Max, pl.Y.Min = 0, 1, 0
-	if err := line(pl, fmt.Sprintf("goods (n=%d)", len(goods)), xys(centres, hg), black, 1.4, nil, draw.CircleGlyph{}, 1); err != nil {
+	if err := Line(pl, fmt.Sprintf("goods (n=%d)", len(goods)), XYs(centres, hg), black, 1.4, nil, draw.CircleGlyph{}, 1); err != nil {
 		return nil, err
 	}
-	if err := line(pl, fmt.Sprintf("bads (n=%d)", len(bads)), xys(centres, hb), darkGrey, 1.4, dashed, draw.TriangleGlyph{}, 1); err != nil {
+	if err := Line(pl, fmt.Sprintf("bads (n=%d)", len(bads)), XYs(centres, hb), darkGrey, 1.4, dashed, draw.TriangleGlyph{}, 1); err != nil {
 		return nil, err
 	}
 	if err := add("scores", "Score distributions", "Share of goods and of bads in 20 equal-width probability bins; the less they overlap, the better the model separates them.", pl); err != nil {
@@ -107,18 +107,18 @@ func evalCharts(step string, p, y []float64, roc *stats.ROC, auc, ks float64) ([
 	// KS separation.
 	kx, kg, kb, at := ksCurves(p, y)
 	if kx != nil {
-		gx, gy := thin(kx, kg, maxCurvePoints)
-		bx, by := thin(kx, kb, maxCurvePoints)
-		pl = newPlot("KS separation", "predicted probability of default", "cumulative share of class")
+		gx, gy := Thin(kx, kg, maxCurvePoints)
+		bx, by := Thin(kx, kb, maxCurvePoints)
+		pl = NewPlot("KS separation", "predicted probability of default", "cumulative share of class")
 		pl.X.Min, pl.X.Max, pl.Y.Min, pl.Y.Max = 0, 1, 0, 1
-		if err := line(pl, "goods", xys(gx, gy), black, 1.4, nil, draw.CircleGlyph{}, max(len(gx)/10, 1)); err != nil {
+		if err := Line(pl, "goods", XYs(gx, gy), black, 1.4, nil, draw.CircleGlyph{}, max(len(gx)/10, 1)); err != nil {
 			return nil, err
 		}
-		if err := line(pl, "bads", xys(bx, by), darkGrey, 1.4, dashed, draw.TriangleGlyph{}, max(len(bx)/10, 1)); err != nil {
+		if err := Line(pl, "bads", XYs(bx, by), darkGrey, 1.4, dashed, draw.TriangleGlyph{}, max(len(bx)/10, 1)); err != nil {
 			return nil, err
 		}
 		if !math.IsNaN(at) {
-			if err := line(pl, fmt.Sprintf("KS %s at %s", sig3(ks), sig3(at)), plotter.XYs{{X: at, Y: 0}, {X: at, Y: 1}}, midGrey, 1, dotted, nil, 0); err != nil {
+			if err := Line(pl, fmt.Sprintf("KS %s at %s", sig3(ks), sig3(at)), plotter.XYs{{X: at, Y: 0}, {X: at, Y: 1}}, midGrey, 1, dotted, nil, 0); err != nil {
 				return nil, err
 			}
 		}

@@ -183,10 +183,10 @@ func ksCurves(p, y []float64) (x, goods, bads []float64, at float64) {
 	return x, goods, bads, at
 }
 
-// thin keeps at most n points of a curve (always the first and the last),
+// Thin keeps at most n points of a curve (always the first and the last),
 // so that a chart of a large test set stays small; the kept points are
 // evenly spaced by index, which is deterministic.
-func thin(xs, ys []float64, n int) ([]float64, []float64) {
+func Thin(xs, ys []float64, n int) ([]float64, []float64) {
 	if len(xs) <= n || n < 2 {
 		return xs, ys
 	}
