@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mlrun-cli/mlrun/internal/runquery"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 	"github.com/mlrun-cli/mlrun/pipeline/registry"
@@ -97,7 +98,7 @@ func (a *app) registerStep(ctx context.Context, st *lineage.Store, rec *lineage.
 		return fmt.Sprintf("not registered as %s: --no-register (a merge-request or review job)", cfg.Name), nil
 	}
 	// In a matrix sweep only the best variant by auc is registered.
-	if s.Group != "" && !bestStep(bestVariants(rec), s) {
+	if s.Group != "" && !runquery.BestStep(runquery.BestVariants(rec), s) {
 		return fmt.Sprintf("not registered as %s: variant %s is not the sweep's best by auc", cfg.Name, s.Variant), nil
 	}
 	in, ok := s.Inputs["model"]
