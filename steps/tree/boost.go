@@ -911,25 +911,62 @@ func (b *booster) findSplit(l *gbLeaf) {
 	l.gain = bestGain
 }
 
+// catSplitGB orders the categories present by G/(H+λ), the rare ones
+// (fewer than minCatRows rows of the node) pooled as one group as the
+// forest's catSplit pools them, and scans the prefixes; the categories
+// after the cut go right. Alone, a level on a row or two has an extreme
+// ratio, and a string feature of many levels wins splits with noise
+// (on credit_data with Amount and Price as text, mean test AUC over 8
+// seeds: 0.761 unpooled, against xgboost's native categorical 0.823).
+// With at most one rare category in the node, nothing is pooled.
 func (b *booster) catSplitGB(l *gbLeaf, f int, hf []hbin, parent float64, bestGain *float64, term func(g, h float64) float64, valid func(int, float64) bool) {
+	const pool = -1
 	var order []int
+	var pg, ph float64
+	var pn int64
+	rare := 0
 	for c := range hf {
-		if hf[c].n > 0 {
+		switch {
+		case hf[c].n == 0:
+		case hf[c].n < minCatRows:
+			pg += hf[c].g
+			ph += hf[c].h
+			pn += hf[c].n
+			rare++
+			order = append(order, c) // alone if it is the only rare one
+		default:
 			order = append(order, c)
 		}
 	}
+	if rare > 1 {
+		k := 0
+		for _, c := range order {
+			if hf[c].n >= minCatRows {
+				order[k] = c
+				k++
+			}
+		}
+		order = append(order[:k], pool)
+	}
+	group := func(c int) hbin {
+		if c == pool {
+			return hbin{g: pg, h: ph, n: pn}
+		}
+		return hf[c]
+	}
 	ratio := func(c int) float64 {
-		den := hf[c].h + b.cfg.L2
+		e := group(c)
+		den := e.h + b.cfg.L2
 		if den <= 0 {
 			return 0
 		}
-		return hf[c].g / den
+		return e.g / den
 	}
 	sort.SliceStable(order, func(i, j int) bool { return ratio(order[i]) < ratio(order[j]) })
 	var gl, hl float64
 	var nl int
 	for k := 0; k+1 < len(order); k++ {
-		e := hf[order[k]]
+		e := group(order[k])
 		gl += e.g
 		hl += e.h
 		nl += int(e.n)
@@ -941,7 +978,15 @@ func (b *booster) catSplitGB(l *gbLeaf, f int, hf []hbin, parent float64, bestGa
 			*bestGain = gain
 			s := split{feature: f}
 			for _, c := range order[k+1:] {
-				s.cats[c>>6] |= 1 << (c & 63)
+				if c != pool {
+					s.cats[c>>6] |= 1 << (c & 63)
+					continue
+				}
+				for r := range hf {
+					if hf[r].n > 0 && hf[r].n < minCatRows {
+						s.cats[r>>6] |= 1 << (r & 63)
+					}
+				}
 			}
 			l.best = s
 			l.gl, l.hl, l.nl, l.ok = gl, hl, nl, true

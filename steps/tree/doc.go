@@ -13,8 +13,8 @@
 // from its parent's. Every numeric threshold is tried with the missing bin
 // on either side, so a split learns where missing values go; a string
 // feature's categories present in a node are ordered (by positive share,
-// or by G/(H+λ)) and cut once, a split by a set of categories; a forest
-// pools the categories on fewer than 10 of the node's rows into one group
+// or by G/(H+λ)) and cut once, a split by a set of categories; both pool
+// the categories on fewer than 10 of the node's rows into one group
 // first, so that rare levels of a high-cardinality feature do not make
 // splits out of noise.
 //
