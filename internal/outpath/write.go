@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mlrun-cli/mlrun/pipeline"
 )
@@ -23,7 +24,10 @@ import (
 // when a process reads it, and fails at once with ErrNoReader when none
 // does. A directory, socket, block device or other file is refused with
 // ErrFileType and exit code 2; a special file is never replaced by a
-// regular one. Parent directories are not created.
+// regular one. Parent directories are not created. A write that was
+// killed leaves its temporary file (".NAME.XXXXXXXXXXXX.tmp") beside
+// the output; the next write of the same file removes such files once
+// they are an hour old.
 func (g *Guard) WriteFile(path string, data []byte) error {
 	return g.write(path, data, false)
 }
@@ -144,7 +148,54 @@ func replace(p string, old fs.FileInfo, data []byte) error {
 		return err
 	}
 	committed = true
+	sweepStale(dir, filepath.Base(p), f.Name(), time.Now())
 	return syncDir(dir)
+}
+
+// staleAge is how old a temporary file of ours must be before a later
+// write of the same file removes it: a process killed between creating
+// and renaming it leaves it behind, and a live writer renames its own
+// within moments.
+const staleAge = time.Hour
+
+// sweepStale removes the temporary files createTemp named after base in
+// dir, other than keep, last modified staleAge or more before now: what
+// killed writes of the same file left. Errors are ignored (the write has
+// succeeded; a file that cannot be removed stays, as before).
+func sweepStale(dir, base, keep string, now time.Time) {
+	if len(base) > 64 {
+		base = base[:64]
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + "."
+	for _, e := range entries {
+		name := e.Name()
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok || !isTempSuffix(rest) || filepath.Join(dir, name) == keep || !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) >= staleAge {
+			os.Remove(filepath.Join(dir, name))
+		}
+	}
+}
+
+// isTempSuffix reports whether s is what createTemp puts after the base
+// name: 12 characters of rand.Text (base32: A-Z, 2-7) and ".tmp".
+func isTempSuffix(s string) bool {
+	r, ok := strings.CutSuffix(s, ".tmp")
+	if !ok || len(r) != 12 {
+		return false
+	}
+	for _, c := range r {
+		if !(c >= 'A' && c <= 'Z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // commit renames the temporary file tmp onto p, unless p has become
