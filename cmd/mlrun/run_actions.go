@@ -19,9 +19,16 @@ import (
 // declare: register steps add the model to the registry when the run
 // passed (once per model object), report steps write the run's report.
 // Each outcome becomes a note of its step in rec; lines are for the
-// summary. The error is the first failure, with its exit code.
+// summary. A failed action fails its step and the run in rec (status
+// failed, the action's exit code), so the run record never says ok for a
+// run whose model was not registered or whose report was not written. The
+// error is the first failure, with its exit code.
 func (a *app) runActions(ctx context.Context, st *lineage.Store, rec *lineage.RunRecord) (lines []string, changed bool, err error) {
 	fail := func(s *lineage.StepRecord, e error) {
+		s.Status = lineage.StepFailed
+		if code := pipeline.ExitCode(e); code > rec.ExitCode {
+			rec.Status, rec.ExitCode = lineage.RunFailed, code
+		}
 		s.Notes = append(s.Notes, "failed: "+e.Error())
 		lines = append(lines, fmt.Sprintf("step %s failed: %v", s.ID, e))
 		if err == nil {
