@@ -1,0 +1,31 @@
+package serve
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// TestScoreResponseEncoding: /score's answer is byte for byte the map it
+// was first encoded from.
+func TestScoreResponseEncoding(t *testing.T) {
+	for _, r := range []scoreResponse{
+		{RequestID: "r-1", Model: "pd", Version: 3, Threshold: 0.5, Decisions: []scored{{Score: 0.25, Decision: "approve", RowHash: "ab"}}},
+		{RequestID: "<&>\"", Model: "m\u2028", Version: 0, Threshold: 1e-7, Decisions: []scored{
+			{Score: 0.9, Decision: "adverse", RowHash: "cd", ID: "x1", Reasons: []reason{{Code: "debt", Text: "Debt <too> high", Contribution: -0.5}, {Code: "inc", Contribution: 2}}},
+			{Score: 1, Decision: "adverse", RowHash: "ef"},
+		}},
+	} {
+		var got, want bytes.Buffer
+		if err := json.NewEncoder(&got).Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]any{"request_id": r.RequestID, "model": r.Model, "version": r.Version, "threshold": r.Threshold, "decisions": r.Decisions}
+		if err := json.NewEncoder(&want).Encode(m); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("scoreResponse encodes as\n%s\nthe map as\n%s", got.String(), want.String())
+		}
+	}
+}
