@@ -61,33 +61,58 @@ func (rp *RowParser) Parse(fields []string) (*Dataset, []ColumnInfo, error) {
 			return rp.parseCSV(fields)
 		}
 	}
-	ds := &Dataset{Columns: make([]*Column, len(fields)), Rows: 1}
-	info := make([]ColumnInfo, len(fields))
-	for j, f := range fields {
+	n := len(fields)
+	// One allocation each for the columns, their values and the fields'
+	// bytes.
+	size := 0
+	for _, f := range fields {
+		size += len(f)
+	}
+	buf := make([]byte, 0, size)
+	cols := make([]Column, n)
+	ptrs := make([]*Column, n)
+	floats, ints, bools, codes := make([]float64, n), make([]int64, n), make([]bool, n), make([]uint32, n)
+	ds := &Dataset{Columns: ptrs, Rows: 1}
+	info := make([]ColumnInfo, n)
+	for j, s := range fields {
 		t := p.types[j]
-		c := colBuf{mode: modeConvert, typ: t, strict: true, hint: 1}
-		c.alloc()
-		if _, err := c.add(p, []byte(f), 0); err != nil {
-			return rp.parseCSV(fields) // its error, as ParseCSV words it
-		}
-		col := &Column{Name: p.names[j], Type: t, Floats: c.floats, Ints: c.ints, Bools: c.bools, Codes: c.codes}
-		if t == String {
-			var remaps [][]uint32
-			col.Dict, remaps = mergeDicts([]*strDict{&c.dict}, 1)
-			for k, code := range col.Codes {
-				if code != nullCode {
-					col.Codes[k] = remaps[0][code]
-				} else {
-					col.Codes[k] = 0
-				}
+		col := &cols[j]
+		col.Name, col.Type = p.names[j], t
+		ptrs[j] = col
+		nulls := 0
+		off := len(buf)
+		buf = append(buf, s...)
+		f := buf[off:len(buf):len(buf)]
+		if t == String && !p.missing.is(f) {
+			// What convert's dictionary and mergeDicts make of one value.
+			if !utf8.Valid(f) {
+				return rp.parseCSV(fields) // its error, as ParseCSV words it
 			}
+			col.Codes, col.Dict = codes[j:j+1:j+1], []string{s}
+		} else {
+			c := colBuf{mode: modeConvert, typ: t, strict: true, preset: true, hint: 1,
+				floats: floats[j:j:j+1], ints: ints[j:j:j+1], bools: bools[j:j:j+1], codes: codes[j:j:j+1]}
+			if _, err := c.add(p, f, 0); err != nil {
+				return rp.parseCSV(fields) // its error, as ParseCSV words it
+			}
+			switch t {
+			case Float:
+				col.Floats = c.floats
+			case Int, Time:
+				col.Ints = c.ints
+			case Bool:
+				col.Bools = c.bools
+			case String:
+				col.Codes = c.codes
+				col.Codes[0] = 0 // a null
+			}
+			nulls = len(c.nulls)
 		}
-		if len(c.nulls) > 0 {
+		if nulls > 0 {
 			col.Valid = NewBitmap(1)
 			col.Valid.SetNull(0)
 		}
-		ds.Columns[j] = col
-		info[j] = ColumnInfo{Name: col.Name, Type: t, Declared: true, Nulls: len(c.nulls)}
+		info[j] = ColumnInfo{Name: col.Name, Type: t, Declared: true, Nulls: nulls}
 	}
 	return ds, info, nil
 }
