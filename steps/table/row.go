@@ -91,7 +91,7 @@ func (rp *RowParser) Parse(fields []string) (*Dataset, []ColumnInfo, error) {
 			col.Codes, col.Dict = codes[j:j+1:j+1], []string{s}
 		} else {
 			c := colBuf{mode: modeConvert, typ: t, strict: true, preset: true, hint: 1,
-				floats: floats[j:j:j+1], ints: ints[j:j:j+1], bools: bools[j:j:j+1], codes: codes[j:j:j+1]}
+				floats: floats[j : j : j+1], ints: ints[j : j : j+1], bools: bools[j : j : j+1], codes: codes[j : j : j+1]}
 			if _, err := c.add(p, f, 0); err != nil {
 				return rp.parseCSV(fields) // its error, as ParseCSV words it
 			}
