@@ -112,6 +112,8 @@ type Online struct {
 	opts   table.CSVOptions
 	// rows parses a record's row as ParseCSV parses header and row.
 	rows *table.RowParser
+	// log is the steps' logger (none: a record's steps log nothing).
+	log hclog.Logger
 	// null is the token a null value is written as (the load step's first
 	// missing token).
 	null      string
@@ -135,7 +137,7 @@ func compileOnline(s *Scorer) (*Online, error) {
 	if err := yaml.Unmarshal([]byte(s.chain.Doc), &doc); err != nil || len(doc.Content) == 0 {
 		return nil, fmt.Errorf("scoring chain: cannot parse its document: %v", err)
 	}
-	o := &Online{s: s, load: s.chain.Load, index: map[string]int{}, ruleFields: map[string][]string{}}
+	o := &Online{s: s, load: s.chain.Load, index: map[string]int{}, ruleFields: map[string][]string{}, log: hclog.NewNullLogger()}
 	steps := mapGet(doc.Content[0], "steps")
 	var names []string
 	if ld := mapGet(steps, s.chain.Load); ld != nil {
@@ -377,7 +379,7 @@ func (o *Online) Score(ctx context.Context, rec Record) (decisions.Decision, err
 			}
 			in[ref.Port] = r.Outputs[ref.Output]
 		}
-		res, err := st.Compiled.Run(ctx, &pipeline.RunRequest{Inputs: in, Jobs: 1, Logger: hclog.NewNullLogger(), Progress: pipeline.NoProgress{}})
+		res, err := st.Compiled.Run(ctx, &pipeline.RunRequest{Inputs: in, Jobs: 1, Logger: o.log, Progress: pipeline.NoProgress{}})
 		if err != nil {
 			return decisions.Decision{}, fmt.Errorf("step %q: %w", st.ID, err)
 		}

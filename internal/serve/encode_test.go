@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"hash/crc32"
 	"testing"
 )
 
@@ -26,6 +28,19 @@ func TestScoreResponseEncoding(t *testing.T) {
 		}
 		if got.String() != want.String() {
 			t.Errorf("scoreResponse encodes as\n%s\nthe map as\n%s", got.String(), want.String())
+		}
+	}
+}
+
+// TestWriteFrame: a frame is the CRC-32C of its JSON as %08x, a space, the
+// JSON and a newline.
+func TestWriteFrame(t *testing.T) {
+	for _, v := range []any{map[string]int{"a": 1}, "x", 0, []string{"<&>"}} {
+		var buf bytes.Buffer
+		writeFrame(&buf, v)
+		b, _ := json.Marshal(v)
+		if want := fmt.Sprintf("%08x %s\n", crc32.Checksum(b, crcTable), b); buf.String() != want {
+			t.Errorf("writeFrame(%v) = %q, want %q", v, buf.String(), want)
 		}
 	}
 }
