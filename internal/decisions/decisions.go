@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -102,9 +103,48 @@ func RowHash(header, rec []string) string {
 
 // RowHashMap is RowHash of a row given as column -> value as entered.
 func RowHashMap(m map[string]string) string {
-	b, _ := json.Marshal(m)
+	if m == nil {
+		s := sha256.Sum256([]byte("null")) // json.Marshal of a nil map
+		return hex.EncodeToString(s[:])
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	// encoding/json writes a map's keys sorted as strings.Compare orders
+	// them.
+	sort.Strings(keys)
+	b := make([]byte, 0, 32*len(m)+2)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendJSONString(b, m[k])
+	}
+	b = append(b, '}')
 	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], s[:])
+	return string(out[:])
+}
+
+// appendJSONString appends s as json.Marshal writes it: printable ASCII
+// that needs no escape (json.Marshal escapes ", \, <, > and &) as is,
+// anything else through json.Marshal itself, so that the bytes hashed are
+// always json.Marshal's.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // Commit stores a batch's decision log and records the batch (the log

@@ -11,7 +11,9 @@
 //     the model and the explainer over the rows;
 //   - Online.Score, the online path of mlrun serve: a record as entered
 //     (JSON field values kept as their text) is parsed into a one-row
-//     table.Dataset by the table package's CSV parser with the very
+//     table.Dataset by the table package's CSV parser (table.RowParser:
+//     its conversions field by field, or ParseCSV itself for a field that
+//     needs quoting or a value that does not convert) with the very
 //     options and column types the chain's load step reads a CSV with,
 //     then the chain's validate and derive steps (compiled once, for every
 //     column of training but the target) run over it, then the same model

@@ -12,8 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"go.yaml.in/yaml/v3"
@@ -112,6 +110,10 @@ type Online struct {
 	index  map[string]int
 	header []byte
 	opts   table.CSVOptions
+	// rows parses a record's row as ParseCSV parses header and row.
+	rows *table.RowParser
+	// log is the steps' logger (none: a record's steps log nothing).
+	log hclog.Logger
 	// null is the token a null value is written as (the load step's first
 	// missing token).
 	null      string
@@ -135,7 +137,7 @@ func compileOnline(s *Scorer) (*Online, error) {
 	if err := yaml.Unmarshal([]byte(s.chain.Doc), &doc); err != nil || len(doc.Content) == 0 {
 		return nil, fmt.Errorf("scoring chain: cannot parse its document: %v", err)
 	}
-	o := &Online{s: s, load: s.chain.Load, index: map[string]int{}, ruleFields: map[string][]string{}}
+	o := &Online{s: s, load: s.chain.Load, index: map[string]int{}, ruleFields: map[string][]string{}, log: hclog.NewNullLogger()}
 	steps := mapGet(doc.Content[0], "steps")
 	var names []string
 	if ld := mapGet(steps, s.chain.Load); ld != nil {
@@ -254,6 +256,7 @@ func compileOnline(s *Scorer) (*Online, error) {
 	_ = w.Write(names)
 	w.Flush()
 	o.header = hb.Bytes()
+	o.rows = table.NewRowParser(o.header, o.opts)
 	o.protected, o.reasons = p.Protected, p.Reasons
 	return o, nil
 }
@@ -376,7 +379,7 @@ func (o *Online) Score(ctx context.Context, rec Record) (decisions.Decision, err
 			}
 			in[ref.Port] = r.Outputs[ref.Output]
 		}
-		res, err := st.Compiled.Run(ctx, &pipeline.RunRequest{Inputs: in, Jobs: 1, Logger: hclog.NewNullLogger(), Progress: pipeline.NoProgress{}})
+		res, err := st.Compiled.Run(ctx, &pipeline.RunRequest{Inputs: in, Jobs: 1, Logger: o.log, Progress: pipeline.NoProgress{}})
 		if err != nil {
 			return decisions.Decision{}, fmt.Errorf("step %q: %w", st.ID, err)
 		}
@@ -410,16 +413,7 @@ func (o *Online) Score(ctx context.Context, rec Record) (decisions.Decision, err
 // parse reads one row (in field order) as the load step reads a CSV row.
 // A value that does not parse is reported with every other such value.
 func (o *Online) parse(row []string) (*table.Dataset, error) {
-	b := make([]byte, 0, len(o.header)+16*len(row))
-	b = append(b, o.header...)
-	for i, f := range row {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendField(b, f)
-	}
-	b = append(b, '\n')
-	ds, _, err := table.ParseCSV(b, o.opts)
+	ds, _, err := o.rows.Parse(row)
 	if err == nil {
 		return ds, nil
 	}
@@ -492,23 +486,3 @@ func editDistance(a, b string) int {
 
 // Protected returns the pipeline's protected attributes (never reasons).
 func (o *Online) Protected() []string { return o.protected }
-
-// appendField appends a CSV field as encoding/csv writes it: quoted (its
-// quotes doubled) when it holds a comma, a quote, a line break or a
-// leading space, or is \.
-func appendField(b []byte, f string) []byte {
-	if f == "" {
-		return b
-	}
-	if r, _ := utf8.DecodeRuneInString(f); f != `\.` && !strings.ContainsAny(f, ",\"\r\n") && !unicode.IsSpace(r) {
-		return append(b, f...)
-	}
-	b = append(b, '"')
-	for i := 0; i < len(f); i++ {
-		if f[i] == '"' {
-			b = append(b, '"')
-		}
-		b = append(b, f[i])
-	}
-	return append(b, '"')
-}

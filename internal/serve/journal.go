@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -383,7 +384,12 @@ func writeFrame(buf *bytes.Buffer, v any) {
 	if err != nil {
 		panic(err) // plain structs of strings and numbers
 	}
-	fmt.Fprintf(buf, "%08x ", crc32.Checksum(b, crcTable))
+	var sum [4]byte
+	var crc [9]byte // "%08x "
+	binary.BigEndian.PutUint32(sum[:], crc32.Checksum(b, crcTable))
+	hex.Encode(crc[:8], sum[:])
+	crc[8] = ' '
+	buf.Write(crc[:])
 	buf.Write(b)
 	buf.WriteByte('\n')
 }

@@ -1,12 +1,14 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"regexp"
@@ -69,6 +71,45 @@ type Server struct {
 	draining atomic.Bool
 	reloadMu sync.Mutex
 	lastHead string
+	// counters caches the per-request metrics by name (a label set
+	// formatted once, not at each request): *metrics.Counter and
+	// *metrics.PrometheusHistogram.
+	counters sync.Map
+	// bodies pools the buffers /score reads bodies into.
+	bodies sync.Pool
+}
+
+// errReader returns err, after the bytes of a body read before it.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// metricKey names a per-request metric before its name is formatted.
+type metricKey struct {
+	kind, a, b string
+	n          int
+}
+
+// counter returns the counter k stands for, named by name() the first
+// time, then cached.
+func (s *Server) counter(k metricKey, name func() string) *metrics.Counter {
+	if c, ok := s.counters.Load(k); ok {
+		return c.(*metrics.Counter)
+	}
+	c := s.metrics.GetOrCreateCounter(name())
+	s.counters.Store(k, c)
+	return c
+}
+
+// durations returns the latency histogram of endpoint ep (cached).
+func (s *Server) durations(ep string) *metrics.PrometheusHistogram {
+	k := metricKey{kind: "duration", a: ep}
+	if h, ok := s.counters.Load(k); ok {
+		return h.(*metrics.PrometheusHistogram)
+	}
+	h := s.metrics.GetOrCreatePrometheusHistogramExt(fmt.Sprintf(`mlrun_serve_request_duration_seconds{endpoint=%q}`, ep), latencyBuckets)
+	s.counters.Store(k, h)
+	return h
 }
 
 // served is the model version being served, swapped whole on reload.
@@ -325,9 +366,11 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 					writeJSON(rw, http.StatusInternalServerError, errorBody{Error: "internal error"})
 				}
 			}
-			ep := endpoint(r.URL.Path)
-			s.metrics.GetOrCreateCounter(fmt.Sprintf(`mlrun_serve_requests_total{endpoint=%q,code="%d"}`, ep, rw.code())).Inc()
-			s.metrics.GetOrCreatePrometheusHistogramExt(fmt.Sprintf(`mlrun_serve_request_duration_seconds{endpoint=%q}`, ep), latencyBuckets).UpdateDuration(start)
+			ep, code := endpoint(r.URL.Path), rw.code()
+			s.counter(metricKey{kind: "requests", a: ep, n: code}, func() string {
+				return fmt.Sprintf(`mlrun_serve_requests_total{endpoint=%q,code="%d"}`, ep, code)
+			}).Inc()
+			s.durations(ep).UpdateDuration(start)
 		}()
 		next.ServeHTTP(rw, r)
 	})
@@ -554,7 +597,9 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, m *served, id st
 		return nil
 	}
 	for _, d := range decs {
-		s.metrics.GetOrCreateCounter(fmt.Sprintf(`mlrun_serve_decisions_total{decision=%q,model=%q,version="%d"}`, d.Decision, m.v.Model, m.v.Version)).Inc()
+		s.counter(metricKey{kind: "decisions", a: d.Decision, b: m.v.Model, n: m.v.Version}, func() string {
+			return fmt.Sprintf(`mlrun_serve_decisions_total{decision=%q,model=%q,version="%d"}`, d.Decision, m.v.Model, m.v.Version)
+		}).Inc()
 	}
 	w.Header().Set("X-Request-Id", id)
 	return decs
@@ -572,7 +617,12 @@ func reasonsOf(d decisions.Decision) []reason {
 // their text); it answers the error itself and returns false on failure.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBody)
-	dec := json.NewDecoder(r.Body)
+	return s.decodeBody(w, r.Body, v)
+}
+
+// decodeBody is readBody's decoding of the body rd reads.
+func (s *Server) decodeBody(w http.ResponseWriter, rd io.Reader, v any) bool {
+	dec := json.NewDecoder(rd)
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -608,8 +658,33 @@ func value(v any) predict.Value {
 // score is the plain endpoint: a record (a JSON object) or a list of them.
 func (s *Server) score(w http.ResponseWriter, r *http.Request) {
 	m := s.cur.Load()
+	// The body is read whole within the size limit: a single record of
+	// scalar fields is read straight into its Record (flatRecord); any
+	// other body, and a body cut by the limit or a read error, is decoded
+	// from the bytes read (then that error) as readBody decodes it.
+	buf, _ := s.bodies.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			buf.Reset()
+			s.bodies.Put(buf)
+		}
+	}()
+	buf.Reset()
+	r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBody)
+	var body io.Reader
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		body = io.MultiReader(bytes.NewReader(buf.Bytes()), errReader{err})
+	} else if rec, ok := flatRecord(buf.Bytes()); ok {
+		s.scoreRecords(w, r, m, []predict.Record{rec}, true)
+		return
+	} else {
+		body = bytes.NewReader(buf.Bytes())
+	}
 	var raw any
-	if !s.readBody(w, r, &raw) {
+	if !s.decodeBody(w, body, &raw) {
 		return
 	}
 	var objs []any
@@ -654,6 +729,18 @@ func (s *Server) score(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: fmt.Sprintf("%d bad field(s)", len(bad)), Fields: bad})
 		return
 	}
+	s.scoreRecords(w, r, m, recs, single)
+}
+
+// scoreRecords answers /score for records read from its body (single: the
+// body was one record, not a list).
+func (s *Server) scoreRecords(w http.ResponseWriter, r *http.Request, m *served, recs []predict.Record, single bool) {
+	prefix := func(i int) string {
+		if single {
+			return ""
+		}
+		return fmt.Sprintf("records[%d].", i)
+	}
 	id, ferr := requestID(r.Header.Get("X-Request-Id"), "")
 	if ferr != nil {
 		ferr.Field = "X-Request-Id"
@@ -668,7 +755,18 @@ func (s *Server) score(w http.ResponseWriter, r *http.Request) {
 	for i, d := range decs {
 		out[i] = scored{Score: d.Score, Decision: d.Decision, Reasons: reasonsOf(d), RowHash: d.RowHash, ID: d.ID}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"request_id": id, "model": m.v.Model, "version": m.v.Version, "threshold": m.v.Threshold, "decisions": out})
+	writeJSON(w, http.StatusOK, scoreResponse{RequestID: id, Model: m.v.Model, Version: m.v.Version, Threshold: m.v.Threshold, Decisions: out})
+}
+
+// scoreResponse is the answer of /score. Its fields are in the order of
+// their names, so that it encodes as the map it was first written as
+// (encoding/json sorts a map's keys), without sorting at each response.
+type scoreResponse struct {
+	Decisions []scored `json:"decisions"`
+	Model     string   `json:"model"`
+	RequestID string   `json:"request_id"`
+	Threshold float64  `json:"threshold"`
+	Version   int      `json:"version"`
 }
 
 // inferRequest is an Open Inference Protocol v2 inference request.

@@ -312,13 +312,16 @@ func (w *worker) eval(n *node, lo, hi int) (vec, error) {
 		err := w.runVM(n, lo, hi, &v)
 		return v, err
 	}
-	args := make([]vec, len(n.args))
-	for i, a := range n.args {
+	// Up to three arguments on the stack (most nodes; a one-row
+	// evaluation allocates nothing else per node).
+	var argBuf [3]vec
+	args := argBuf[:0]
+	for _, a := range n.args {
 		v, err := w.eval(a, lo, hi)
 		if err != nil {
 			return vec{}, err
 		}
-		args[i] = v
+		args = append(args, v)
 	}
 	var v vec
 	switch n.op {

@@ -18,6 +18,11 @@
 // (CSVOptions.Levels) the parse also collects the distinct values of the
 // columns with few of them.
 //
+// RowParser reads single rows under a fixed header (mlrun serve's records)
+// exactly as ParseCSV reads the header and the row, converting each field
+// with the parser's own conversions instead of chunking a two-line input
+// (row.go).
+//
 // Dataset.Encode writes the canonical encoding (format in encode.go):
 // equal datasets give identical bytes, and Decode accepts only canonical
 // encodings, so Fingerprint is a content address of a dataset's values.

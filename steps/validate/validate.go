@@ -240,6 +240,17 @@ func evaluate(ctx context.Context, ds *table.Dataset, rules []*Rule, jobs int) (
 	}
 	rep.Rules = make([]pipeline.Check, len(rules))
 	errs := make([]error, len(rules))
+	if jobs <= 1 || len(rules) <= 1 || ds.Rows <= inlineRows {
+		// One goroutine, or too little work to share: check the rules in
+		// turn on the caller's goroutine (a record of mlrun serve).
+		for i, r := range rules {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			rep.Rules[i], errs[i] = r.check(ds, rep, jobs)
+		}
+		return finishReport(rep, rules, errs)
+	}
 	sem := make(chan struct{}, max(jobs, 1))
 	var wg sync.WaitGroup
 	for i, r := range rules {
@@ -254,6 +265,15 @@ func evaluate(ctx context.Context, ds *table.Dataset, rules []*Rule, jobs int) (
 		}()
 	}
 	wg.Wait()
+	return finishReport(rep, rules, errs)
+}
+
+// inlineRows is the most rows of a dataset whose rules are checked in turn
+// on the caller's goroutine rather than on goroutines of their own.
+const inlineRows = 256
+
+// finishReport returns the first rule's error, else rep with Passed set.
+func finishReport(rep *Report, rules []*Rule, errs []error) (*Report, error) {
 	for i, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("rule %q: %w", rules[i].Name, err)

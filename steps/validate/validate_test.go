@@ -19,7 +19,7 @@ import (
 
 // compileStep compiles a validate step whose settings are the YAML mapping
 // src against schema.
-func compileStep(t *testing.T, src string, schema *table.Schema, params map[string]any) (pipeline.Compiled, []string) {
+func compileStep(t testing.TB, src string, schema *table.Schema, params map[string]any) (pipeline.Compiled, []string) {
 	t.Helper()
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
