@@ -47,7 +47,7 @@ func TestStaleTempFilesSwept(t *testing.T) {
 			t.Errorf("%s: removed %v, want %v", f.name, gone, f.swept)
 		}
 	}
-	if got := readFile(t, filepath.Join(dir, "report.html")); got != "<html>" {
-		t.Errorf("content %q", got)
+	if got, err := os.ReadFile(filepath.Join(dir, "report.html")); err != nil || string(got) != "<html>" {
+		t.Errorf("content %q, %v", got, err)
 	}
 }
