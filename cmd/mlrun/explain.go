@@ -1,18 +1,22 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlrun-cli/mlrun/internal/decisions"
+	"github.com/mlrun-cli/mlrun/internal/serve"
 	"github.com/mlrun-cli/mlrun/pipeline"
 )
 
 func (a *app) auditExplainCommand() *cobra.Command {
 	var (
 		rowHash, batchID, request string
+		journal                   string
 		row                       int
 		asJSON                    bool
 	)
@@ -29,6 +33,13 @@ ROW_HASH is the SHA-256 of the row's entered values (printed in the decision
 log; a unique prefix of at least 8 hex digits is enough). A row scored in
 several batches is explained once per batch.
 
+An online decision (mlrun serve) reaches the store when its journal segment
+rolls (every 10 s or 10,000 decisions) or when a server next starts on the
+store. Until then it is durable in the decision journal (--journal, default
+STORE/journal for a local store): when no recorded decision matches, the
+journal is searched, and a match is shown as pending, with its score,
+decision and reasons, but not yet in the audit chain.
+
 Exit codes: 0 explained, 2 no such decision or invalid usage, 3 store failure.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -40,7 +51,31 @@ Exit codes: 0 explained, 2 no such decision or invalid usage, 3 store failure.`,
 			if err != nil {
 				return err
 			}
-			exps, err := decisions.Explain(ctx, st, reg, decisions.Query{RowHash: rowHash, Batch: batchID, Row: row, Request: request})
+			q := decisions.Query{RowHash: rowHash, Batch: batchID, Row: row, Request: request}
+			exps, err := decisions.Explain(ctx, st, reg, q)
+			if errors.Is(err, decisions.ErrNoDecision) {
+				dir := journal
+				if dir == "" && st.Dir() != "" {
+					dir = filepath.Join(st.Dir(), "journal")
+				}
+				if dir == "" {
+					return err
+				}
+				pending, perr := serve.FindPending(dir, q)
+				if perr != nil {
+					return errors.Join(err, perr)
+				}
+				if len(pending) == 0 {
+					return err
+				}
+				if asJSON {
+					return a.writeJSON(map[string]any{"pending": pending})
+				}
+				for _, p := range pending {
+					a.writePending(p)
+				}
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -58,8 +93,34 @@ Exit codes: 0 explained, 2 no such decision or invalid usage, 3 store failure.`,
 	fl.StringVar(&batchID, "batch", "", "a scored batch id, or latest (with --row)")
 	fl.IntVar(&row, "row", 0, "the 1-based data row of --batch")
 	fl.StringVar(&request, "request", "", "the request id of an online decision (mlrun serve)")
+	fl.StringVar(&journal, "journal", "", "the decision journal of mlrun serve to search for decisions not yet committed (default STORE/journal)")
 	fl.BoolVar(&asJSON, "json", false, "print the explanations as JSON")
 	return cmd
+}
+
+// writePending prints a decision found in the decision journal, not yet
+// committed into the store.
+func (a *app) writePending(p serve.Pending) {
+	w, d, h := a.stdout, p.Decision, p.Header
+	fmt.Fprintf(w, "decision %s: row %d of batch %s, PENDING: durable in the decision journal, not yet in the store\n", d.RowHash, d.Row, h.Batch)
+	if d.Request != "" {
+		fmt.Fprintf(w, "  online request %s decided %s\n", d.Request, d.Time.Format("2006-01-02 15:04:05.000Z"))
+	}
+	fmt.Fprintf(w, "  segment %s (server %s, started %s)\n", p.Segment, h.Server, h.Started.Format("2006-01-02 15:04:05Z"))
+	model := h.Model
+	if h.Version > 0 {
+		model = fmt.Sprintf("%s@%d", h.Model, h.Version)
+	}
+	fmt.Fprintf(w, "  scored with %s (model %s, run %s step %s), threshold %g\n", model, h.ModelObject.Short(), h.Run, h.Step, h.Threshold)
+	fmt.Fprintf(w, "  score %.6f -> %s\n", d.Score, d.Decision)
+	for i, r := range d.Reasons {
+		text := ""
+		if r.Text != "" {
+			text = fmt.Sprintf(" %q", r.Text)
+		}
+		fmt.Fprintf(w, "  reason %d: %s (contribution %+.4f)%s\n", i+1, r.Feature, r.Contribution, text)
+	}
+	fmt.Fprintln(w, "  the segment is committed (decision log, batch record, audit entry) when it rolls or when a server next starts on the store; run this again then for the model's lineage")
 }
 
 func (a *app) writeExplanation(e *decisions.Explanation) {

@@ -441,7 +441,7 @@ func TestServe(t *testing.T) {
 	}
 	batch, _ := csv.NewReader(bytes.NewReader(scores)).ReadAll()
 
-	s := e.start(t, "--reload", "100ms", "--max-body", "4096")
+	s := e.start(t, "--reload", "100ms", "--max-body", "4096", "--segment-age", "10m")
 	c := &http.Client{Timeout: 10 * time.Second}
 	var adverseHash string
 	for i, rec := range e.records[:5] {
@@ -462,6 +462,16 @@ func TestServe(t *testing.T) {
 		if d.Decision == "adverse" {
 			adverseHash = d.RowHash
 		}
+	}
+
+	// Before its segment rolls, a decision is found in the journal, shown
+	// as pending (durable, not yet in the store).
+	if r := e.mlrun(e.store, "audit", "explain", "--request", "same-0"); r.code != 0 || !strings.Contains(r.stdout, "PENDING: durable in the decision journal") ||
+		!strings.Contains(r.stdout, "online request same-0 decided 20") || !strings.Contains(r.stdout, "scored with pd@1") {
+		t.Errorf("explain same-0 before its segment rolled: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := e.mlrun(e.store, "audit", "explain", "--request", "never-sent"); r.code != 2 || !strings.Contains(r.stderr, "no scored decision matches") {
+		t.Errorf("explain of an unknown request: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	// OIP v2: metadata, readiness, inference with one tensor per field.

@@ -232,6 +232,10 @@ func isHex(s string) bool {
 	return true
 }
 
+// ErrNoDecision is the error of Explain when no recorded decision matches
+// (errors.Is; exit code 2).
+var ErrNoDecision = errors.New("no scored decision matches")
+
 // Explain finds the decisions q selects and explains each: its batch, the
 // audit entry that recorded the batch, the model version (from the
 // registry, or described from the run for a model scored by run and step)
@@ -246,7 +250,7 @@ func Explain(ctx context.Context, st *lineage.Store, reg *registry.Registry, q Q
 		return nil, err
 	}
 	if len(exps) == 0 {
-		return nil, pipeline.Invalidf("no scored decision matches (searched every recorded batch)")
+		return nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("%w (searched every recorded batch)", ErrNoDecision))
 	}
 	entries, hashes, err := st.AuditLog(ctx)
 	if err != nil {
