@@ -2,13 +2,16 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/mlrun-cli/mlrun/internal/decisions"
+	"github.com/mlrun-cli/mlrun/internal/serve"
 	"github.com/mlrun-cli/mlrun/pipeline/lineage"
 )
 
@@ -145,7 +148,10 @@ type explainData struct {
 	Asked                     bool
 	Error                     string
 	Results                   []*decisions.Explanation
-	Batches                   []string
+	// Pending are decisions of mlrun serve found in the store's decision
+	// journal, not yet committed into the store.
+	Pending []serve.Pending
+	Batches []string
 }
 
 // explainQuery reads a decision lookup: batch and row, a row hash, or a
@@ -170,15 +176,27 @@ func explainQuery(r *http.Request) (decisions.Query, *explainData, error) {
 	return dq, d, nil
 }
 
-func (s *Server) explain(ctx context.Context, dq decisions.Query) ([]*decisions.Explanation, error) {
+// explain looks a decision up in the store, and then, for a local store,
+// in the decision journal of mlrun serve (a decision whose segment has
+// not rolled yet: pending).
+func (s *Server) explain(ctx context.Context, dq decisions.Query) ([]*decisions.Explanation, []serve.Pending, error) {
 	exps, err := decisions.Explain(ctx, s.st, s.reg, dq)
+	if errors.Is(err, decisions.ErrNoDecision) && s.st.Dir() != "" {
+		pending, perr := serve.FindPending(filepath.Join(s.st.Dir(), "journal"), dq)
+		if perr != nil {
+			return nil, nil, perr
+		}
+		if len(pending) > 0 {
+			return nil, pending, nil
+		}
+	}
 	if err != nil {
 		if status(err) == http.StatusBadRequest {
-			return nil, notFound("%v", err)
+			return nil, nil, notFound("%v", err)
 		}
-		return nil, err
+		return nil, nil, err
 	}
-	return exps, nil
+	return exps, nil, nil
 }
 
 func (s *Server) explainPage(r *http.Request) (*view, error) {
@@ -186,7 +204,7 @@ func (s *Server) explainPage(r *http.Request) (*view, error) {
 	dq, d, err := explainQuery(r)
 	v := &view{Page: "explain", Title: "Decision lookup", Nav: "explain", Data: d}
 	if err == nil && d.Asked {
-		d.Results, err = s.explain(ctx, dq)
+		d.Results, d.Pending, err = s.explain(ctx, dq)
 	}
 	if err != nil {
 		code := status(err)
@@ -212,5 +230,12 @@ func (s *Server) apiExplain(r *http.Request) (any, error) {
 	if !d.Asked {
 		return nil, badRequest("give batch and row, hash, or request")
 	}
-	return s.explain(r.Context(), dq)
+	exps, pending, err := s.explain(r.Context(), dq)
+	if err != nil {
+		return nil, err
+	}
+	if len(pending) > 0 {
+		return map[string]any{"pending": pending}, nil
+	}
+	return exps, nil
 }
