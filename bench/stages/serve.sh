@@ -104,7 +104,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-"$mlrun" --store "$store" serve --model pd@production --addr 127.0.0.1:0 >"$dir/mlrun-serve.out" 2>"$dir/mlrun-serve.err" &
+: >"$dir/mlrun-serve.out" # read below before the server may have opened it
+"$mlrun" --store "$store" serve --model pd@production --addr 127.0.0.1:0 >>"$dir/mlrun-serve.out" 2>"$dir/mlrun-serve.err" &
 mlrun_pid=$!
 pids+=("$mlrun_pid")
 mlrun_url=""
