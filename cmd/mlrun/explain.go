@@ -1,9 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -52,22 +50,11 @@ Exit codes: 0 explained, 2 no such decision or invalid usage, 3 store failure.`,
 				return err
 			}
 			q := decisions.Query{RowHash: rowHash, Batch: batchID, Row: row, Request: request}
-			exps, err := decisions.Explain(ctx, st, reg, q)
-			if errors.Is(err, decisions.ErrNoDecision) {
-				dir := journal
-				if dir == "" && st.Dir() != "" {
-					dir = filepath.Join(st.Dir(), "journal")
-				}
-				if dir == "" {
-					return err
-				}
-				pending, perr := serve.FindPending(dir, q)
-				if perr != nil {
-					return errors.Join(err, perr)
-				}
-				if len(pending) == 0 {
-					return err
-				}
+			exps, pending, err := serve.Explain(ctx, st, reg, q, journal)
+			if err != nil {
+				return err
+			}
+			if len(pending) > 0 {
 				if asJSON {
 					return a.writeJSON(map[string]any{"pending": pending})
 				}
@@ -75,9 +62,6 @@ Exit codes: 0 explained, 2 no such decision or invalid usage, 3 store failure.`,
 					a.writePending(p)
 				}
 				return nil
-			}
-			if err != nil {
-				return err
 			}
 			if asJSON {
 				return a.writeJSON(exps)

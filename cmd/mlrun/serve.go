@@ -73,10 +73,9 @@ Exit codes: 0 stopped cleanly, 2 invalid usage or model, 3 runtime failure.`,
 				return pipeline.Invalidf("the store %s is read-only: mlrun serve records every decision in it", a.storeDir)
 			}
 			if journal == "" {
-				if st.Dir() == "" {
+				if journal = serve.JournalDir(st); journal == "" {
 					return pipeline.Invalidf("a store that is not a local directory needs --journal DIR (a local directory for the decision journal)")
 				}
-				journal = filepath.Join(st.Dir(), "journal")
 			}
 			if journal, err = filepath.Abs(journal); err != nil {
 				return err

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/mlrun-cli/mlrun/internal/decisions"
+	"github.com/mlrun-cli/mlrun/pipeline/lineage"
+	"github.com/mlrun-cli/mlrun/pipeline/registry"
 )
 
 // Pending is a decision found in a segment of a decision journal that is
@@ -61,4 +64,40 @@ func FindPending(dir string, q decisions.Query) ([]Pending, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Decision.Time.Before(out[j].Decision.Time) })
 	return out, nil
+}
+
+// JournalDir is the decision journal of a local store (STORE/journal),
+// or "" for a store that is not a local directory (mlrun serve then needs
+// --journal).
+func JournalDir(st *lineage.Store) string {
+	if st.Dir() == "" {
+		return ""
+	}
+	return filepath.Join(st.Dir(), "journal")
+}
+
+// Explain explains the recorded decisions matching q (decisions.Explain)
+// and, when none is recorded, looks in the decision journal journal ("":
+// JournalDir of st) for decisions of mlrun serve whose segment is not
+// committed yet. It returns the explanations or the pending decisions;
+// with neither, decisions.Explain's error (decisions.ErrNoDecision).
+func Explain(ctx context.Context, st *lineage.Store, reg *registry.Registry, q decisions.Query, journal string) ([]*decisions.Explanation, []Pending, error) {
+	exps, err := decisions.Explain(ctx, st, reg, q)
+	if !errors.Is(err, decisions.ErrNoDecision) {
+		return exps, nil, err
+	}
+	if journal == "" {
+		journal = JournalDir(st)
+	}
+	if journal == "" {
+		return nil, nil, err
+	}
+	pending, perr := FindPending(journal, q)
+	if perr != nil {
+		return nil, nil, errors.Join(err, perr)
+	}
+	if len(pending) == 0 {
+		return nil, nil, err
+	}
+	return nil, pending, nil
 }

@@ -2,10 +2,8 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -180,23 +178,14 @@ func explainQuery(r *http.Request) (decisions.Query, *explainData, error) {
 // in the decision journal of mlrun serve (a decision whose segment has
 // not rolled yet: pending).
 func (s *Server) explain(ctx context.Context, dq decisions.Query) ([]*decisions.Explanation, []serve.Pending, error) {
-	exps, err := decisions.Explain(ctx, s.st, s.reg, dq)
-	if errors.Is(err, decisions.ErrNoDecision) && s.st.Dir() != "" {
-		pending, perr := serve.FindPending(filepath.Join(s.st.Dir(), "journal"), dq)
-		if perr != nil {
-			return nil, nil, perr
-		}
-		if len(pending) > 0 {
-			return nil, pending, nil
-		}
-	}
+	exps, pending, err := serve.Explain(ctx, s.st, s.reg, dq, "")
 	if err != nil {
 		if status(err) == http.StatusBadRequest {
 			return nil, nil, notFound("%v", err)
 		}
 		return nil, nil, err
 	}
-	return exps, nil, nil
+	return exps, pending, nil
 }
 
 func (s *Server) explainPage(r *http.Request) (*view, error) {
