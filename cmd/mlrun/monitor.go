@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/mlrun-cli/mlrun/internal/alert"
 	"github.com/mlrun-cli/mlrun/internal/monhistory"
+	"github.com/mlrun-cli/mlrun/internal/predict"
 	"github.com/mlrun-cli/mlrun/internal/scoring"
 	"github.com/mlrun-cli/mlrun/pipeline"
 	"github.com/mlrun-cli/mlrun/pipeline/exec"
@@ -287,10 +289,10 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := checkInputFile(absData); err != nil {
+	if err := predict.CheckInputFile(absData); err != nil {
 		return nil, nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("--data %s: %w", data, err))
 	}
-	header, err := csvHeader(absData)
+	header, err := predict.CSVHeader(absData)
 	if err != nil {
 		return nil, nil, nil, pipeline.WithExitCode(pipeline.ExitInvalid, fmt.Errorf("--data %s: %w", data, err))
 	}
@@ -356,7 +358,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	// requires the column.
 	switch {
 	case labels != "":
-		if !contains(header, labels) {
+		if !slices.Contains(header, labels) {
 			return nil, nil, nil, pipeline.Invalidf("--labels %q is not a column of %s", labels, data)
 		}
 		cfg.NoLabels = false
@@ -369,7 +371,7 @@ func (a *app) monitorBatch(ctx context.Context, st *lineage.Store, o monitorOpts
 	// A group column the config names but the batch lacks leaves the
 	// fairness checks not evaluated (Compute says so).
 	if group != "" {
-		if !contains(header, group) {
+		if !slices.Contains(header, group) {
 			return nil, nil, nil, pipeline.Invalidf("--group %q is not a column of %s", group, data)
 		}
 		if cfg.Group != "" && group != cfg.Group {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -199,12 +198,3 @@ func (a *app) predict(ctx context.Context, st *lineage.Store, v *registry.Versio
 	fmt.Fprintf(a.stdout, "audit head %s\n", auditHead)
 	return nil
 }
-
-// checkInputFile refuses an input file that is not a regular file (see
-// predict.CheckInputFile).
-func checkInputFile(path string) error { return predict.CheckInputFile(path) }
-
-// csvHeader returns the column names of a CSV file.
-func csvHeader(path string) ([]string, error) { return predict.CSVHeader(path) }
-
-func contains(list []string, s string) bool { return slices.Contains(list, s) }
