@@ -163,14 +163,11 @@ const staleAge = time.Hour
 // killed writes of the same file left. Errors are ignored (the write has
 // succeeded; a file that cannot be removed stays, as before).
 func sweepStale(dir, base, keep string, now time.Time) {
-	if len(base) > 64 {
-		base = base[:64]
-	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
-	prefix := "." + base + "."
+	prefix := tempPrefix(base)
 	for _, e := range entries {
 		name := e.Name()
 		rest, ok := strings.CutPrefix(name, prefix)
@@ -181,6 +178,15 @@ func sweepStale(dir, base, keep string, now time.Time) {
 			os.Remove(filepath.Join(dir, name))
 		}
 	}
+}
+
+// tempPrefix is what the names of the temporary files of base start with:
+// a dot, base (its first 64 bytes) and a dot.
+func tempPrefix(base string) string {
+	if len(base) > 64 {
+		base = base[:64]
+	}
+	return "." + base + "."
 }
 
 // isTempSuffix reports whether s is what createTemp puts after the base
@@ -218,11 +224,8 @@ func commit(tmp, p string) error {
 // createTemp creates a new file for writing in dir, named after base, with
 // mode 0644 less the umask (the kernel applies it, as for os.WriteFile).
 func createTemp(dir, base string) (*os.File, error) {
-	if len(base) > 64 {
-		base = base[:64]
-	}
 	for try := 0; ; try++ {
-		name := filepath.Join(dir, "."+base+"."+rand.Text()[:12]+".tmp")
+		name := filepath.Join(dir, tempPrefix(base)+rand.Text()[:12]+".tmp")
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if errors.Is(err, fs.ErrExist) && try < 100 {
 			continue
