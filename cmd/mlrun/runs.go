@@ -263,15 +263,6 @@ func writeRunDetail(w io.Writer, r *lineage.RunRecord, waivers governance.Waiver
 	}
 }
 
-// The run diff lives in internal/runquery (the UI shows it too).
-type (
-	runDiff      = runquery.Diff
-	valueChange  = runquery.ValueChange
-	fileChange   = runquery.FileChange
-	stepChange   = runquery.StepChange
-	metricChange = runquery.MetricChange
-)
-
 func (a *app) runsDiffCommand() *cobra.Command {
 	var (
 		asJSON bool
@@ -294,7 +285,7 @@ func (a *app) runsDiffCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d := diffRuns(ra, rb)
+			d := runquery.DiffRuns(ra, rb) // shared with the ui
 			switch {
 			case asJSON || format == "json":
 				return a.writeJSON(d)
@@ -313,8 +304,6 @@ func (a *app) runsDiffCommand() *cobra.Command {
 	return cmd
 }
 
-func diffRuns(ra, rb *lineage.RunRecord) *runDiff { return runquery.DiffRuns(ra, rb) }
-
 func short(hex string) string {
 	if len(hex) > 12 {
 		return hex[:12]
@@ -322,7 +311,7 @@ func short(hex string) string {
 	return hex
 }
 
-func writeRunDiff(w io.Writer, d *runDiff) {
+func writeRunDiff(w io.Writer, d *runquery.Diff) {
 	fmt.Fprintf(w, "--- %s\n+++ %s\n", d.A, d.B)
 	empty := true
 	if d.Pipeline != nil {

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/mlrun-cli/mlrun/internal/runquery"
 )
 
 // writeRunDiffMarkdown writes a run diff as Markdown tables, for a
 // pull-request or merge-request comment.
-func writeRunDiffMarkdown(w io.Writer, d *runDiff) {
+func writeRunDiffMarkdown(w io.Writer, d *runquery.Diff) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Run diff: `%s` → `%s`\n\n", d.A, d.B)
 	empty := true
